@@ -1,0 +1,152 @@
+"""The `repro-audit` command line: parse arguments, call a stage, render, exit.
+
+Heavy libraries (conda-lock, rattler, docker) are imported inside the commands that need
+them, so `--version`, `check` and `lock --check` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from audit import __version__
+from audit.errors import EXIT_INPUT, ReproAuditError
+
+app = typer.Typer(
+    name="repro-audit",
+    help="Prove that conda + Docker environments reproduce.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"repro-audit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Lock, pin, build, inventory, diff and verify conda + Docker environments."""
+
+
+def emit_json(data: Any) -> None:
+    """Machine output: sorted keys, one document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def stderr_console() -> Any:
+    """A rich console on stderr for progress and human messages (stdout stays parseable)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+# --------------------------------------------------------------------------- lock
+
+
+@app.command()
+def lock(
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("-f", "--file", help="environment.yml to lock (repeatable, merged)."),
+    ] = None,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option("-p", "--platform", help="Target platform (repeatable)."),
+    ] = None,
+    lockfile: Annotated[
+        Path, typer.Option("--lockfile", help="Where to write conda-lock.yml.")
+    ] = Path("conda-lock.yml"),
+    explicit: Annotated[
+        bool,
+        typer.Option("--explicit/--no-explicit", help="Also write conda-<platform>.lock files."),
+    ] = True,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the lock is stale or missing; never write.")
+    ] = False,
+    update: Annotated[
+        list[str] | None,
+        typer.Option("--update", help="Re-solve these packages, keep the rest (repeatable)."),
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("-c", "--channel", help="Override the file's channels (repeatable)."),
+    ] = None,
+    virtual_packages: Annotated[
+        Path | None,
+        typer.Option("--virtual-packages", help="Virtual packages per platform (conda-lock format)."),
+    ] = None,
+    with_cuda: Annotated[
+        str | None,
+        typer.Option("--with-cuda", help="Add __cuda of this version to linux and win platforms."),
+    ] = None,
+    pypi_index_url: Annotated[
+        str | None,
+        typer.Option("--pypi-index-url", help="Index for the pip: section (default PyPI)."),
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option("--auth-file", help="JSON {host-or-channel: 'user:pass' | token} for channels."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Repodata and package cache.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Resolve environment.yml into conda-lock.yml and explicit per-platform lockfiles."""
+    from audit.lock import LockOptions, run_lock
+    from audit.render_lock import render_lock_result
+
+    options = LockOptions(
+        files=list(file or [Path("environment.yml")]),
+        platforms=list(platform or []),
+        lockfile=lockfile,
+        explicit=explicit,
+        check=check,
+        update=list(update or []),
+        channels=list(channel or []),
+        virtual_packages=virtual_packages,
+        with_cuda=with_cuda,
+        pypi_index_url=pypi_index_url,
+        auth_file=auth_file,
+        cache_dir=cache_dir,
+        progress=not as_json and sys.stderr.isatty(),
+    )
+    result = run_lock(options)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        render_lock_result(result, stderr_console())
+    raise typer.Exit(result.exit_code)
+
+
+def main() -> None:
+    """Console entry point: run the app and turn expected failures into one line + exit code."""
+    import click
+
+    try:
+        app(standalone_mode=False)
+    except ReproAuditError as exc:
+        sys.stderr.write(f"error: {exc.one_line()}\n")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
