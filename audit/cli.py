@@ -85,7 +85,9 @@ def lock(
     ] = None,
     virtual_packages: Annotated[
         Path | None,
-        typer.Option("--virtual-packages", help="Virtual packages per platform (conda-lock format)."),
+        typer.Option(
+            "--virtual-packages", help="Virtual packages per platform (conda-lock format)."
+        ),
     ] = None,
     with_cuda: Annotated[
         str | None,
@@ -97,7 +99,9 @@ def lock(
     ] = None,
     auth_file: Annotated[
         Path | None,
-        typer.Option("--auth-file", help="JSON {host-or-channel: 'user:pass' | token} for channels."),
+        typer.Option(
+            "--auth-file", help="JSON {host-or-channel: 'user:pass' | token} for channels."
+        ),
     ] = None,
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Repodata and package cache.")
@@ -136,7 +140,7 @@ def main() -> None:
     import click
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except ReproAuditError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(exc.exit_code)
@@ -150,3 +154,4 @@ def main() -> None:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,349 @@
+"""conda-lock.yml and explicit `conda-<platform>.lock` files: write, read, hash inputs.
+
+conda-lock.yml is written through conda-lock's own models and writer, so conda-lock,
+micromamba and rattler read it. Explicit files are written here because conda-lock's
+renderer writes `url#md5`; ours carry `url#sha256:<hex>`, which conda, micromamba and
+rattler all accept.
+
+Reading the metadata for `lock --check` avoids conda-lock and pydantic entirely: it only
+needs the `metadata:` block, which sits before the (long) package list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from audit.errors import InputError
+from audit.fsutil import atomic_write_bytes, atomic_write_text
+from audit.redact import redact_url
+
+if TYPE_CHECKING:
+    from rattler import RepoDataRecord
+
+    from audit.pypi import PipLocked
+
+#: Bumped when what repro-audit writes for the same inputs changes; part of the input digest.
+LOCK_FORMAT = "1"
+#: Key of our input digest in conda-lock's `custom_metadata`.
+DIGEST_KEY = "repro-audit-input-digest"
+
+
+def explicit_path(lockfile: Path, platform: str) -> Path:
+    """conda-lock's naming: `conda-<platform>.lock` beside conda-lock.yml."""
+    return lockfile.parent / f"conda-{platform}.lock"
+
+
+# --------------------------------------------------------------------------- input digest
+
+
+def input_digest(
+    files: Sequence[Path],
+    *,
+    platforms: Sequence[str],
+    channels: Sequence[str],
+    extra_files: Iterable[Path | None] = (),
+    options: Mapping[str, str | None] | None = None,
+) -> str:
+    """sha256 over the raw inputs of a lock: file bytes, options, our format version.
+
+    Cheap (no YAML, no conda-lock), so an unchanged lock is recognised in milliseconds.
+    When it differs, the caller falls back to conda-lock's semantic content hash.
+    """
+    h = hashlib.sha256()
+    h.update(f"repro-audit-lock-format:{LOCK_FORMAT}\n".encode())
+    for path in [*files, *(p for p in extra_files if p is not None)]:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b"<missing>"
+        h.update(f"file:{path.name}:{len(data)}\n".encode())
+        h.update(data)
+    h.update(json.dumps({"platforms": list(platforms), "channels": list(channels)}).encode())
+    h.update(
+        json.dumps(
+            {k: redact_url(v) if v else v for k, v in sorted((options or {}).items())}
+        ).encode()
+    )
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class LockMetadata:
+    """The parts of conda-lock.yml's metadata that decide whether a lock is current."""
+
+    path: Path
+    platforms: tuple[str, ...]
+    content_hash: dict[str, str]
+    channels: tuple[str, ...]
+    sources: tuple[str, ...]
+    custom: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def input_digest(self) -> str | None:
+        return self.custom.get(DIGEST_KEY)
+
+
+def read_metadata(path: Path) -> LockMetadata | None:
+    """The metadata block of a conda-lock.yml (v1), or None when the file does not exist.
+
+    Only the text up to the package list is parsed, so a 1,000-package lock costs nothing.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read lockfile: {exc.strerror}", where=str(path)) from None
+    head = _metadata_block(text)
+    try:
+        data = yaml.load(head, Loader=_loader())
+    except yaml.YAMLError as exc:
+        raise InputError(
+            f"lockfile is not valid YAML: {exc}".splitlines()[0], where=str(path)
+        ) from None
+    meta = (data or {}).get("metadata") if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        raise InputError("not a conda-lock.yml: no 'metadata' mapping", where=str(path))
+    return LockMetadata(
+        path=path,
+        platforms=tuple(str(p) for p in meta.get("platforms") or ()),
+        content_hash={str(k): str(v) for k, v in (meta.get("content_hash") or {}).items()},
+        channels=tuple(
+            str(c.get("url") if isinstance(c, dict) else c) for c in meta.get("channels") or ()
+        ),
+        sources=tuple(str(s) for s in meta.get("sources") or ()),
+        custom={str(k): str(v) for k, v in (meta.get("custom_metadata") or {}).items()},
+    )
+
+
+def _metadata_block(text: str) -> str:
+    """The YAML text without the top-level `package:` list (which comes after metadata)."""
+    start = text.find("\npackage:")
+    if start < 0:
+        return text
+    end = text.find("\n", start + 1)
+    # skip the indented/listed package entries until the next top-level key
+    pos = end
+    while pos != -1 and pos + 1 < len(text):
+        nxt = text.find("\n", pos + 1)
+        line = text[pos + 1 : nxt if nxt != -1 else len(text)]
+        if line and not line.startswith((" ", "-", "#")):
+            return text[:start] + "\n" + text[pos + 1 :]
+        pos = nxt
+    return text[:start] + "\n"
+
+
+def _loader() -> type:
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_lock_records(path: Path, platform: str) -> list[RepoDataRecord]:
+    """Conda records of one platform from a conda-lock.yml, as rattler records."""
+    from rattler import LockFile
+
+    try:
+        lock = LockFile.from_path(path)
+    except Exception as exc:
+        raise InputError(
+            f"cannot read lockfile: {str(exc).splitlines()[0]}", where=str(path)
+        ) from None
+    env = lock.default_environment()
+    if env is None:
+        return []
+    for p in env.platforms():
+        if str(p) == platform or getattr(p, "name", None) == platform:
+            return list(env.conda_repodata_records_for_platform(p) or [])
+    return []
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def conda_dependencies(depends: Iterable[str]) -> dict[str, str]:
+    """`['python >=3.8', 'six']` → `{'python': '>=3.8', 'six': '*'}` as conda-lock writes them."""
+    out: dict[str, str] = {}
+    for dep in depends:
+        name, _, rest = dep.strip().partition(" ")
+        out[name] = rest.strip() or "*"
+    return dict(sorted(out.items()))
+
+
+def build_lockfile(
+    *,
+    platforms: Sequence[str],
+    channels: Sequence[str],
+    sources: Sequence[str],
+    content_hash: Mapping[str, str],
+    conda: Mapping[str, Sequence[RepoDataRecord]],
+    pip: Mapping[str, Sequence[PipLocked]],
+    categories: Mapping[str, str],
+    digest: str,
+) -> Any:
+    """conda-lock's v2 Lockfile model for the solved records (URLs redacted)."""
+    from conda_lock.lockfile.v1.models import HashModel
+    from conda_lock.lockfile.v2prelim.models import LockedDependency, Lockfile, LockMeta
+    from conda_lock.models.channel import Channel
+
+    packages: list[LockedDependency] = []
+    for platform in platforms:
+        for record in conda.get(platform, ()):
+            packages.append(
+                LockedDependency(
+                    name=record.name.normalized,
+                    version=str(record.version),
+                    manager="conda",
+                    platform=platform,
+                    dependencies=conda_dependencies(record.depends),
+                    url=redact_url(record.url),
+                    hash=HashModel(
+                        md5=record.md5.hex() if record.md5 else None,
+                        sha256=record.sha256.hex() if record.sha256 else None,
+                    ),
+                    build=str(record.build),
+                    categories={categories.get(record.name.normalized, "main")},
+                )
+            )
+        for wheel in pip.get(platform, ()):
+            packages.append(
+                LockedDependency(
+                    name=wheel.name,
+                    version=wheel.version,
+                    manager="pip",
+                    platform=platform,
+                    dependencies=dict(sorted(wheel.dependencies.items())),
+                    url=redact_url(wheel.url),
+                    hash=HashModel(sha256=wheel.sha256),
+                    categories={categories.get(wheel.name, "main")},
+                )
+            )
+    meta = LockMeta(
+        content_hash=dict(sorted(content_hash.items())),
+        channels=[Channel.from_string(redact_url(c)) for c in channels],
+        platforms=list(platforms),
+        sources=list(sources),
+        custom_metadata={DIGEST_KEY: digest},
+    )
+    return Lockfile(package=packages, metadata=meta)
+
+
+def write_lockfile(model: Any, path: Path) -> None:
+    """Write with conda-lock's writer into a private directory, then replace atomically.
+
+    conda-lock's writer opens the final path itself and names it in its help text, so it
+    writes a file of the same name elsewhere first.
+    """
+    from conda_lock.lockfile import write_conda_lock_file
+
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        with tempfile.TemporaryDirectory(prefix=".repro-audit-", dir=directory) as tmp:
+            staged = Path(tmp) / path.name
+            write_conda_lock_file(model, staged, metadata_choices=None)
+            data = staged.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot write lockfile: {exc.strerror}", where=str(path)) from None
+    atomic_write_bytes(path, data)
+
+
+def render_explicit(
+    platform: str,
+    content_hash: str,
+    records: Sequence[RepoDataRecord],
+    pip: Sequence[PipLocked] = (),
+) -> str:
+    """An explicit lockfile: header, `@EXPLICIT`, `url#sha256:<hex>` in install order."""
+    from audit import __version__
+
+    lines = [
+        f"# Generated by repro-audit {__version__} (conda-lock explicit format).",
+        f"# platform: {platform}",
+        f"# input_hash: {content_hash}",
+        "@EXPLICIT",
+    ]
+    for record in records:
+        if record.name.normalized.startswith("__"):
+            continue
+        digest = record.sha256.hex() if record.sha256 else None
+        suffix = f"#sha256:{digest}" if digest else (f"#{record.md5.hex()}" if record.md5 else "")
+        lines.append(redact_url(record.url) + suffix)
+    for wheel in pip:
+        # explicit files cannot install pip packages; conda-lock records them as comments too
+        lines.append(f"# pip {wheel.name} @ {redact_url(wheel.url)}#sha256={wheel.sha256}")
+    return "\n".join(lines) + "\n"
+
+
+def write_explicit(path: Path, text: str) -> None:
+    atomic_write_text(path, text)
+
+
+def relative_sources(files: Sequence[Path], lockfile: Path) -> list[str]:
+    """Source paths relative to the lockfile's directory, POSIX style (no machine paths)."""
+    base = lockfile.resolve().parent
+    return [Path(os.path.relpath(f.resolve(), base)).as_posix() for f in files]
+
+
+@dataclass(frozen=True, order=True)
+class LockedEntry:
+    """One package line of a lockfile, as needed to compare two locks."""
+
+    platform: str
+    manager: str
+    name: str
+    version: str
+    build: str
+    url: str
+    sha256: str
+
+
+def read_entries(path: Path) -> list[LockedEntry]:
+    """Every package of a conda-lock.yml (v1), without pydantic: fast and tolerant."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
+    except FileNotFoundError:
+        return []
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(
+            f"cannot read lockfile: {str(exc).splitlines()[0]}", where=str(path)
+        ) from None
+    entries: list[LockedEntry] = []
+    for item in (data or {}).get("package") or []:
+        if not isinstance(item, dict):
+            continue
+        hashes = item.get("hash") or {}
+        entries.append(
+            LockedEntry(
+                platform=str(item.get("platform", "")),
+                manager=str(item.get("manager", "conda")),
+                name=str(item.get("name", "")),
+                version=str(item.get("version", "")),
+                build=str(item.get("build") or ""),
+                url=str(item.get("url", "")),
+                sha256=str(hashes.get("sha256") or ""),
+            )
+        )
+    return sorted(set(entries))
+
+
+def explicit_input_hash(path: Path) -> str | None:
+    """The `# input_hash:` header of an explicit file (None when absent or unreadable)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for _ in range(8):
+                line = handle.readline()
+                if line.startswith("# input_hash:"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
