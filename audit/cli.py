@@ -135,6 +135,68 @@ def lock(
     raise typer.Exit(result.exit_code)
 
 
+# --------------------------------------------------------------------------- pin
+
+
+def _insecure_registries(values: list[str] | None) -> frozenset[str]:
+    import os
+
+    from_env = os.environ.get("REPRO_AUDIT_INSECURE_REGISTRIES", "")
+    hosts = [h.strip() for h in from_env.replace(",", " ").split() if h.strip()]
+    return frozenset(hosts + list(values or []))
+
+
+@app.command()
+def pin(
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("-f", "--file", help="Dockerfile to pin (repeatable; default ./Dockerfile)."),
+    ] = None,
+    compose: Annotated[
+        list[Path] | None,
+        typer.Option("--compose", help="Compose file whose image: fields to pin (repeatable)."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 1 on unpinned or lock-mismatched images; never write."),
+    ] = False,
+    update: Annotated[
+        bool, typer.Option("--update", help="Re-resolve pinned tags and move their digests.")
+    ] = False,
+    insecure_registry: Annotated[
+        list[str] | None,
+        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per registry request.")
+    ] = 15.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Pin every image a build pulls to a digest and record it in image-lock.json."""
+    from audit.images.pin import PinOptions, render_text, run_pin
+
+    dockerfiles = list(file or [])
+    if not dockerfiles and not compose:
+        dockerfiles = [Path("Dockerfile")]
+    options = PinOptions(
+        dockerfiles=dockerfiles,
+        compose_files=list(compose or []),
+        check=check,
+        update=update,
+        insecure=_insecure_registries(insecure_registry),
+        timeout=timeout,
+    )
+    result = run_pin(options)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        for line in render_text(result):
+            typer.echo(line)
+        for path in result.written:
+            sys.stderr.write(f"wrote {path}\n")
+    raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     """Console entry point: run the app and turn expected failures into one line + exit code."""
     import click
