@@ -61,13 +61,23 @@ def parse_compose(text: str, path: str = "docker-compose.yml") -> list[ImageSite
 
 
 def _get(node: object, key: str) -> object | None:
+    """`node[key]` on a composed mapping, following `<<` merge keys as YAML does."""
     import yaml
 
     if not isinstance(node, yaml.MappingNode):
         return None
+    merges: list[object] = []
     for key_node, value in node.value:
-        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        if key_node.value == key:
             return value
+        if key_node.value == "<<":
+            merges.extend(value.value if isinstance(value, yaml.SequenceNode) else [value])
+    for merged in merges:
+        found = _get(merged, key)
+        if found is not None:
+            return found
     return None
 
 

@@ -456,7 +456,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
             raise InputError(
                 f"{instruction} before the first FROM (only ARG may come first)", where=where
             )
-        elif instruction in ("COPY", "ADD"):
+        elif instruction == "COPY":
             found = _parse_copy_from(parsed, args, scope, escape, where, logical.line)
             if found is not None:
                 usage.append((*found, _flags(args)[0]["from"]))

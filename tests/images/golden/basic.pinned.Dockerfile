@@ -1,0 +1,4 @@
+FROM python:3.11-slim@sha256:36d2dc9a2f771249eedd3a45eee6757c6f01de8dd0f67aec77662d5bc40eb123
+RUN pip install --no-cache-dir requests  # not an image
+FROM ubuntu:latest@sha256:b68304d63fad7718d8983d6b8118f956b7d6a44baf27ac3dac773a3eb49ac850
+from alpine:3.19@sha256:2e41168061e75f7ce2beb4ffcf31ae178a49a67f875a4989e0914c34fe84b3b4

@@ -1,0 +1,10 @@
+FROM localhost:5000/base/image:1.0
+FROM 127.0.0.1:5000/team/app
+FROM registry.example.com:8443/a/b/c:v2
+FROM docker.io/library/redis:7
+FROM docker.io/bitnami/redis:7.2
+FROM index.docker.io/library/postgres:16
+FROM ghcr.io/org/tool_name:v1.0.0-rc.1
+FROM quay.io/prometheus/node-exporter:v1.8.1
+FROM [::1]:5000/v6/image:tag
+FROM my-registry.local/repo__with--sep.s:latest

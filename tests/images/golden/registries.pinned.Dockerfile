@@ -1,0 +1,10 @@
+FROM localhost:5000/base/image:1.0@sha256:0af3400eba71c96647303496cff98356fd78f65f2b44880235bbc99813369cba
+FROM 127.0.0.1:5000/team/app:latest@sha256:89a2ff608130d6223b3bd44e1504d464fe8880a4612e38a6b01555e285161922
+FROM registry.example.com:8443/a/b/c:v2@sha256:274b99502e042bc9395b78d5385cbe3080c97b523bfe7dba9ac50bf51c6af0a4
+FROM docker.io/library/redis:7@sha256:a0ed741ac6ba1c5759e6d93b088e5e315e089f8a2a6a17a0c16f6456ff434700
+FROM docker.io/bitnami/redis:7.2@sha256:84e12b7181013cb454b78aa2e102b2f70465443defa86cc17e0c6aab80393e33
+FROM index.docker.io/library/postgres:16@sha256:87fb687776069f58fae791d3204c99d7d93fc59c5e9217241dc420719264a667
+FROM ghcr.io/org/tool_name:v1.0.0-rc.1@sha256:a06382943467581ca7b57e7cfcc8c6f1e028fa5805104b6337167f49bde6f58f
+FROM quay.io/prometheus/node-exporter:v1.8.1@sha256:873bc159feb05748fbe0b4b4ac0717acd75448d40bf30c2e39be9d7428d88eac
+FROM [::1]:5000/v6/image:tag@sha256:5c6ac4617d9aba51fb353765a6a837e703fef149fbf5d46d06335098c8cac2dc
+FROM my-registry.local/repo__with--sep.s:latest@sha256:af10b7e4136b9cb928ee6b81890fb283f922e6c878b1da3e13ace8dbd76bfa1f
