@@ -8,14 +8,17 @@ is solved (all platforms concurrently), and only then is anything written.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from audit.fsutil import atomic_write_text
 from audit.lockfile import (
     LockedEntry,
     LockMetadata,
@@ -25,6 +28,10 @@ from audit.lockfile import (
     read_metadata,
 )
 from audit.platforms import check_platform
+
+if TYPE_CHECKING:
+    from audit.platforms import VirtualPackageSet
+    from audit.spec import EnvSpec
 
 
 @dataclass
@@ -105,12 +112,7 @@ def run_lock(options: LockOptions) -> LockResult:
             return LockResult("current", options.lockfile, meta.platforms)
     with _progress(options.progress) as say:
         say("reading environment")
-        from audit.platforms import load_virtual_packages
-        from audit.spec import load_spec
-
-        spec = load_spec(options.files, platforms=options.platforms, channels=options.channels)
-        virtual = load_virtual_packages(options.virtual_packages, options.with_cuda)
-        hashes = _content_hashes(spec, virtual)
+        spec, virtual, hashes = parse_inputs(options, digest)
         stale = _stale_platforms(meta, spec.platforms, hashes)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
@@ -119,6 +121,42 @@ def run_lock(options: LockOptions) -> LockResult:
         if options.check:
             return LockResult("stale", options.lockfile, spec.platforms, stale=stale)
         return _solve_and_write(options, spec, virtual, hashes, digest, meta, say)
+
+
+def parse_inputs(options: LockOptions, digest: str) -> tuple[EnvSpec, VirtualPackageSet, dict]:
+    """EnvSpec, virtual packages and content hashes; from the parse cache when inputs match.
+
+    conda-lock's parser and hash are the truth, but importing conda-lock alone costs
+    ~0.4 s; their result depends only on the bytes the input digest covers, so it is
+    cached under that digest and reused until any input byte changes.
+    """
+    from audit.platforms import VirtualPackageSet, load_virtual_packages
+    from audit.spec import EnvSpec, load_spec
+
+    cache = _parse_cache_path(options, digest)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        return (
+            EnvSpec.from_json(data["spec"]),
+            VirtualPackageSet.from_json(data["virtual"]),
+            dict(data["content_hash"]),
+        )
+    spec = load_spec(options.files, platforms=options.platforms, channels=options.channels)
+    virtual = load_virtual_packages(options.virtual_packages, options.with_cuda)
+    hashes = _content_hashes(spec, virtual)
+    entry = {"spec": spec.to_json(), "virtual": virtual.to_json(), "content_hash": hashes}
+    with contextlib.suppress(OSError, InputError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache, json.dumps(entry, sort_keys=True))
+    return spec, virtual, hashes
+
+
+def _parse_cache_path(options: LockOptions, digest: str) -> Path:
+    from audit.solve import default_cache_dir
+
+    base = options.cache_dir or default_cache_dir()
+    key = hashlib.sha256(f"{digest}:{Path.cwd()}".encode()).hexdigest()
+    return base / "parsed-specs" / f"{key}.json"
 
 
 def _digest(options: LockOptions) -> str:
@@ -187,7 +225,8 @@ def _solve_and_write(
 ) -> LockResult:
     from audit.channels import install_auth_file, resolve_channels
     from audit.lockfile import (
-        build_lockfile,
+        document_entries,
+        lock_document,
         read_entries,
         relative_sources,
         render_explicit,
@@ -216,7 +255,7 @@ def _solve_and_write(
         records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
         pip = _lock_pip_sections(options, spec, virtual, records, say)
     say("writing lockfiles")
-    model = build_lockfile(
+    document = lock_document(
         platforms=spec.platforms,
         channels=[c.display for c in channels],
         sources=relative_sources(options.files, options.lockfile),
@@ -235,9 +274,9 @@ def _solve_and_write(
             )
             write_explicit(path, text)
             written.append(path)
-    write_lockfile(model, options.lockfile)
+    write_lockfile(document, options.lockfile)
     written.insert(0, options.lockfile)
-    new_entries = read_entries(options.lockfile)
+    new_entries = document_entries(document)
     return LockResult(
         "written",
         options.lockfile,

@@ -11,10 +11,11 @@ needs the `metadata:` block, which sits before the (long) package list.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-import tempfile
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from audit.errors import InputError
-from audit.fsutil import atomic_write_bytes, atomic_write_text
+from audit.fsutil import atomic_write_text
 from audit.redact import redact_url
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def conda_dependencies(depends: Iterable[str]) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def build_lockfile(
+def lock_document(
     *,
     platforms: Sequence[str],
     channels: Sequence[str],
@@ -190,71 +191,186 @@ def build_lockfile(
     pip: Mapping[str, Sequence[PipLocked]],
     categories: Mapping[str, str],
     digest: str,
-) -> Any:
-    """conda-lock's v2 Lockfile model for the solved records (URLs redacted)."""
-    from conda_lock.lockfile.v1.models import HashModel
-    from conda_lock.lockfile.v2prelim.models import LockedDependency, Lockfile, LockMeta
-    from conda_lock.models.channel import Channel
+) -> dict[str, Any]:
+    """The conda-lock.yml (v1) document for the solved records, URLs redacted.
 
-    packages: list[LockedDependency] = []
+    The same structure conda-lock's `LockfileV1.dict_for_output()` gives (tests check that
+    conda-lock's parser and rattler read it); built directly, since conda-lock's models
+    and pure-Python YAML emitter cost seconds on a large lock.
+    """
+    packages: list[dict[str, Any]] = []
     for platform in platforms:
         for record in conda.get(platform, ()):
+            name = record.name.normalized
+            if name.startswith("__"):
+                continue
+            hashes = {}
+            if record.md5:
+                hashes["md5"] = record.md5.hex()
+            if record.sha256:
+                hashes["sha256"] = record.sha256.hex()
             packages.append(
-                LockedDependency(
-                    name=record.name.normalized,
-                    version=str(record.version),
-                    manager="conda",
-                    platform=platform,
-                    dependencies=conda_dependencies(record.depends),
-                    url=redact_url(record.url),
-                    hash=HashModel(
-                        md5=record.md5.hex() if record.md5 else None,
-                        sha256=record.sha256.hex() if record.sha256 else None,
-                    ),
+                _entry(
+                    name,
+                    str(record.version),
+                    "conda",
+                    platform,
+                    conda_dependencies(record.depends),
+                    record.url,
+                    hashes,
+                    categories.get(name, "main"),
                     build=str(record.build),
-                    categories={categories.get(record.name.normalized, "main")},
                 )
             )
         for wheel in pip.get(platform, ()):
             packages.append(
-                LockedDependency(
-                    name=wheel.name,
-                    version=wheel.version,
-                    manager="pip",
-                    platform=platform,
-                    dependencies=dict(sorted(wheel.dependencies.items())),
-                    url=redact_url(wheel.url),
-                    hash=HashModel(sha256=wheel.sha256),
-                    categories={categories.get(wheel.name, "main")},
+                _entry(
+                    wheel.name,
+                    wheel.version,
+                    "pip",
+                    platform,
+                    dict(sorted(wheel.dependencies.items())),
+                    wheel.url,
+                    {"sha256": wheel.sha256},
+                    categories.get(wheel.name, "main"),
                 )
             )
-    meta = LockMeta(
-        content_hash=dict(sorted(content_hash.items())),
-        channels=[Channel.from_string(redact_url(c)) for c in channels],
-        platforms=list(platforms),
-        sources=list(sources),
-        custom_metadata={DIGEST_KEY: digest},
-    )
-    return Lockfile(package=packages, metadata=meta)
+    packages.sort(key=lambda p: (p["manager"], p["name"], p["platform"]))
+    return {
+        "version": 1,
+        "metadata": {
+            "content_hash": dict(sorted(content_hash.items())),
+            "channels": [{"url": redact_url(c), "used_env_vars": []} for c in channels],
+            "platforms": list(platforms),
+            "sources": list(sources),
+            "custom_metadata": {DIGEST_KEY: digest},
+        },
+        "package": packages,
+    }
 
 
-def write_lockfile(model: Any, path: Path) -> None:
-    """Write with conda-lock's writer into a private directory, then replace atomically.
+def _entry(
+    name: str,
+    version: str,
+    manager: str,
+    platform: str,
+    dependencies: dict[str, str],
+    url: str,
+    hashes: dict[str, str],
+    category: str,
+    build: str | None = None,
+) -> dict[str, Any]:
+    """One package in conda-lock v1's field order."""
+    entry: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "manager": manager,
+        "platform": platform,
+        "dependencies": dependencies,
+        "url": redact_url(url),
+        "hash": hashes,
+    }
+    if build is not None:
+        entry["build"] = build
+    entry["category"] = category
+    entry["optional"] = category != "main"
+    return entry
 
-    conda-lock's writer opens the final path itself and names it in its help text, so it
-    writes a file of the same name elsewhere first.
+
+_HEADER = """\
+# This lock file was generated by repro-audit in conda-lock's format. DO NOT EDIT!
+#
+# It pins every package (with checksums) for each platform. Install it with:
+#     conda-lock install -n YOURENV {name}
+#     micromamba create -n YOURENV -f {name}
+# Re-lock after editing the environment file:
+#     repro-audit lock --lockfile {name}
+# Update some packages, keeping the rest where they are:
+#     repro-audit lock --lockfile {name} --update PACKAGE
+"""
+
+
+def dump_lockfile(document: dict[str, Any], name: str) -> str:
+    """YAML text of a lock document: our header, then block-style YAML.
+
+    Emitted directly (block mappings and lists of strings, booleans and ints are all a
+    lock holds): PyYAML's representer costs more than the solve on a large lock. Tests
+    check that it parses back to the same document and that conda-lock and rattler read it.
     """
-    from conda_lock.lockfile import write_conda_lock_file
+    out: list[str] = [_HEADER.format(name=name)]
+    _emit(document, 0, out)
+    return "".join(out)
 
-    directory = path.parent if str(path.parent) else Path(".")
+
+def _emit(value: Any, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _emit_item(f"{pad}{_scalar(key)}:", item, indent, out)
+    else:
+        for item in value:
+            if isinstance(item, dict) and item:
+                first = True
+                for key, sub in item.items():
+                    prefix = f"{pad}- " if first else f"{pad}  "
+                    _emit_item(f"{prefix}{_scalar(key)}:", sub, indent + 2, out)
+                    first = False
+            else:
+                _emit_item(f"{pad}-", item, indent, out)
+
+
+def _emit_item(head: str, item: Any, indent: int, out: list[str]) -> None:
+    if isinstance(item, dict) and item:
+        out.append(head + "\n")
+        _emit(item, indent + 2, out)
+    elif isinstance(item, list) and item:
+        out.append(head + "\n")
+        _emit(item, indent, out)  # block sequences sit at the key's indentation
+    else:
+        out.append(f"{head} {_scalar(item)}\n")
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_./+$][A-Za-z0-9_./+=<>!*~^@$%,:#()\[\] -]*$")
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain_ok(text: str) -> bool:
+    """True when `text` reads back as this same string without quotes."""
+    if not _PLAIN.match(text) or text.endswith((" ", ":")) or ": " in text or " #" in text:
+        return False
     try:
-        with tempfile.TemporaryDirectory(prefix=".repro-audit-", dir=directory) as tmp:
-            staged = Path(tmp) / path.name
-            write_conda_lock_file(model, staged, metadata_choices=None)
-            data = staged.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot write lockfile: {exc.strerror}", where=str(path)) from None
-    atomic_write_bytes(path, data)
+        return yaml.load(text, Loader=_loader()) == text
+    except yaml.YAMLError:
+        return False
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    text = str(value)
+    if _plain_ok(text):
+        return text
+    if "'" not in text and "\n" not in text and text.isprintable():
+        return f"'{text}'"
+    return json.dumps(text)
+
+
+def write_lockfile(document: dict[str, Any], path: Path) -> None:
+    """Replace `path` atomically with the lock document."""
+    atomic_write_text(path, dump_lockfile(document, path.name))
+
+
+def document_entries(document: dict[str, Any]) -> list[LockedEntry]:
+    """The LockedEntry view of a lock document (what `read_entries` gives for its file)."""
+    return _entries(document.get("package") or [])
 
 
 def render_explicit(
@@ -317,8 +433,12 @@ def read_entries(path: Path) -> list[LockedEntry]:
         raise InputError(
             f"cannot read lockfile: {str(exc).splitlines()[0]}", where=str(path)
         ) from None
+    return _entries((data or {}).get("package") or [])
+
+
+def _entries(items: list[Any]) -> list[LockedEntry]:
     entries: list[LockedEntry] = []
-    for item in (data or {}).get("package") or []:
+    for item in items:
         if not isinstance(item, dict):
             continue
         hashes = item.get("hash") or {}

@@ -50,10 +50,17 @@ class VirtualPackageSet:
     """Virtual packages per platform, plus conda-lock's repodata form for the content hash."""
 
     by_platform: dict[str, tuple[VirtualPackage, ...]]
-    fake_repo: FakeRepoData
+    fake_repo: FakeRepoData | None = None
 
     def for_platform(self, platform: str) -> tuple[VirtualPackage, ...]:
         return self.by_platform.get(platform, ())
+
+    def to_json(self) -> dict[str, list[list[str]]]:
+        return {p: [[v.name, v.version, v.build] for v in vs] for p, vs in self.by_platform.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[list[str]]]) -> VirtualPackageSet:
+        return cls({p: tuple(VirtualPackage(*v) for v in vs) for p, vs in data.items()})
 
 
 def load_virtual_packages(spec_file: Path | None, with_cuda: str | None) -> VirtualPackageSet:

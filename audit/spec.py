@@ -57,6 +57,34 @@ class EnvSpec:
     lines: dict[str, SpecLine] = field(default_factory=dict)
     lock_spec: LockSpecification | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """Everything but conda-lock's own model: enough to solve without re-parsing."""
+        return {
+            "sources": [p.as_posix() for p in self.sources],
+            "platforms": list(self.platforms),
+            "channels": list(self.channels),
+            "conda_specs": {k: list(v) for k, v in self.conda_specs.items()},
+            "pip_specs": {k: list(v) for k, v in self.pip_specs.items()},
+            "categories": dict(self.categories),
+            "pip_index_urls": list(self.pip_index_urls),
+            "pip_extra_index_urls": list(self.pip_extra_index_urls),
+            "lines": {k: [v.file, v.line] for k, v in self.lines.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EnvSpec:
+        return cls(
+            sources=tuple(Path(p) for p in data["sources"]),
+            platforms=tuple(data["platforms"]),
+            channels=tuple(data["channels"]),
+            conda_specs={k: tuple(v) for k, v in data["conda_specs"].items()},
+            pip_specs={k: tuple(v) for k, v in data["pip_specs"].items()},
+            categories=dict(data["categories"]),
+            pip_index_urls=tuple(data["pip_index_urls"]),
+            pip_extra_index_urls=tuple(data["pip_extra_index_urls"]),
+            lines={k: SpecLine(v[0], int(v[1])) for k, v in data["lines"].items()},
+        )
+
     def where(self, name: str) -> str | None:
         """file:line of the dependency `name`, when known."""
         found = self.lines.get(name.lower())

@@ -1,0 +1,154 @@
+"""The inventory data model and the interface every inventory source implements.
+
+An `Inventory` is the common currency of `inventory`, `diff`, `drift` and `verify`: a
+lockfile, a conda prefix, an image or a build record all become the same sorted, frozen,
+JSON-serialisable list of `Package`s, so two of them compare field by field.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from audit.errors import InputError
+
+#: Package managers an inventory knows; `Package.manager` is always one of them.
+MANAGERS = ("conda", "pip", "deb", "apk")
+
+#: Version of the JSON shape written by `Inventory.to_json()`.
+SCHEMA_VERSION = 1
+
+
+class InventoryError(InputError):
+    """A source that cannot be read as an inventory: corrupt, truncated or unknown (exit 2)."""
+
+
+def normalize_name(manager: str, name: str) -> str:
+    """One spelling per package so inventories of different sources compare.
+
+    conda, deb and apk names are lower-case already by their own rules (we lower-case to
+    be safe); pip names follow PEP 503 (`Foo_Bar` and `foo.bar` are `foo-bar`).
+    """
+    if manager == "pip":
+        from packaging.utils import canonicalize_name
+
+        return str(canonicalize_name(name))
+    return name.strip().lower()
+
+
+@dataclass(frozen=True, order=True)
+class Package:
+    """One installed or locked package. Empty strings mean "the source does not say"."""
+
+    manager: str
+    name: str
+    version: str
+    build: str = ""
+    channel: str = ""
+    platform: str = ""
+    url: str = ""
+    sha256: str = ""
+    md5: str = ""
+    depends: tuple[str, ...] = ()
+    #: who installed it (a dist-info's INSTALLER, e.g. "pip" or "uv"); "" when unknown
+    installer: str = ""
+    #: where it was found inside a prefix or image (a conda-meta or dist-info path)
+    location: str = ""
+
+    def __post_init__(self) -> None:
+        if self.manager not in MANAGERS:
+            raise ValueError(f"unknown package manager {self.manager!r}")
+        object.__setattr__(self, "name", normalize_name(self.manager, self.name))
+        object.__setattr__(self, "depends", tuple(self.depends))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What identifies a package across two inventories: (manager, name)."""
+        return (self.manager, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        """All fields, `depends` as a list; stable key order for byte-identical output."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["depends"] = list(self.depends)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Package:
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["depends"] = tuple(kwargs.get("depends") or ())
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Every package of one environment on one platform, sorted by key then location."""
+
+    source: str
+    platform: str
+    packages: tuple[Package, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.packages, key=lambda p: (p.key, p.location, p)))
+        object.__setattr__(self, "packages", ordered)
+
+    def by_key(self) -> dict[tuple[str, str], Package]:
+        """Packages keyed by (manager, name).
+
+        A name can appear twice only in images or prefixes that hold several environments
+        (e.g. `/opt/conda` and `/opt/conda/envs/x`); the first by location wins here, while
+        `packages` keeps all of them.
+        """
+        out: dict[tuple[str, str], Package] = {}
+        for package in self.packages:
+            out.setdefault(package.key, package)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA_VERSION,
+            "source": self.source,
+            "platform": self.platform,
+            "packages": [p.to_json() for p in self.packages],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Inventory:
+        """Inverse of `to_json`; raises InventoryError on a shape it does not recognise."""
+        try:
+            packages = tuple(Package.from_json(p) for p in data.get("packages") or ())
+            return cls(
+                source=str(data.get("source", "")),
+                platform=str(data.get("platform", "")),
+                packages=packages,
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InventoryError(f"not an inventory: {exc}") from None
+
+    def with_source(self, source: str) -> Inventory:
+        return replace(self, source=source)
+
+
+def dedupe(packages: Iterable[Package]) -> tuple[Package, ...]:
+    """One package per (manager, name, location): the last one read wins.
+
+    Lockfiles may list a name twice (conda-lock's categories, explicit files with two
+    channels); an environment can hold only one of them, the one installed last.
+    """
+    out: dict[tuple[str, str, str], Package] = {}
+    for package in packages:
+        out[(package.manager, package.name, package.location)] = package
+    return tuple(out.values())
+
+
+class InventorySource(ABC):
+    """Something that can be read into inventories: a lockfile, a prefix, an image, ..."""
+
+    #: What the user named (shown as `Inventory.source`; URLs redacted).
+    spec: str
+
+    @abstractmethod
+    def read(self) -> list[Inventory]:
+        """One inventory per platform the source describes (an image or a prefix has one)."""
