@@ -198,6 +198,8 @@ def _logical_lines(text: str, path: str) -> tuple[str, list[_Logical]]:
                 (ch, offset + i) for i, ch in enumerate(part if part is not None else body)
             )
         logical = _Logical(chars, start_line)
+        if not logical.text.strip():
+            continue
         result.append(logical)
         index = _skip_heredocs(logical, lines, index)
     return escape, result
