@@ -197,6 +197,56 @@ def pin(
     raise typer.Exit(result.exit_code)
 
 
+# --------------------------------------------------------------------------- inventory
+
+
+@app.command()
+def inventory(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="conda-lock.yml | explicit .lock | pixi.lock | prefix dir | build record | "
+            "docker-daemon:NAME:TAG | docker-archive:FILE.tar | docker://REF | git:REV:path"
+        ),
+    ],
+    platform: Annotated[
+        str | None,
+        typer.Option("-p", "--platform", help="Platform of a multi-platform lock or image."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table | json | cyclonedx")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """List every package an environment contains (lockfile, prefix, image, record, git)."""
+    from audit.errors import InputError
+    from audit.inventory import read_inventory
+
+    formats = ("table", "json", "cyclonedx")
+    if output_format not in formats:
+        raise InputError(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
+    result = read_inventory(source, platform)
+    if output_format == "json":
+        text = json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n"
+    elif output_format == "cyclonedx":
+        from audit.formats.cyclonedx import format_cyclonedx
+
+        text = format_cyclonedx(result)
+    else:
+        from audit.formats.inventory_table import format_table
+
+        text = format_table(result, color=output is None and sys.stdout.isatty())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from audit.fsutil import atomic_write_text
+
+        atomic_write_text(output, text)
+    raise typer.Exit(0)
+
+
 def main() -> None:
     """Console entry point: run the app and turn expected failures into one line + exit code."""
     import click

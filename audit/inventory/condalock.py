@@ -33,9 +33,7 @@ SUPPORTED_VERSIONS = (1,)
 
 def looks_like_condalock(head: str) -> bool:
     """Sniff: a YAML mapping with conda-lock's `metadata:` and `package:` keys."""
-    return "\nmetadata:" in "\n" + head and (
-        "\npackage:" in "\n" + head or "content_hash" in head
-    )
+    return "\nmetadata:" in "\n" + head and ("\npackage:" in "\n" + head or "content_hash" in head)
 
 
 def _loader() -> type:

@@ -32,8 +32,10 @@ def looks_like_explicit(head: str) -> bool:
     if "@EXPLICIT" in head:
         return True
     lines = [ln.strip() for ln in head.splitlines() if ln.strip()]
-    return bool(lines) and all(ln.startswith("#") or "://" in ln for ln in lines[:50]) and any(
-        "://" in ln and not ln.startswith("#") for ln in lines
+    return (
+        bool(lines)
+        and all(ln.startswith("#") or "://" in ln for ln in lines[:50])
+        and any("://" in ln and not ln.startswith("#") for ln in lines)
     )
 
 

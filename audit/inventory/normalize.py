@@ -96,10 +96,7 @@ def normalize_channel(channel: str, subdir: str = "") -> str:
     if not channel:
         return ""
     if "://" not in channel:
-        if channel.startswith("/"):
-            channel = "file://" + channel
-        else:
-            channel = f"{CHANNEL_ALIAS}/{channel}"
+        channel = "file://" + channel if channel.startswith("/") else f"{CHANNEL_ALIAS}/{channel}"
     last = posixpath.basename(urlsplit(channel).path)
     if last in KNOWN_SUBDIRS or (subdir and last == subdir):
         channel = channel[: -len(last) - 1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
-from audit.inventory.metadata import DIST_INSTALLER, DIST_METADATA, assemble, classify, parse_member
+from audit.inventory.metadata import assemble, classify, parse_member
 
 
 def looks_like_prefix(path: Path) -> bool:
@@ -55,6 +55,3 @@ class PrefixSource(InventorySource):
             )
         packages, platform = assemble(found)
         return [Inventory(source=self.spec, platform=platform, packages=tuple(packages))]
-
-
-__all__ = ["DIST_INSTALLER", "DIST_METADATA", "PrefixSource", "looks_like_prefix"]

@@ -1,0 +1,70 @@
+"""`git:REV:path`: a lockfile as it was at a git revision, read without a checkout.
+
+The path is relative to the repository root (git's own `REV:path` rule); from a
+subdirectory, a path relative to the working directory is tried next (`REV:./path`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from audit.errors import InfrastructureError
+from audit.inventory.interface import Inventory, InventoryError, InventorySource
+
+PREFIX = "git:"
+
+
+def split_git_spec(spec: str) -> tuple[str, str]:
+    """`git:REV:path` → (REV, path)."""
+    rest = spec[len(PREFIX) :]
+    rev, sep, path = rest.partition(":")
+    if not sep or not rev or not path:
+        raise InventoryError(f"expected git:REV:path, got {spec!r}")
+    return rev, path
+
+
+def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise InfrastructureError("git is not installed", hint="install git") from None
+
+
+def show(rev: str, path: str, cwd: Path | None = None) -> bytes:
+    """The bytes of `path` at `rev` in the repository containing `cwd`."""
+    cwd = cwd or Path.cwd()
+    where = f"git:{rev}:{path}"
+    top = _git(["rev-parse", "--show-toplevel"], cwd)
+    if top.returncode != 0:
+        raise InventoryError(f"{cwd} is not inside a git repository", where=where)
+    commit = _git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], cwd
+    )
+    if commit.returncode != 0:
+        raise InventoryError(f"unknown git revision {rev!r}", where=where)
+    sha = commit.stdout.decode().strip()
+    candidates = [path]
+    if not path.startswith(("./", "../")):
+        candidates.append("./" + path)
+    for candidate in candidates:
+        blob = _git(["cat-file", "blob", f"{sha}:{candidate}"], cwd)
+        if blob.returncode == 0:
+            return blob.stdout
+    raise InventoryError(f"{path!r} does not exist at revision {rev} ({sha[:12]})", where=where)
+
+
+class GitSource(InventorySource):
+    """A lockfile at a revision: fetched with git, then read by the source its content fits."""
+
+    def __init__(self, spec: str, platform: str | None = None, cwd: Path | None = None) -> None:
+        self.spec = spec
+        self.rev, self.path = split_git_spec(spec)
+        self.platform = platform
+        self.cwd = cwd
+
+    def read(self) -> list[Inventory]:
+        from audit.inventory import source_from_bytes
+
+        data = show(self.rev, self.path, self.cwd)
+        return source_from_bytes(self.spec, data, Path(self.path).name, self.platform).read()
