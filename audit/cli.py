@@ -170,6 +170,9 @@ def pin(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds per registry request.")
     ] = 15.0,
+    retries: Annotated[
+        int, typer.Option("--retries", help="Retries on 429/5xx and connection failures.")
+    ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Pin every image a build pulls to a digest and record it in image-lock.json."""
@@ -185,6 +188,7 @@ def pin(
         update=update,
         insecure=_insecure_registries(insecure_registry),
         timeout=timeout,
+        retries=retries,
     )
     result = run_pin(options)
     if as_json:

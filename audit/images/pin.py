@@ -34,6 +34,7 @@ class PinOptions:
     update: bool = False
     insecure: frozenset[str] = frozenset()
     timeout: float = 15.0
+    retries: int = 4
 
 
 @dataclass
@@ -333,7 +334,9 @@ def run_pin(
 def default_client(options: PinOptions) -> RegistryClient:
     from audit.images.registry import RegistryClient
 
-    return RegistryClient(insecure=options.insecure, timeout=options.timeout)
+    return RegistryClient(
+        insecure=options.insecure, timeout=options.timeout, retries=options.retries
+    )
 
 
 def render_text(result: PinResult) -> list[str]:
