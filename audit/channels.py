@@ -99,7 +99,10 @@ def install_auth_file(auth_file: Path | None, *, work_dir: Path) -> None:
         raise InputError("auth file must be a JSON object", where=str(auth_file))
     translated: dict[str, Any] = {}
     for host, value in sorted(data.items()):
-        translated[_auth_key(host)] = _auth_value(value, str(auth_file), host)
+        key = _auth_key(host)
+        translated[key] = _auth_value(value, str(auth_file), host)
+        bare = re.sub(r":\d+$", "", key)  # rattler looks credentials up by host name alone
+        translated.setdefault(bare, translated[key])
     target = work_dir / "rattler-auth.json"
     target.write_text(json.dumps(translated), encoding="utf-8")
     target.chmod(0o600)
@@ -124,3 +127,22 @@ def _auth_value(value: Any, where: str, host: str) -> dict[str, Any]:
     raise InputError(
         f"credentials for '{host}' must be 'user:password' or {{'token': ...}}", where=where
     )
+
+
+def bind_channel_specs(specs: tuple[str, ...], channels: list[ChannelRef]) -> tuple[str, ...]:
+    """Point `channel::pkg` specs at the URL of the environment's channel they name.
+
+    conda-lock keeps conda's canonical channel name (for a URL, its last path segment), which
+    rattler would resolve against anaconda.org; the environment's own channel is meant.
+    """
+    out: list[str] = []
+    for spec in specs:
+        head, sep, rest = spec.partition("::")
+        if sep:
+            for ref in channels:
+                candidates = {ref.written, ref.url, ref.url.rstrip("/").rsplit("/", 1)[-1]}
+                if head in candidates:
+                    spec = f"{ref.url}::{rest}"
+                    break
+        out.append(spec)
+    return tuple(out)

@@ -79,6 +79,10 @@ def lock(
         list[str] | None,
         typer.Option("--update", help="Re-solve these packages, keep the rest (repeatable)."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Re-solve even when the inputs are unchanged (new upstream)."),
+    ] = False,
     channel: Annotated[
         list[str] | None,
         typer.Option("-c", "--channel", help="Override the file's channels (repeatable)."),
@@ -119,6 +123,7 @@ def lock(
         explicit=explicit,
         check=check,
         update=list(update or []),
+        force=force,
         channels=list(channel or []),
         virtual_packages=virtual_packages,
         with_cuda=with_cuda,

@@ -42,6 +42,7 @@ class LockOptions:
     explicit: bool = True
     check: bool = False
     update: list[str] = field(default_factory=list)
+    force: bool = False
     channels: list[str] = field(default_factory=list)
     virtual_packages: Path | None = None
     with_cuda: str | None = None
@@ -106,7 +107,10 @@ def run_lock(options: LockOptions) -> LockResult:
         check_platform(platform)
     digest = _digest(options)
     meta = read_metadata(options.lockfile)
-    if meta is not None and not options.update and meta.input_digest == digest:
+    if options.check and (options.update or options.force):
+        raise InputError("--check cannot be combined with --update or --force")
+    relock = bool(options.update) or options.force
+    if meta is not None and not relock and meta.input_digest == digest:
         missing = _explicit_problems(options, meta, meta.platforms)
         if not missing:
             return LockResult("current", options.lockfile, meta.platforms)
@@ -116,7 +120,7 @@ def run_lock(options: LockOptions) -> LockResult:
         stale = _stale_platforms(meta, spec.platforms, hashes)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
-        if not stale and not options.update:
+        if not stale and not relock:
             return LockResult("current", options.lockfile, spec.platforms)
         if options.check:
             return LockResult("stale", options.lockfile, spec.platforms, stale=stale)
@@ -223,7 +227,7 @@ def _solve_and_write(
     meta: LockMetadata | None,
     say: Any,
 ) -> LockResult:
-    from audit.channels import install_auth_file, resolve_channels
+    from audit.channels import bind_channel_specs, install_auth_file, resolve_channels
     from audit.lockfile import (
         document_entries,
         lock_document,
@@ -242,7 +246,7 @@ def _solve_and_write(
     requests = [
         SolveRequest(
             platform=p,
-            specs=spec.conda_specs[p],
+            specs=bind_channel_specs(spec.conda_specs[p], channels),
             virtual_packages=virtual.for_platform(p),
             locked=tuple(locked.get(p, ())),
         )

@@ -180,9 +180,9 @@ def classify_solver_error(
 
 def explain_conflict(text: str) -> str:
     """The solver's explanation folded onto one line (it names the conflicting specs)."""
-    lines = [ln.strip(" │├└─") for ln in text.splitlines()]
-    lines = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("Cannot solve")]
-    return "; ".join(lines)[:600] or "unsatisfiable"
+    text = re.sub(r"^Cannot solve the request because of:\s*", "", text.strip())
+    lines = [ln.strip(" │├└─").strip() for ln in text.splitlines()]
+    return "; ".join(ln for ln in lines if ln)[:600] or "unsatisfiable"
 
 
 def _conflict_where(text: str, where: Mapping[str, str]) -> str | None:

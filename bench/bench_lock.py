@@ -81,8 +81,18 @@ def env_file(path: Path, channel: Path, specs: list[str], platforms: list[str]) 
 
 
 def lock_cmd(env: Path, lockfile: Path, platforms: list[str], cache: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "audit", "lock", "-f", str(env), "--lockfile", str(lockfile),
-           "--cache-dir", str(cache)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "audit",
+        "lock",
+        "-f",
+        str(env),
+        "--lockfile",
+        str(lockfile),
+        "--cache-dir",
+        str(cache),
+    ]
     for p in platforms:
         cmd += ["-p", p]
     return cmd
@@ -107,8 +117,13 @@ def main() -> None:
     cases = []
     if SHARED.exists():
         defaults = split_defaults(WORK / "defaults")
-        cases.append(("anaconda snapshot", defaults,
-                      ["python 3.6.*", "numpy", "pandas", "scipy", "matplotlib"]))
+        cases.append(
+            (
+                "anaconda snapshot",
+                defaults,
+                ["python 3.6.*", "numpy", "pandas", "scipy", "matplotlib"],
+            )
+        )
     cases.append((f"synthetic ({synth_records:,} records)", synth, top_level_specs(90)))
 
     for label, channel, specs in cases:
@@ -116,12 +131,31 @@ def main() -> None:
         work.mkdir(exist_ok=True)
         env = env_file(work / "environment.yml", channel, specs, ["linux-64"])
         lockfile = work / "conda-lock.yml"
-        ours = timed(lock_cmd(env, lockfile, ["linux-64"], cache), args.runs,
-                     before=lambda lf=lockfile: lf.unlink(missing_ok=True))
-        base = timed([sys.executable, "-c", BASELINE, channel.as_uri(), "linux-64",
-                      str(cache / "baseline"), json.dumps(specs)], args.runs)
-        rows.append((f"lock 1 platform, {label}", f"{ours:.3f}s", f"rattler.solve script "
-                     f"{base:.3f}s", f"{ours / base:.2f}x (target <= 1.5x)"))
+        ours = timed(
+            lock_cmd(env, lockfile, ["linux-64"], cache),
+            args.runs,
+            before=lambda lf=lockfile: lf.unlink(missing_ok=True),
+        )
+        base = timed(
+            [
+                sys.executable,
+                "-c",
+                BASELINE,
+                channel.as_uri(),
+                "linux-64",
+                str(cache / "baseline"),
+                json.dumps(specs),
+            ],
+            args.runs,
+        )
+        rows.append(
+            (
+                f"lock 1 platform, {label}",
+                f"{ours:.3f}s",
+                f"rattler.solve script {base:.3f}s",
+                f"{ours / base:.2f}x (target <= 1.5x)",
+            )
+        )
 
     platforms = ["linux-64", "osx-64", "osx-arm64", "win-64"]
     work = WORK / "multi"
@@ -131,23 +165,41 @@ def main() -> None:
     for p in platforms:
         env = env_file(work / f"env-{p}.yml", synth, specs, [p])
         lockfile = work / f"lock-{p}.yml"
-        singles[p] = timed(lock_cmd(env, lockfile, [p], cache), args.runs,
-                           before=lambda lf=lockfile: lf.unlink(missing_ok=True))
+        singles[p] = timed(
+            lock_cmd(env, lockfile, [p], cache),
+            args.runs,
+            before=lambda lf=lockfile: lf.unlink(missing_ok=True),
+        )
     env = env_file(work / "environment.yml", synth, specs, platforms)
     lockfile = work / "conda-lock.yml"
-    four = timed(lock_cmd(env, lockfile, platforms, cache), args.runs,
-                 before=lambda: lockfile.unlink(missing_ok=True))
+    four = timed(
+        lock_cmd(env, lockfile, platforms, cache),
+        args.runs,
+        before=lambda: lockfile.unlink(missing_ok=True),
+    )
     slowest = max(singles.values())
-    rows.append(("lock 4 platforms, synthetic", f"{four:.3f}s",
-                 f"slowest single platform {slowest:.3f}s", f"{four / slowest:.2f}x (target <= 1.5x)"))
+    rows.append(
+        (
+            "lock 4 platforms, synthetic",
+            f"{four:.3f}s",
+            f"slowest single platform {slowest:.3f}s",
+            f"{four / slowest:.2f}x (target <= 1.5x)",
+        )
+    )
 
     # lock --check on the in-sync 4-platform lock
     subprocess.run(lock_cmd(env, lockfile, platforms, cache), check=True, capture_output=True)
     packages = sum(1 for line in lockfile.read_text().splitlines() if line.startswith("- name:"))
     check = timed([*lock_cmd(env, lockfile, platforms, cache), "--check"], args.runs)
     pass_time = timed([sys.executable, "-c", "pass"], args.runs)
-    rows.append((f"lock --check, in sync ({packages // 4} packages x 4 platforms)",
-                 f"{check:.3f}s", f"python -c pass {pass_time:.3f}s", "target <= 0.5s wall"))
+    rows.append(
+        (
+            f"lock --check, in sync ({packages // 4} packages x 4 platforms)",
+            f"{check:.3f}s",
+            f"python -c pass {pass_time:.3f}s",
+            "target <= 0.5s wall",
+        )
+    )
 
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("case", "repro-audit", "baseline", "ratio")

@@ -26,8 +26,15 @@ def _digest(text: str, algo: str) -> str:
     return hashlib.new(algo, text.encode()).hexdigest()
 
 
-def _record(name: str, version: str, build: str, number: int, depends: list[str], subdir: str,
-            noarch: str | None) -> tuple[str, dict]:
+def _record(
+    name: str,
+    version: str,
+    build: str,
+    number: int,
+    depends: list[str],
+    subdir: str,
+    noarch: str | None,
+) -> tuple[str, dict]:
     fn = f"{name}-{version}-{build}.conda"
     rec: dict = {
         "build": build,
@@ -55,8 +62,11 @@ def generate(out: Path, records: int = 210_000, seed: int = 7) -> dict[str, int]
     versions_per_name, builds_per_version = 6, 2
     arch_names = per_platform // (versions_per_name * builds_per_version * len(PYTHONS))
     layers = 8
-    names = [f"pkg{layer}-{i:04d}" for layer in range(layers)
-             for i in range(max(1, arch_names // layers))]
+    names = [
+        f"pkg{layer}-{i:04d}"
+        for layer in range(layers)
+        for i in range(max(1, arch_names // layers))
+    ]
     layer_of = {n: int(n[3]) for n in names}
     noarch_names = [f"py-{i:04d}" for i in range(max(1, per_platform // (versions_per_name * 2)))]
     deps_of: dict[str, list[str]] = {}
@@ -70,8 +80,15 @@ def generate(out: Path, records: int = 210_000, seed: int = 7) -> dict[str, int]
     for subdir in PLATFORMS:
         for py in PYTHONS:
             tag = py.replace(".", "")
-            fn, rec = _record("python", f"{py}.9", "h0_0_cpython", 0, [f"python_abi {py}.* *_cp{tag}"],
-                              subdir, None)
+            fn, rec = _record(
+                "python",
+                f"{py}.9",
+                "h0_0_cpython",
+                0,
+                [f"python_abi {py}.* *_cp{tag}"],
+                subdir,
+                None,
+            )
             subdirs[subdir][fn] = rec
             fn, rec = _record("python_abi", py, f"5_cp{tag}", 5, [], subdir, None)
             subdirs[subdir][fn] = rec
@@ -82,25 +99,35 @@ def generate(out: Path, records: int = 210_000, seed: int = 7) -> dict[str, int]
                     deps = [f"{d} >={1 + rng.randint(0, 1)}.0,<3" for d in deps_of[name]]
                     for py in PYTHONS:
                         tag = py.replace(".", "")
-                        pydeps = [f"python >={py},<{py}.0a0".replace(f"<{py}.0a0",
-                                  f"<{py[:-1]}{int(py[-1]) + 1}.0a0") if len(py) == 4 else
-                                  f"python >={py},<{py[:-2]}{int(py[-2:]) + 1}.0a0",
-                                  f"python_abi {py}.* *_cp{tag}"]
-                        fn, rec = _record(name, version, f"py{tag}h{b:04d}_{b}", b,
-                                          deps + pydeps, subdir, None)
+                        pydeps = [
+                            f"python >={py},<{py}.0a0".replace(
+                                f"<{py}.0a0", f"<{py[:-1]}{int(py[-1]) + 1}.0a0"
+                            )
+                            if len(py) == 4
+                            else f"python >={py},<{py[:-2]}{int(py[-2:]) + 1}.0a0",
+                            f"python_abi {py}.* *_cp{tag}",
+                        ]
+                        fn, rec = _record(
+                            name, version, f"py{tag}h{b:04d}_{b}", b, deps + pydeps, subdir, None
+                        )
                         subdirs[subdir][fn] = rec
     for name in noarch_names:
         for v in range(versions_per_name):
             for b in range(2):
                 deps = ["python >=3.8", *(f"{d} >=1.0" for d in deps_of[name])]
-                fn, rec = _record(name, f"0.{v}.{b}", f"pyhd8ed1ab_{b}", b, deps, "noarch",
-                                  "python")
+                fn, rec = _record(
+                    name, f"0.{v}.{b}", f"pyhd8ed1ab_{b}", b, deps, "noarch", "python"
+                )
                 subdirs["noarch"][fn] = rec
     counts = {}
     for subdir, recs in subdirs.items():
         (out / subdir).mkdir(parents=True, exist_ok=True)
-        body = {"info": {"subdir": subdir}, "packages": {}, "packages.conda": recs,
-                "repodata_version": 1}
+        body = {
+            "info": {"subdir": subdir},
+            "packages": {},
+            "packages.conda": recs,
+            "repodata_version": 1,
+        }
         (out / subdir / "repodata.json").write_text(json.dumps(body, sort_keys=True))
         counts[subdir] = len(recs)
     return counts
