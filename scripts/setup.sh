@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs to run repro-audit, its example and its tests.
+# Idempotent: installs only what is missing. Sourced by example.sh and test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${REPRO_AUDIT_VENV:-$ROOT/.venv}"
+
+apt_packages=(docker.io docker-registry busybox-static apache2-utils git)
+if [ "${REPRO_AUDIT_BROWSER:-1}" = 1 ]; then apt_packages+=(chromium); fi
+
+install_system_packages() {
+  local missing=()
+  for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+install_python_packages() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+  fi
+  local stamp="$VENV/.repro-audit-installed"
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+    echo "setup: installing Python dependencies into $VENV" >&2
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -e "$ROOT[test]"
+    touch "$stamp"
+  fi
+}
+
+start_docker() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "setup: dockerd is not installed" >&2; return 1
+  fi
+  echo "setup: starting dockerd" >&2
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo sh -c 'nohup dockerd >/tmp/repro-audit-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  echo "setup: dockerd did not start; see /tmp/repro-audit-dockerd.log" >&2
+  return 1
+}
+
+setup_all() {
+  install_system_packages
+  install_python_packages
+  start_docker
+  export PATH="$VENV/bin:$PATH"
+}
