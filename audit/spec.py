@@ -271,8 +271,13 @@ def load_spec(
 
     Platforms default to the files' `platforms:` keys, else DEFAULT_PLATFORMS.
     """
+    import logging
+
     from conda_lock.models.lock_spec import VersionedDependency
     from conda_lock.src_parser import make_lock_spec
+
+    # conda-lock logs every line a selector filters out: normal here, not worth a warning
+    logging.getLogger("conda_lock").setLevel(logging.ERROR)
 
     for p in platforms:
         check_platform(p)
