@@ -131,6 +131,15 @@ def parse_reference(text: str) -> ImageRef:
 
 def is_loopback(host: str) -> bool:
     """Loopback registries speak plain http, as dockerd treats them as insecure."""
-    bare = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-    bare = bare.strip("[]")
-    return bare == "localhost" or bare.startswith("127.") or bare == "::1"
+    import ipaddress
+
+    if host.startswith("["):
+        bare = host[1:].split("]", 1)[0]
+    else:
+        bare = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False

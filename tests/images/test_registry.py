@@ -173,3 +173,44 @@ def test_authorization_is_not_forwarded_on_redirect() -> None:
         with stub_registry(script) as host:
             client().resolve(parse_reference(f"{host}/team/app:1.0"))
     assert sink.seen and all(auth is None for _, _, auth in sink.seen)
+
+
+def test_scheme_http_only_for_loopback_and_insecure_hosts() -> None:
+    plain = client(insecure=frozenset({"reg.internal:5000"}))
+    assert plain._scheme("127.0.0.1:5000") == "http"
+    assert plain._scheme("localhost:5000") == "http"
+    assert plain._scheme("[::1]:5000") == "http"
+    assert plain._scheme("reg.internal:5000") == "http"
+    assert plain._scheme("registry-1.docker.io") == "https"
+    assert plain._scheme("127.0.0.1.example.com") == "https"
+
+
+def test_insecure_registries_from_env_and_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit.cli import _insecure_registries
+
+    monkeypatch.setenv("REPRO_AUDIT_INSECURE_REGISTRIES", "a:5000, b")
+    assert _insecure_registries(["c"]) == frozenset({"a:5000", "b", "c"})
+
+
+def test_docker_config_hub_key_and_creds_store(
+    docker_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = base64.b64encode(b"hubuser:hubpass").decode()
+    helper = tmp_path / "bin" / "docker-credential-store"
+    helper.parent.mkdir()
+    helper.write_text(
+        "#!/bin/sh\nread server\n"
+        'if [ "$server" = "ghcr.io" ]; then echo \'{"Username":"<token>","Secret":"idt"}\';'
+        " else exit 1; fi\n"
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
+    config = {"auths": {"https://index.docker.io/v1/": {"auth": token}}, "credsStore": "store"}
+    (docker_config / "config.json").write_text(json.dumps(config))
+    creds = DockerCredentials()
+    hub = creds.lookup("registry-1.docker.io")
+    assert hub is not None and (hub.username, hub.secret) == ("hubuser", "hubpass")
+    assert "hubpass" not in repr(hub)
+    ghcr = creds.lookup("ghcr.io")
+    assert ghcr is not None and ghcr.identity_token == "idt"
+    assert creds.lookup("quay.io") is None
