@@ -286,8 +286,11 @@ class ArchiveReader:
         layers = entry.get("Layers")
         if not isinstance(layers, list):
             raise InventoryError("manifest.json entry without Layers", where=self.source)
+        names = [str(x) for x in layers]
+        for name in names:  # a missing layer says more than a missing config
+            self._layer(name)
         config = entry.get("Config")
-        return [str(x) for x in layers], self._document(str(config)) if config else None
+        return names, self._document(str(config)) if config else None
 
     def _select(self, entries: list[Any]) -> dict[str, Any]:
         if self.select is None:

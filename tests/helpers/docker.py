@@ -1,0 +1,39 @@
+"""Docker availability for tests: skip locally when absent, fail in CI when required.
+
+`REPRO_AUDIT_REQUIRE_DOCKER=1` turns "Docker is not running" from a skip into a failure,
+so a CI job that is meant to exercise Docker cannot go green by skipping everything.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+REQUIRE_ENV = "REPRO_AUDIT_REQUIRE_DOCKER"
+
+
+def docker_client() -> tuple[Any | None, str]:
+    """(client, "") when the daemon answers a ping, else (None, why not)."""
+    try:
+        import docker
+    except ImportError as exc:
+        return None, f"docker SDK not installed ({exc})"
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+        return client, ""
+    except Exception as exc:  # DockerException, requests errors, socket errors
+        return None, str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def require_docker() -> Any:
+    """A Docker client, or skip (fail under REPRO_AUDIT_REQUIRE_DOCKER=1) without one."""
+    client, why = docker_client()
+    if client is not None:
+        return client
+    message = f"Docker is not available: {why}"
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{message} ({REQUIRE_ENV}=1)", pytrace=False)
+    pytest.skip(message)
