@@ -159,7 +159,9 @@ def _parse_cache_path(options: LockOptions, digest: str) -> Path:
     from audit.solve import default_cache_dir
 
     base = options.cache_dir or default_cache_dir()
-    key = hashlib.sha256(f"{digest}:{Path.cwd()}".encode()).hexdigest()
+    # the spec remembers file names for messages, so the key covers where the files are too
+    where = [str(Path.cwd()), *(str(f) for f in options.files)]
+    key = hashlib.sha256(json.dumps([digest, where]).encode()).hexdigest()
     return base / "parsed-specs" / f"{key}.json"
 
 
