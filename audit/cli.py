@@ -256,6 +256,89 @@ def inventory(
     raise typer.Exit(0)
 
 
+# --------------------------------------------------------------------------- build
+
+
+@app.command()
+def build(
+    lockfile: Annotated[
+        Path, typer.Option("--lockfile", help="conda-lock.yml to build from.")
+    ] = Path("conda-lock.yml"),
+    file: Annotated[
+        Path | None,
+        typer.Option("-f", "--file", help="Pinned Dockerfile (default ./Dockerfile)."),
+    ] = None,
+    context: Annotated[
+        Path | None,
+        typer.Option("--context", help="Build context directory (default: the Dockerfile's)."),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="No Dockerfile: start FROM this IMAGE@sha256:… instead."),
+    ] = None,
+    tag: Annotated[str | None, typer.Option("-t", "--tag", help="Tag for the image.")] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option("--platform", help="linux/amd64 or linux/arm64 (default: the engine's)."),
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option("--prefix", help="In-image prefix (default /opt/conda/envs/<name>)."),
+    ] = None,
+    record: Annotated[
+        Path, typer.Option("--record", help="Where to write the build record (JSON).")
+    ] = Path("build-record.json"),
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the tag and record the repo digest.")
+    ] = False,
+    allow_unpinned: Annotated[
+        bool,
+        typer.Option("--allow-unpinned", help="Build from unpinned images (recorded)."),
+    ] = False,
+    environment: Annotated[
+        Path | None,
+        typer.Option("--environment", help="environment.yml to hash (default: the lock's)."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Artifact and stage cache.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Build an image whose conda environment is exactly the lock, and record the build."""
+    from audit.build import BuildOptions, iter_progress_lines, run_build
+
+    console = stderr_console()
+
+    def progress(phase: str, message: str) -> None:
+        from rich.markup import escape
+
+        line = f"[bold]{phase:>10}[/bold] {escape(message)}"
+        console.print(line, highlight=False, soft_wrap=True)
+
+    options = BuildOptions(
+        lockfile=lockfile,
+        dockerfile=file,
+        context=context,
+        base=base,
+        tag=tag,
+        platform=platform,
+        prefix=prefix,
+        record=record,
+        push=push,
+        allow_unpinned=allow_unpinned,
+        cache_dir=cache_dir,
+        environment=environment,
+        progress=progress,
+    )
+    result = run_build(options)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        for line in iter_progress_lines(result):
+            typer.echo(line)
+    raise typer.Exit(0)
+
+
 def main() -> None:
     """Console entry point: run the app and turn expected failures into one line + exit code."""
     import click

@@ -181,10 +181,10 @@ def materialize(
     cache_dir: Path,
     *,
     epoch: int = 0,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, str], None] | None = None,
 ) -> StagedEnv:
     """Verify, stage and tar the locked environment of `platform` for `prefix`."""
-    say = progress or (lambda _msg: None)
+    say = progress or (lambda _phase, _msg: None)
     prefix = normalize_prefix(prefix)
     available = lock_platforms(lockfile)
     if platform not in available:
@@ -195,12 +195,12 @@ def materialize(
         )
     from audit.lockfile import read_lock_records
 
-    say(f"resolving {platform} from {lockfile}")
+    say("resolving", f"{platform} from {lockfile}")
     records = sorted(read_lock_records(lockfile, platform), key=lambda r: r.name.normalized)
     wheels = sorted(read_pip_wheels(lockfile, platform), key=lambda w: w.name)
     artifacts = [_artifact(r) for r in records] + [_wheel_artifact(w, platform) for w in wheels]
 
-    say(f"fetching {len(artifacts)} artifacts (sha256 checked)")
+    say("fetching", f"{len(artifacts)} artifacts (size and sha256 checked)")
     counter = {"fetched": 0}
 
     def done(_artifact: Artifact, cached: bool) -> None:
@@ -229,7 +229,7 @@ def materialize(
     meta_path = stages / f"{key}.json"
     cached = _cached_tar(tar_path, meta_path)
     if cached is not None:
-        say("installing: environment unchanged (cached stage, re-verified)")
+        say("installing", "environment unchanged: cached stage (re-verified)")
         return StagedEnv(
             tar_path,
             cached,
@@ -241,7 +241,7 @@ def materialize(
             fetched=counter["fetched"],
         )
 
-    say(f"installing {len(records)} conda packages and {len(wheels)} wheels into {prefix}")
+    say("installing", f"{len(records)} conda packages and {len(wheels)} wheels into {prefix}")
     stages.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stage-", dir=stages) as tmp:
         stage = Path(tmp) / "env"

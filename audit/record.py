@@ -1,0 +1,95 @@
+"""The build record: what went into an image and what came out, as stable JSON.
+
+Written atomically with sorted keys and no wall-clock time, so the same build gives the
+same record bytes (apart from the image id, which carries Docker's creation time). The
+image's inventory sits under `"inventory"` in `Inventory.to_json()` form, which is what
+`audit.inventory.record` reads: `repro-audit inventory build-record.json` works.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.fsutil import atomic_write_text
+
+#: Version of the record's JSON shape; bump on incompatible changes.
+RECORD_SCHEMA = 1
+RECORD_KIND = "repro-audit/build-record"
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    tool_version: str
+    environment: list[dict[str, Any]]
+    lockfile: dict[str, Any]
+    dockerfile: dict[str, Any]
+    base_images: list[dict[str, Any]]
+    allow_unpinned: bool
+    unpinned: list[dict[str, Any]]
+    platform: str
+    conda_platform: str
+    prefix: str
+    source_date_epoch: int
+    packages: dict[str, list[dict[str, str]]]
+    image_id: str
+    tag: str | None
+    env_layer_diff_id: str
+    env_tar_sha256: str
+    layers: list[str]
+    labels: dict[str, str]
+    repo_digest: str | None
+    inventory: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": RECORD_SCHEMA,
+            "kind": RECORD_KIND,
+            "tool": {"name": "repro-audit", "version": self.tool_version},
+            "inputs": {
+                "environment": self.environment,
+                "lockfile": self.lockfile,
+                "dockerfile": self.dockerfile,
+                "base_images": self.base_images,
+                "allow_unpinned": self.allow_unpinned,
+                "unpinned": self.unpinned,
+                "platform": self.platform,
+                "conda_platform": self.conda_platform,
+                "prefix": self.prefix,
+                "source_date_epoch": self.source_date_epoch,
+                "packages": self.packages,
+            },
+            "outputs": {
+                "image_id": self.image_id,
+                "tag": self.tag,
+                "env_layer_diff_id": self.env_layer_diff_id,
+                "env_tar_sha256": self.env_tar_sha256,
+                "layers": self.layers,
+                "labels": self.labels,
+                "repo_digest": self.repo_digest,
+            },
+            "inventory": self.inventory,
+        }
+
+
+def dump_record(record: BuildRecord) -> str:
+    return json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n"
+
+
+def write_record(path: Path, record: BuildRecord) -> None:
+    """Replace `path` with the record in one step (never a half-written record)."""
+    atomic_write_text(Path(path), dump_record(record))
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    from audit.errors import InputError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read build record: {exc}", where=str(path)) from None
+    if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
+        raise InputError("not a repro-audit build record", where=str(path))
+    return data

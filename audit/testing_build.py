@@ -1,0 +1,72 @@
+"""Test support for `build`: a busybox base image made offline, pushed to a local registry.
+
+Docker Hub is not reachable from CI, so tests and bench/ make their own base image: a
+rootfs tar holding Debian's static busybox (`busybox-static`) and a few applet symlinks,
+`docker import`ed through the SDK and pushed to a `LocalRegistry`. Never used by the CLI.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from typing import Any
+
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+APPLETS = ("sh", "cat", "ls", "env", "echo", "test", "true")
+
+
+def busybox_path() -> str | None:
+    for candidate in BUSYBOX_CANDIDATES:
+        if shutil.which(candidate):
+            return candidate
+    return None
+
+
+def busybox_rootfs(busybox: str) -> bytes:
+    """A deterministic rootfs tar: /bin/busybox, applet symlinks, /tmp, /etc."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for directory in ("bin", "etc", "tmp"):
+            info = tarfile.TarInfo(directory)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
+            archive.addfile(info)
+        with open(busybox, "rb") as handle:
+            data = handle.read()
+        info = tarfile.TarInfo("bin/busybox")
+        info.size, info.mode = len(data), 0o755
+        archive.addfile(info, io.BytesIO(data))
+        for applet in APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname, info.mode = tarfile.SYMTYPE, "busybox", 0o777
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+def import_busybox(client: Any, repository: str, tag: str, busybox: str) -> str:
+    """`docker import` the busybox rootfs as `repository:tag`; the image id.
+
+    The image config gets `PATH` so `docker run IMAGE sh -c …` finds the applets.
+    """
+    result = client.api.import_image_from_data(
+        busybox_rootfs(busybox),
+        repository=repository,
+        tag=tag,
+        changes=["ENV PATH=/bin", 'CMD ["/bin/sh"]'],
+    )
+    del result
+    return client.api.inspect_image(f"{repository}:{tag}")["Id"]
+
+
+def push_tag(client: Any, repository: str, tag: str) -> str:
+    """Push `repository:tag` through the engine; the manifest digest."""
+    digest = None
+    for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
+        if "error" in chunk:
+            raise RuntimeError(f"push failed: {chunk['error']}")
+        aux = chunk.get("aux")
+        if isinstance(aux, dict) and aux.get("Digest"):
+            digest = aux["Digest"]
+    if digest is None:
+        raise RuntimeError("push returned no digest")
+    return digest
