@@ -339,6 +339,75 @@ def build(
     raise typer.Exit(0)
 
 
+# --------------------------------------------------------------------------- check
+
+
+@app.command()
+def check(
+    path: Annotated[
+        Path, typer.Argument(help="Project directory (environment.yml, conda-lock.yml, Dockerfiles).")
+    ] = Path("."),
+    output_format: Annotated[
+        str, typer.Option("--format", help="human | github | sarif | junit | json")
+    ] = "human",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the report to FILE.")
+    ] = None,
+    online: Annotated[
+        bool,
+        typer.Option("--online", help="Also check each locked artifact and image digest still exists."),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per request with --online.")
+    ] = 10.0,
+    insecure_registry: Annotated[
+        list[str] | None,
+        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
+    ] = None,
+) -> None:
+    """Offline pre-merge checks: lock in sync, images pinned, no secrets, policy (exit 1 on findings)."""
+    from audit.check import CheckOptions, run_check
+    from audit.errors import InputError
+
+    formats = ("human", "github", "sarif", "junit", "json")
+    if output_format not in formats:
+        raise InputError(f"--format must be one of {', '.join(formats)}, not {output_format!r}")
+    options = CheckOptions(
+        root=path,
+        online=online,
+        timeout=timeout,
+        insecure=_insecure_registries(insecure_registry) if online else frozenset(),
+    )
+    result = run_check(options)
+    if output_format == "human":
+        from audit.formats.check_human import format_human
+
+        text = format_human(result, color=output is None and sys.stdout.isatty())
+    elif output_format == "github":
+        from audit.formats.github import format_github
+
+        text = format_github(result)
+    elif output_format == "sarif":
+        from audit.formats.sarif import format_sarif
+
+        text = format_sarif(result)
+    elif output_format == "junit":
+        from audit.formats.junit import format_junit
+
+        text = format_junit(result)
+    else:
+        from audit.formats.check_json import format_check_json
+
+        text = format_check_json(result)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from audit.fsutil import atomic_write_text
+
+        atomic_write_text(output, text)
+    raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     """Console entry point: run the app and turn expected failures into one line + exit code."""
     import click

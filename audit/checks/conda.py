@@ -1,0 +1,496 @@
+"""Conda rules: the lock exists and parses, covers the platforms, is in sync, explicit files agree.
+
+"In sync" is decided in two layers. The input digest repro-audit stores in the lock says in
+microseconds that environment.yml is byte-for-byte what was locked; when it differs,
+conda-lock's content hash (imported only then, ~0.5 s) gives the same verdict as
+`lock --check`, so a comment-only edit is not a finding. Independently, and always, every
+spec is matched against the locked records and the records are walked from the specs over
+their `depends`: an unmet spec or a package nothing needs is a finding even when the hashes
+were edited by hand to look current.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audit.check import Finding, finding, rel
+from audit.checks.lockscan import ScannedEntry, ScannedLock, scan_lock
+from audit.envfile import EnvFile, Located, read_envfiles
+from audit.errors import InputError
+from audit.platforms import KNOWN_PLATFORMS
+
+if TYPE_CHECKING:
+    from audit.checks.policy import Policy
+    from audit.lockfile import LockMetadata
+
+_DEP_NAME = re.compile(r"[\s<>=!~\[;@(]")
+
+
+@dataclass
+class CondaProject:
+    """What the conda rules read; policy and --online rules reuse it."""
+
+    root: Path
+    env: EnvFile | None = None
+    env_name: str | None = None
+    lock_name: str = "conda-lock.yml"
+    lock_path: Path | None = None
+    meta: LockMetadata | None = None
+    scanned: ScannedLock | None = None
+    records: dict[str, list[Any]] = field(default_factory=dict)  # platform → rattler records
+    lines: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def entry_line(self, platform: str, manager: str, name: str) -> int:
+        return self.lines.get((platform, manager, name), 0)
+
+
+def check_conda(
+    root: Path,
+    env_path: Path | None,
+    lock_path: Path,
+    policy: Policy | None,
+    texts: dict[str, str],
+    findings: list[Finding],
+) -> CondaProject:
+    """Run the conda rules; fill `texts` with every file read (for the credential scan)."""
+    project = CondaProject(root, lock_name=rel(root, lock_path), lock_path=lock_path)
+    lock_ok = _read_lock(project, lock_path, texts, findings)
+    env_files = _env_files(root, env_path, project.meta)
+    if env_files:
+        names = [rel(root, p) for p in env_files]
+        project.env = read_envfiles(env_files, names, KNOWN_PLATFORMS)
+        project.env_name = names[0]
+        for path, name in zip(env_files, names, strict=True):
+            texts[name] = path.read_text(encoding="utf-8")
+    if project.meta is None:
+        if project.env is not None and not lock_path.exists():
+            findings.append(
+                finding(
+                    "RA001",
+                    project.env_name or "",
+                    0,
+                    f"no {project.lock_name}: run `repro-audit lock` and commit the lock",
+                )
+            )
+        return project
+    if project.env is not None:
+        findings.extend(_platform_rules(project))
+        if lock_ok:
+            findings.extend(_hash_rules(project, env_files))
+            findings.extend(_spec_rules(project))
+    findings.extend(_explicit_rules(project, texts))
+    findings.extend(_pip_hash_rules(project))
+    return project
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_lock(
+    project: CondaProject, lock_path: Path, texts: dict[str, str], findings: list[Finding]
+) -> bool:
+    """Metadata, scanned entries and rattler records; False (with a finding) when unreadable."""
+    from audit.lockfile import read_metadata
+
+    name = project.lock_name
+    if not lock_path.exists():
+        return False
+    try:
+        text = lock_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        findings.append(finding("RA002", name, 0, f"cannot read: {exc}"))
+        return False
+    texts[name] = text
+    try:
+        project.meta = read_metadata(lock_path)
+    except InputError as exc:
+        line = _line_of(exc.message)
+        findings.append(finding("RA002", name, line, exc.message))
+        return False
+    project.scanned = scan_lock(text)
+    for entry in project.scanned.entries:
+        project.lines.setdefault((entry.platform, entry.manager, entry.name), entry.line)
+    if not project.meta.platforms:
+        findings.append(finding("RA002", name, 0, "the lock names no platforms"))
+        return False
+    try:
+        from rattler import LockFile
+
+        lock = LockFile.from_path(lock_path)
+        env = lock.default_environment()
+        platforms = env.platforms() if env is not None else []
+        project.records = {
+            str(p): list(env.conda_repodata_records_for_platform(p) or []) for p in platforms
+        }
+    except Exception as exc:  # rattler's parser errors are plain exceptions with a message
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        findings.append(finding("RA002", name, _line_of(str(exc)), f"cannot parse: {message}"))
+        return False
+    return True
+
+
+def _line_of(message: str) -> int:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else 0
+
+
+def _env_files(root: Path, env_path: Path | None, meta: LockMetadata | None) -> list[Path]:
+    """The lock's own `sources` when they all exist, else the environment.yml found."""
+    if meta is not None and meta.sources:
+        sources = [root / s for s in meta.sources]
+        if all(p.is_file() for p in sources):
+            return sources
+    return [env_path] if env_path is not None else []
+
+
+# --------------------------------------------------------------------------- platforms
+
+
+def _platform_rules(project: CondaProject) -> Iterable[Finding]:
+    assert project.env is not None and project.meta is not None and project.scanned is not None
+    locked = set(project.meta.platforms)
+    asked = project.env.platforms
+    for platform in asked:
+        if platform.value not in locked:
+            yield finding(
+                "RA003",
+                platform.file,
+                platform.line,
+                f"platform {platform.value} is not in {project.lock_name} "
+                f"(locked: {', '.join(project.meta.platforms)})",
+            )
+    if asked:
+        names = {p.value for p in asked}
+        for platform in project.meta.platforms:
+            if platform not in names:
+                yield finding(
+                    "RA004",
+                    project.lock_name,
+                    project.scanned.key_lines.get(f"platform.{platform}", 0),
+                    f"platform {platform} is locked but {project.env_name} no longer asks for it",
+                )
+
+
+# --------------------------------------------------------------------------- hashes
+
+
+def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Finding]:
+    """Input digest first (fast); conda-lock's content hash only when the digest differs."""
+    from audit.lock import LockOptions, _digest, parse_inputs
+
+    meta = project.meta
+    assert meta is not None and project.scanned is not None
+    candidates = [
+        LockOptions(
+            files=env_files,
+            platforms=platforms,
+            lockfile=project.lock_path or Path(),
+            explicit=explicit,
+        )
+        for platforms in ([], list(meta.platforms))
+        for explicit in (True, False)
+    ]
+    if meta.input_digest and any(_digest(o) == meta.input_digest for o in candidates):
+        return []
+    platforms = [p for p in meta.platforms if p in KNOWN_PLATFORMS]
+    options = LockOptions(
+        files=env_files, platforms=platforms, lockfile=project.lock_path or Path()
+    )
+    _, _, hashes = parse_inputs(options, _digest(options))
+    stale = sorted(p for p in platforms if meta.content_hash.get(p) != hashes.get(p))
+    if not stale:
+        return []
+    line = project.scanned.key_lines.get(
+        f"content_hash.{stale[0]}"
+    ) or project.scanned.key_lines.get("metadata.content_hash", 0)
+    return [
+        finding(
+            "RA005",
+            project.lock_name,
+            line,
+            f"{project.env_name} changed since the lock: content hash differs for "
+            f"{', '.join(stale)} (run `repro-audit lock`)",
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def _dep_name(dep: str) -> str:
+    return _DEP_NAME.split(dep.strip(), 1)[0].lower()
+
+
+def _pep503(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _spec_rules(project: CondaProject) -> list[Finding]:
+    """Every spec met on every platform; nothing locked that no spec reaches."""
+    from rattler import MatchSpec
+
+    env, scanned = project.env, project.scanned
+    assert env is not None and scanned is not None
+    unmet: dict[Located, list[str]] = {}
+    leftover: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+    parsed: dict[str, Any] = {}
+    pip_entries: dict[str, dict[str, ScannedEntry]] = {}
+    for entry in scanned.entries:
+        if entry.manager == "pip":
+            pip_entries.setdefault(entry.platform, {})[_pep503(entry.name)] = entry
+    for platform, records in sorted(project.records.items()):
+        by_name = {r.name.normalized: r for r in records}
+        roots: list[str] = []
+        for spec in env.conda.get(platform, []):
+            if spec.value not in parsed:
+                parsed[spec.value] = _match_spec(MatchSpec, spec)
+            match_spec, channel = parsed[spec.value]
+            name = match_spec.name.normalized if match_spec.name is not None else spec.value
+            roots.append(name)
+            record = by_name.get(name)
+            if record is None:
+                unmet.setdefault(spec, []).append(f"{platform}: not locked")
+            elif not match_spec.matches(record) or not _channel_ok(channel, record.url):
+                unmet.setdefault(spec, []).append(
+                    f"{platform}: locked {name} {record.version} {record.build}"
+                    + (f" from {_channel_of(record.url)}" if channel else "")
+                )
+        reached = _closure(
+            roots, {n: [_dep_name(d) for d in r.depends] for n, r in by_name.items()}
+        )
+        for name, record in sorted(by_name.items()):
+            if name not in reached and not name.startswith("__"):
+                leftover.setdefault(("conda", name), []).append(
+                    (platform, str(record.version), project.entry_line(platform, "conda", name))
+                )
+        _pip_rules(project, platform, pip_entries.get(platform, {}), unmet, leftover)
+    out: list[Finding] = []
+    for spec, problems in unmet.items():
+        out.append(
+            finding(
+                "RA006",
+                spec.file,
+                spec.line,
+                f"'{spec.value}' is not met by {project.lock_name} ({'; '.join(problems)})",
+            )
+        )
+    for (manager, name), where in sorted(leftover.items()):
+        platforms = ", ".join(p for p, _, _ in where)
+        line = min((ln for _, _, ln in where if ln), default=0)
+        kind = "pip package" if manager == "pip" else "package"
+        out.append(
+            finding(
+                "RA007",
+                project.lock_name,
+                line,
+                f"{kind} {name} {where[0][1]} is locked ({platforms}) but nothing in "
+                f"{project.env_name} needs it",
+            )
+        )
+    return out
+
+
+def _match_spec(match_spec_type: Any, spec: Located) -> tuple[Any, str | None]:
+    """MatchSpec without its channel (rattler ignores channels on lock records) + the channel."""
+    channel, _, rest = spec.value.rpartition("::")
+    try:
+        ms = match_spec_type(rest.strip() if channel else spec.value)
+    except Exception as exc:
+        raise InputError(
+            f"invalid match spec '{spec.value}': {str(exc).splitlines()[0]}",
+            where=f"{spec.file}:{spec.line}",
+        ) from None
+    return ms, channel.strip() or None
+
+
+def _channel_of(url: str) -> str:
+    """Channel URL of a package URL: drop `<subdir>/<file>`."""
+    from audit.redact import redact_url
+
+    return redact_url(url).rsplit("/", 2)[0].rstrip("/")
+
+
+def _channel_ok(channel: str | None, url: str) -> bool:
+    if not channel:
+        return True
+    found = _channel_of(url)
+    want = channel.split("/")[0] if "://" not in channel else channel.rstrip("/")
+    if "://" in want:
+        return found == want
+    return found.rsplit("/", 1)[-1] == want or found == want
+
+
+def _closure(roots: Iterable[str], depends: dict[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = [r for r in roots if r in depends]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(d for d in depends.get(name, ()) if d in depends and d not in seen)
+    return seen
+
+
+def _pip_rules(
+    project: CondaProject,
+    platform: str,
+    entries: dict[str, ScannedEntry],
+    unmet: dict[Located, list[str]],
+    leftover: dict[tuple[str, str], list[tuple[str, str, int]]],
+) -> None:
+    """pip requirements met by the locked wheels; no wheel that no requirement reaches."""
+    assert project.env is not None
+    specs = project.env.pip.get(platform, [])
+    if not specs and not entries:
+        return
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    roots: list[str] = []
+    for spec in specs:
+        try:
+            req = Requirement(spec.value)
+        except InvalidRequirement as exc:
+            raise InputError(
+                f"invalid pip requirement '{spec.value}': {exc}", where=f"{spec.file}:{spec.line}"
+            ) from None
+        name = _pep503(req.name)
+        roots.append(name)
+        entry = entries.get(name)
+        if entry is None:
+            unmet.setdefault(spec, []).append(f"{platform}: not locked")
+        elif req.specifier and not req.specifier.contains(entry.version, prereleases=True):
+            unmet.setdefault(spec, []).append(f"{platform}: locked {entry.name} {entry.version}")
+    depends = {n: [_pep503(_dep_name(d)) for d in e.dependencies] for n, e in entries.items()}
+    reached = _closure(roots, depends)
+    for name, entry in sorted(entries.items()):
+        if name not in reached:
+            leftover.setdefault(("pip", name), []).append((platform, entry.version, entry.line))
+
+
+# --------------------------------------------------------------------------- explicit
+
+
+def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Finding]:
+    """conda-<platform>.lock beside the lock: present for each platform, same hash and URLs."""
+    from audit.lockfile import explicit_path
+    from audit.redact import redact_url
+
+    meta, scanned, lock_path = project.meta, project.scanned, project.lock_path
+    if meta is None or scanned is None or lock_path is None:
+        return []
+    existing = sorted(lock_path.parent.glob("conda-*.lock"))
+    if not existing:
+        return []  # locked with --no-explicit
+    out: list[Finding] = []
+    expected = {explicit_path(lock_path, p) for p in meta.platforms}
+    for path in existing:
+        if path not in expected:
+            out.append(
+                finding(
+                    "RA008",
+                    rel(project.root, path),
+                    0,
+                    f"{path.name} is for a platform {project.lock_name} does not lock",
+                )
+            )
+    for platform in meta.platforms:
+        path = explicit_path(lock_path, platform)
+        name = rel(project.root, path)
+        if not path.exists():
+            out.append(
+                finding(
+                    "RA008",
+                    project.lock_name,
+                    scanned.key_lines.get(f"platform.{platform}", 0),
+                    f"{path.name} is missing (run `repro-audit lock`)",
+                )
+            )
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            out.append(finding("RA008", name, 0, f"cannot read: {exc}"))
+            continue
+        texts[name] = text
+        out.extend(_compare_explicit(project, platform, name, text, redact_url))
+    return out
+
+
+def _compare_explicit(
+    project: CondaProject, platform: str, name: str, text: str, redact: Any
+) -> list[Finding]:
+    assert project.meta is not None and project.scanned is not None
+    locked = {
+        redact(e.url): e.hashes.get("sha256", "")
+        for e in project.scanned.entries
+        if e.platform == platform and e.manager == "conda"
+    }
+    seen: set[str] = set()
+    out: list[Finding] = []
+    explicit_line = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("# input_hash:"):
+            found = line.split(":", 1)[1].strip()
+            if found != project.meta.content_hash.get(platform):
+                return [
+                    finding(
+                        "RA008",
+                        name,
+                        number,
+                        f"input_hash differs from {project.lock_name}'s content hash for "
+                        f"{platform} (run `repro-audit lock`)",
+                    )
+                ]
+        elif line == "@EXPLICIT":
+            explicit_line = number
+        elif line and not line.startswith("#"):
+            url, _, frag = line.partition("#")
+            url = redact(url)
+            seen.add(url)
+            if url not in locked:
+                out.append(
+                    finding(
+                        "RA008", name, number, f"{url} is not in {project.lock_name} ({platform})"
+                    )
+                )
+            elif frag.startswith("sha256:") and locked[url] and frag[7:] != locked[url]:
+                out.append(
+                    finding(
+                        "RA008", name, number, f"sha256 of {url} differs from {project.lock_name}"
+                    )
+                )
+    for url in sorted(set(locked) - seen):
+        out.append(
+            finding(
+                "RA008",
+                name,
+                explicit_line,
+                f"{url.rsplit('/', 1)[-1]} is in {project.lock_name} ({platform}) but not here",
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- pip hashes
+
+
+def _pip_hash_rules(project: CondaProject) -> list[Finding]:
+    if project.scanned is None:
+        return []
+    return [
+        finding(
+            "RA009",
+            project.lock_name,
+            entry.line,
+            f"pip package {entry.name} {entry.version} ({entry.platform}) has no sha256",
+        )
+        for entry in project.scanned.entries
+        if entry.manager == "pip"
+        and not re.fullmatch(r"[0-9a-f]{64}", entry.hashes.get("sha256", ""))
+    ]
