@@ -1,0 +1,162 @@
+"""Shared pieces of the self-contained HTML reports: CSS, escaping, a version chart.
+
+No JavaScript, no external URLs: the page renders offline and in mail attachments.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+CSS = """
+:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa;
+  --red:#cf222e; --green:#1a7f37; --blue:#0969da; --amber:#9a6700; --violet:#8250df; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+  color: var(--fg); background: var(--bg); margin: 0; padding: 24px 32px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px;
+  border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+.muted { color: var(--muted); } code, .mono { font-family: ui-monospace, SFMono-Regular,
+  Menlo, Consolas, monospace; font-size: 12.5px; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 150px;
+  background: var(--soft); }
+.card .n { font-size: 24px; font-weight: 600; } .card .l { color: var(--muted); font-size: 12px; }
+.card.bad { border-color: var(--red); } .card.bad .n { color: var(--red); }
+.card.ok .n { color: var(--green); } .card.na .n { color: var(--amber); }
+table { border-collapse: collapse; width: 100%; margin: 6px 0 14px; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line);
+  vertical-align: top; }
+th { background: var(--soft); font-weight: 600; font-size: 12.5px; }
+tr:hover td { background: #f0f6ff; }
+.kind { display: inline-block; padding: 0 6px; border-radius: 10px; font-size: 12px;
+  border: 1px solid currentColor; white-space: nowrap; }
+.k-added, .k-outside-lock { color: var(--green); }
+.k-removed, .k-missing-from-image { color: var(--red); }
+.k-upgraded { color: var(--blue); } .k-downgraded { color: var(--amber); }
+.k-rebuilt, .k-metadata-changed { color: var(--muted); }
+.k-channel-changed, .k-moved { color: var(--violet); }
+.k-hash-changed, .k-corrupt-lock, .k-image-moved, .k-tag-missing { color: var(--red);
+  font-weight: 600; }
+.status { font-weight: 600; } .status-ok { color: var(--green); }
+.status-unavailable { color: var(--amber); } .status-skipped { color: var(--muted); }
+.status-drift { color: var(--red); }
+.cause { font-size: 12px; color: var(--muted); white-space: nowrap; }
+.chart { border: 1px solid var(--line); border-radius: 8px; background: #fff; padding: 8px;
+  overflow-x: auto; }
+footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
+"""
+
+#: Line colours of the version chart (one per package row, cycled).
+PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#9a6700", "#bc4c00", "#1b7c83", "#6e7781")
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def page(title: str, body: str) -> str:
+    """A complete HTML document with the CSS inline and a strict CSP (no network)."""
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"{body}\n</body>\n</html>\n"
+    )
+
+
+def kind_badge(kind: str) -> str:
+    return f'<span class="kind k-{esc(kind)}">{esc(kind)}</span>'
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
+    """A table whose cells are already-escaped HTML."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>\n" for row in rows)
+    attr = f' class="{esc(cls)}"' if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"
+
+
+def version_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[str], Sequence[str]]],
+    *,
+    width: int = 1100,
+) -> str:
+    """An inline SVG step chart: one row per package, its version over revisions.
+
+    `series` is (package name, version per revision, the versions ordered oldest→newest);
+    each row's y is the version's rank in its own order, so every package uses its
+    row's full height; the version is written where it changes.
+    """
+    if not labels or not series:
+        return ""
+    left, right, top, row_h, gap = 190, 70, 28, 46, 10
+    n = len(labels)
+    plot_w = width - left - right
+    step = plot_w / max(n - 1, 1)
+    height = top + len(series) * (row_h + gap) + 34
+
+    def x(i: int) -> float:
+        return left + (i * step if n > 1 else plot_w / 2)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="package versions over revisions" '
+        'font-family="Helvetica, Arial, sans-serif" font-size="11">'
+    ]
+    every = max(1, -(-n // 20))
+    for i, label in enumerate(labels):
+        if i % every and i != n - 1:
+            continue
+        parts.append(
+            f'<line x1="{x(i):.1f}" y1="{top - 6}" x2="{x(i):.1f}" y2="{height - 30}" '
+            'stroke="#eaeef2" stroke-width="1"/>'
+            f'<text x="{x(i):.1f}" y="{height - 14}" text-anchor="middle" fill="#59636e" '
+            f'font-family="monospace" font-size="10">{esc(label)}</text>'
+        )
+    for row, (name, versions, order) in enumerate(series):
+        color = PALETTE[row % len(PALETTE)]
+        y0 = top + row * (row_h + gap)
+        rank = {v: k for k, v in enumerate(order)}
+        span = max(len(order) - 1, 1)
+
+        def y(version: str, base: float = y0, rank: dict = rank, span: int = span) -> float:
+            return base + row_h - 6 - (rank[version] / span) * (row_h - 16)
+
+        parts.append(
+            f'<rect x="{left - 4}" y="{y0}" width="{plot_w + 8}" height="{row_h}" '
+            f'fill="{"#f6f8fa" if row % 2 == 0 else "#ffffff"}"/>'
+            f'<text x="{left - 10}" y="{y0 + row_h / 2 + 4:.1f}" text-anchor="end" '
+            f'fill="#1f2328" font-size="12">{esc(name)}</text>'
+        )
+        path: list[str] = []
+        marks: list[str] = []
+        previous = None
+        for i, version in enumerate(versions):
+            if not version:
+                previous = None
+                continue
+            if previous is None:
+                path.append(f"M{x(i):.1f},{y(version):.1f}")
+            else:
+                path.append(f"H{x(i):.1f}V{y(version):.1f}")
+            if version != previous:
+                anchor = "end" if i == n - 1 and n > 1 else "start"
+                dx = -4 if anchor == "end" else 4
+                marks.append(
+                    f'<circle cx="{x(i):.1f}" cy="{y(version):.1f}" r="3.5" fill="{color}"/>'
+                    f'<text x="{x(i) + dx:.1f}" y="{y(version) - 6:.1f}" text-anchor="{anchor}" '
+                    f'fill="{color}" font-size="11">{esc(version)}</text>'
+                )
+            previous = version
+        if path:
+            parts.append(
+                f'<path d="{"".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>'
+            )
+        parts.extend(marks)
+    parts.append("</svg>")
+    return "".join(parts)

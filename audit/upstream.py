@@ -1,0 +1,76 @@
+"""What re-locking environment.yml today would give, without writing anything.
+
+The same parse and solve as `lock` (its parse cache, solver, pip locking and lock
+document builder), stopped before the write: the would-be lock document is read back
+through the conda-lock reader, so the result compares field for field with the
+committed lock's inventory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit.inventory.interface import Inventory, dedupe
+from audit.lock import LockOptions
+
+
+@dataclass(frozen=True)
+class UpstreamSolve:
+    """The would-be lock: one inventory per platform, and whether the spec changed."""
+
+    inventories: tuple[Inventory, ...]
+    #: platform → content hash of environment.yml today (conda-lock's semantic hash)
+    content_hash: dict[str, str]
+
+
+def solve_without_writing(options: LockOptions) -> UpstreamSolve:
+    """Solve `options.files` as `lock` would today; never touch the lockfile.
+
+    Raises InfrastructureError when a channel (or PyPI) is unreachable, InputError for
+    a bad or unsatisfiable environment.
+    """
+    from audit.channels import bind_channel_specs, install_auth_file, resolve_channels
+    from audit.inventory.condalock import package_from_entry
+    from audit.lock import _digest, _lock_pip_sections, parse_inputs
+    from audit.lockfile import lock_document, relative_sources
+    from audit.solve import SolveRequest, solve_all
+
+    digest = _digest(options)
+    spec, virtual, hashes = parse_inputs(options, digest)
+    base_dir = options.files[0].resolve().parent
+    channels = resolve_channels(spec.channels, base_dir=base_dir)
+    requests = [
+        SolveRequest(
+            platform=p,
+            specs=bind_channel_specs(spec.conda_specs[p], channels),
+            virtual_packages=virtual.for_platform(p),
+        )
+        for p in spec.platforms
+    ]
+    with tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp:
+        install_auth_file(options.auth_file, work_dir=Path(tmp))
+        where = {name: loc for name in spec.lines if (loc := spec.where(name))}
+        records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
+        pip = _lock_pip_sections(options, spec, virtual, records, lambda _msg: None)
+    document = lock_document(
+        platforms=spec.platforms,
+        channels=[c.display for c in channels],
+        sources=relative_sources(options.files, options.lockfile),
+        content_hash=hashes,
+        conda=records,
+        pip=pip,
+        categories=spec.categories,
+        digest=digest,
+    )
+    by_platform: dict[str, list] = {p: [] for p in spec.platforms}
+    for entry in document["package"]:
+        package = package_from_entry(entry)
+        by_platform.setdefault(package.platform, []).append(package)
+    source = f"{options.files[0].name} solved today"
+    inventories = tuple(
+        Inventory(source=source, platform=p, packages=dedupe(packages))
+        for p, packages in sorted(by_platform.items())
+    )
+    return UpstreamSolve(inventories=inventories, content_hash=dict(hashes))
