@@ -408,6 +408,154 @@ def check(
     raise typer.Exit(result.exit_code)
 
 
+# --------------------------------------------------------------------------- diff and drift
+
+
+@app.command()
+def diff(
+    old: Annotated[
+        str,
+        typer.Argument(
+            help="Old side: lockfile | git:REV:path | prefix dir | build record | "
+            "docker-daemon:NAME:TAG | docker-archive:FILE.tar | docker://REF"
+        ),
+    ],
+    new: Annotated[str, typer.Argument(help="New side (any source OLD accepts).")],
+    platform: Annotated[
+        str | None,
+        typer.Option("-p", "--platform", help="Compare this platform only (default: all common)."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table | markdown | json | html")
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
+    ] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="Kinds that exit 1, comma-separated: added, removed, upgraded, downgraded, "
+            "rebuilt, channel-changed, hash-changed, moved, metadata-changed, any, none.",
+        ),
+    ] = "any",
+) -> None:
+    """Classify every package change between two inventories (exit 1 on selected kinds)."""
+    from audit.drift import diff_many, parse_fail_on
+    from audit.formats.dispatch_drift import DIFF_FORMATS, render_diff
+    from audit.inventory import normalize_platform, open_source
+
+    if output_format not in DIFF_FORMATS:
+        from audit.errors import InputError
+
+        raise InputError(
+            f"--format must be one of {', '.join(DIFF_FORMATS)}, not {output_format!r}"
+        )
+    kinds = parse_fail_on(fail_on)
+    wanted = normalize_platform(platform)
+    result = diff_many(open_source(old, platform).read(), open_source(new, platform).read(), wanted)
+    text = render_diff(result, output_format, color=output is None and sys.stdout.isatty())
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from audit.fsutil import atomic_write_text
+
+        atomic_write_text(output, text)
+    raise typer.Exit(1 if result.selected(kinds) else 0)
+
+
+@app.command()
+def drift(
+    path: Annotated[Path, typer.Argument(help="Repository checkout (default: .).")] = Path("."),
+    lockfile: Annotated[
+        Path, typer.Option("--lockfile", help="The lock, relative to PATH.")
+    ] = Path("conda-lock.yml"),
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("-f", "--file", help="environment.yml, relative to PATH (repeatable)."),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("-n", help="Last N revisions that touched the lock.")
+    ] = 20,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Revisions after REV instead of -n.")
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option("--image", help="Image to check: docker-daemon:, docker-archive:, docker://."),
+    ] = None,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="Build record to check against the lock.")
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("-p", "--platform", help="Platform of the image and chart.")
+    ] = None,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Skip the lock history.")
+    ] = False,
+    no_upstream: Annotated[
+        bool, typer.Option("--no-upstream", help="Skip re-solving environment.yml today.")
+    ] = False,
+    no_images: Annotated[
+        bool, typer.Option("--no-images", help="Skip checking pinned base image tags.")
+    ] = False,
+    report: Annotated[
+        list[Path] | None,
+        typer.Option("--report", help="Write a report: FILE.html | FILE.md | FILE.json."),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="stdout: text | markdown | json | html")
+    ] = "text",
+    insecure_registry: Annotated[
+        list[str] | None,
+        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per registry request.")
+    ] = 15.0,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Repodata and package cache.")
+    ] = None,
+) -> None:
+    """The periodic drift report: lock history, upstream, base images, image vs lock."""
+    from audit.drift_report import DriftOptions, run_drift
+    from audit.errors import InputError
+    from audit.formats.dispatch_drift import DRIFT_FORMATS, render_drift, report_format
+
+    if output_format not in DRIFT_FORMATS:
+        raise InputError(
+            f"--format must be one of {', '.join(DRIFT_FORMATS)}, not {output_format!r}"
+        )
+    if image and record:
+        raise InputError("--image and --record cannot be combined")
+    if since is not None and limit != 20:
+        raise InputError("-n and --since cannot be combined")
+    reports = [(p, report_format(p)) for p in report or []]
+    options = DriftOptions(
+        path=path,
+        lockfile=lockfile,
+        files=list(file or []),
+        limit=limit,
+        since=since,
+        image=image or (str(record) if record else None),
+        platform=platform,
+        history=not no_history,
+        upstream=not no_upstream,
+        images=not no_images,
+        cache_dir=cache_dir,
+        insecure=_insecure_registries(insecure_registry),
+        timeout=timeout,
+    )
+    result = run_drift(options)
+    from audit.fsutil import atomic_write_text
+
+    for target, fmt in reports:
+        atomic_write_text(target, render_drift(result, fmt))
+        sys.stderr.write(f"wrote {target}\n")
+    sys.stdout.write(render_drift(result, output_format))
+    raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     """Console entry point: run the app and turn expected failures into one line + exit code."""
     import click
