@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from audit.checks.policy import Policy
     from audit.lockfile import LockMetadata
 
-_DEP_NAME = re.compile(r"[\s<>=!~\[;@(]")
 
 
 @dataclass
@@ -41,11 +40,25 @@ class CondaProject:
     lock_path: Path | None = None
     meta: LockMetadata | None = None
     scanned: ScannedLock | None = None
-    records: dict[str, list[Any]] = field(default_factory=dict)  # platform → rattler records
-    lines: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    #: platform → name → locked conda entry
+    conda: dict[str, dict[str, ScannedEntry]] = field(default_factory=dict)
+    #: platform → PEP 503 name → locked pip entry
+    pip: dict[str, dict[str, ScannedEntry]] = field(default_factory=dict)
 
-    def entry_line(self, platform: str, manager: str, name: str) -> int:
-        return self.lines.get((platform, manager, name), 0)
+
+def package_record(entry: ScannedEntry) -> Any:
+    """A rattler PackageRecord of a locked entry: what MatchSpec.matches needs, built on demand."""
+    from rattler import BuildString, PackageRecord
+
+    build = entry.build_string
+    tail = build.rsplit("_", 1)[-1]
+    return PackageRecord(
+        name=entry.name,
+        version=entry.version,
+        build=BuildString(build),
+        build_number=int(tail) if tail.isdigit() else 0,
+        subdir=entry.subdir,
+    )
 
 
 def check_conda(
@@ -93,9 +106,7 @@ def check_conda(
 def _read_lock(
     project: CondaProject, lock_path: Path, texts: dict[str, str], findings: list[Finding]
 ) -> bool:
-    """Metadata, scanned entries and rattler records; False (with a finding) when unreadable."""
-    from audit.lockfile import read_metadata
-
+    """Metadata and scanned entries; False (with a finding) when the lock is unreadable."""
     name = project.lock_name
     if not lock_path.exists():
         return False
@@ -105,32 +116,63 @@ def _read_lock(
         findings.append(finding("RA002", name, 0, f"cannot read: {exc}"))
         return False
     texts[name] = text
+    scanned = scan_lock(text)
     try:
-        project.meta = read_metadata(lock_path)
+        project.meta = _metadata(lock_path, scanned.head)
     except InputError as exc:
-        line = _line_of(exc.message)
-        findings.append(finding("RA002", name, line, exc.message))
+        findings.append(finding("RA002", name, _line_of(exc.message), exc.message))
         return False
-    project.scanned = scan_lock(text)
-    for entry in project.scanned.entries:
-        project.lines.setdefault((entry.platform, entry.manager, entry.name), entry.line)
+    project.scanned = scanned
     if not project.meta.platforms:
         findings.append(finding("RA002", name, 0, "the lock names no platforms"))
         return False
-    try:
-        from rattler import LockFile
+    ok = True
+    for entry in scanned.entries:
+        missing = [
+            k for k in ("name", "version", "manager", "platform", "url") if not getattr(entry, k)
+        ]
+        if missing or entry.manager not in ("conda", "pip"):
+            what = f"no {', '.join(missing)}" if missing else f"unknown manager {entry.manager!r}"
+            findings.append(finding("RA002", name, entry.line, f"malformed package entry: {what}"))
+            ok = False
+            continue
+        if entry.manager == "conda":
+            project.conda.setdefault(entry.platform, {})[entry.name.lower()] = entry
+        else:
+            project.pip.setdefault(entry.platform, {})[_pep503(entry.name)] = entry
+    return ok
 
-        lock = LockFile.from_path(lock_path)
-        env = lock.default_environment()
-        platforms = env.platforms() if env is not None else []
-        project.records = {
-            str(p): list(env.conda_repodata_records_for_platform(p) or []) for p in platforms
-        }
-    except Exception as exc:  # rattler's parser errors are plain exceptions with a message
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        findings.append(finding("RA002", name, _line_of(str(exc)), f"cannot parse: {message}"))
-        return False
-    return True
+
+def _metadata(path: Path, head: str) -> LockMetadata:
+    """conda-lock.yml's metadata block, parsed from the text outside the package list."""
+    import yaml
+
+    from audit.lockfile import LockMetadata
+
+    try:
+        data = yaml.load(head, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise InputError(
+            f"not valid YAML: {exc.problem or exc.context} (line {mark.line + 1 if mark else 0})"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}") from None
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    if not isinstance(meta, dict):
+        raise InputError("not a conda-lock.yml: no 'metadata' mapping")
+    if data.get("version") not in (None, 1):
+        raise InputError(f"unsupported lock version {data.get('version')!r} (expected 1)")
+    return LockMetadata(
+        path=path,
+        platforms=tuple(str(p) for p in meta.get("platforms") or ()),
+        content_hash={str(k): str(v) for k, v in (meta.get("content_hash") or {}).items()},
+        channels=tuple(
+            str(c.get("url") if isinstance(c, dict) else c) for c in meta.get("channels") or ()
+        ),
+        sources=tuple(str(x) for x in meta.get("sources") or ()),
+        custom={str(k): str(v) for k, v in (meta.get("custom_metadata") or {}).items()},
+    )
 
 
 def _line_of(message: str) -> int:
@@ -221,10 +263,6 @@ def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Findin
 # --------------------------------------------------------------------------- specs
 
 
-def _dep_name(dep: str) -> str:
-    return _DEP_NAME.split(dep.strip(), 1)[0].lower()
-
-
 def _pep503(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -233,17 +271,13 @@ def _spec_rules(project: CondaProject) -> list[Finding]:
     """Every spec met on every platform; nothing locked that no spec reaches."""
     from rattler import MatchSpec
 
-    env, scanned = project.env, project.scanned
-    assert env is not None and scanned is not None
+    env, meta = project.env, project.meta
+    assert env is not None and meta is not None
     unmet: dict[Located, list[str]] = {}
     leftover: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
     parsed: dict[str, Any] = {}
-    pip_entries: dict[str, dict[str, ScannedEntry]] = {}
-    for entry in scanned.entries:
-        if entry.manager == "pip":
-            pip_entries.setdefault(entry.platform, {})[_pep503(entry.name)] = entry
-    for platform, records in sorted(project.records.items()):
-        by_name = {r.name.normalized: r for r in records}
+    for platform in meta.platforms:
+        by_name = project.conda.get(platform, {})
         roots: list[str] = []
         for spec in env.conda.get(platform, []):
             if spec.value not in parsed:
@@ -251,23 +285,24 @@ def _spec_rules(project: CondaProject) -> list[Finding]:
             match_spec, channel = parsed[spec.value]
             name = match_spec.name.normalized if match_spec.name is not None else spec.value
             roots.append(name)
-            record = by_name.get(name)
-            if record is None:
+            entry = by_name.get(name)
+            if entry is None:
                 unmet.setdefault(spec, []).append(f"{platform}: not locked")
-            elif not match_spec.matches(record) or not _channel_ok(channel, record.url):
+            elif not match_spec.matches(package_record(entry)) or not _channel_ok(
+                channel, entry.url
+            ):
                 unmet.setdefault(spec, []).append(
-                    f"{platform}: locked {name} {record.version} {record.build}"
-                    + (f" from {_channel_of(record.url)}" if channel else "")
+                    f"{platform}: locked {name} {entry.version} {entry.build_string}"
+                    + (f" from {_channel_of(entry.url)}" if channel else "")
                 )
-        reached = _closure(
-            roots, {n: [_dep_name(d) for d in r.depends] for n, r in by_name.items()}
-        )
-        for name, record in sorted(by_name.items()):
+        depends = {n: [d.lower() for d in e.depends] for n, e in by_name.items()}
+        reached = _closure(roots, depends)
+        for name, entry in sorted(by_name.items()):
             if name not in reached and not name.startswith("__"):
                 leftover.setdefault(("conda", name), []).append(
-                    (platform, str(record.version), project.entry_line(platform, "conda", name))
+                    (platform, entry.version, entry.line)
                 )
-        _pip_rules(project, platform, pip_entries.get(platform, {}), unmet, leftover)
+        _pip_rules(project, platform, project.pip.get(platform, {}), unmet, leftover)
     out: list[Finding] = []
     for spec, problems in unmet.items():
         out.append(
@@ -365,7 +400,7 @@ def _pip_rules(
             unmet.setdefault(spec, []).append(f"{platform}: not locked")
         elif req.specifier and not req.specifier.contains(entry.version, prereleases=True):
             unmet.setdefault(spec, []).append(f"{platform}: locked {entry.name} {entry.version}")
-    depends = {n: [_pep503(_dep_name(d)) for d in e.dependencies] for n, e in entries.items()}
+    depends = {n: [_pep503(d) for d in e.depends] for n, e in entries.items()}
     reached = _closure(roots, depends)
     for name, entry in sorted(entries.items()):
         if name not in reached:
@@ -378,7 +413,6 @@ def _pip_rules(
 def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Finding]:
     """conda-<platform>.lock beside the lock: present for each platform, same hash and URLs."""
     from audit.lockfile import explicit_path
-    from audit.redact import redact_url
 
     meta, scanned, lock_path = project.meta, project.scanned, project.lock_path
     if meta is None or scanned is None or lock_path is None:
@@ -417,8 +451,15 @@ def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Findin
             out.append(finding("RA008", name, 0, f"cannot read: {exc}"))
             continue
         texts[name] = text
-        out.extend(_compare_explicit(project, platform, name, text, redact_url))
+        out.extend(_compare_explicit(project, platform, name, text, _redact))
     return out
+
+
+def _redact(url: str) -> str:
+    """redact_url, skipped for the (usual) URL that cannot hold credentials."""
+    from audit.redact import redact_url
+
+    return redact_url(url) if "@" in url or "/t/" in url else url
 
 
 def _compare_explicit(

@@ -162,8 +162,7 @@ def _channels(policy: Policy, project: CondaProject) -> list[Finding]:
                 "RA013",
                 file,
                 line,
-                f"{what} {channel} is not in allowed-channels "
-                f"({policy.where('allowed-channels')})",
+                f"{what} {channel} is not in allowed-channels ({policy.where('allowed-channels')})",
             )
         )
 
@@ -187,19 +186,22 @@ def _channels(policy: Policy, project: CondaProject) -> list[Finding]:
 def _banned(policy: Policy, project: CondaProject) -> list[Finding]:
     from rattler import MatchSpec
 
+    from audit.checks.conda import package_record
+
     specs = [(s, MatchSpec(s)) for s in policy.banned_packages]
     out: list[Finding] = []
-    for platform, records in sorted(project.records.items()):
-        for record in records:
-            for text, spec in specs:
-                if spec.matches(record):
-                    name = record.name.normalized
+    for platform, entries in sorted(project.conda.items()):
+        for text, spec in specs:
+            name = spec.name.normalized if spec.name is not None else None
+            candidates = [entries[name]] if name in entries else [] if name else entries.values()
+            for entry in candidates:
+                if spec.matches(package_record(entry)):
                     out.append(
                         finding(
                             "RA014",
                             project.lock_name,
-                            project.entry_line(platform, "conda", name),
-                            f"{name} {record.version} ({platform}) is banned by '{text}' "
+                            entry.line,
+                            f"{entry.name} {entry.version} ({platform}) is banned by '{text}' "
                             f"({policy.where('banned-packages')})",
                         )
                     )
