@@ -38,6 +38,9 @@ MAX_METADATA = 64 << 20
 #: Largest JSON document (manifest, config, index) kept from an archive.
 MAX_JSON = 16 << 20
 
+#: Suffixes every metadata path has (`classify` decides exactly).
+_INTERESTING_ENDINGS = (".json", "/METADATA", "/INSTALLER", "dpkg/status", "apk/db/installed")
+
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
@@ -114,6 +117,8 @@ def scan_layer(stream: io.BufferedReader, where: str) -> LayerIndex:
                     target = base[len(WHITEOUT) :]
                     index.whiteouts.add(f"{parent}/{target}" if parent else target)
                 continue
+            if not name.endswith(_INTERESTING_ENDINGS) and "/status.d/" not in name:
+                continue  # the common case, decided by one C call
             kind = classify(name)
             if kind is None:
                 continue

@@ -116,7 +116,9 @@ def depends_from_list(deps: Iterable[str] | None) -> tuple[str, ...]:
     """conda's `["python >=3.8", "six"]`, whitespace-normalised and sorted."""
     out = []
     for dep in deps or ():
-        text = re.sub(r"\s+", " ", str(dep).strip())
+        text = str(dep).strip()
+        if "  " in text or "\t" in text:
+            text = re.sub(r"\s+", " ", text)
         name, _, spec = text.partition(" ")
         out.append(f"{name} {spec}" if spec and spec != "*" else name)
     return tuple(sorted(out))

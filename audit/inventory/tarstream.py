@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -32,6 +33,10 @@ _TYPES = {
     b"2": SYMLINK,
     b"5": DIRECTORY,
 }
+
+_META_TYPES = frozenset({b"L", b"K", b"x", b"g"})
+_LINK_TYPES = frozenset({b"1", b"2"})
+_ODD_START = frozenset({"", ".", "/"})
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -88,17 +93,26 @@ def _octal(field: bytes, what: str) -> int:
 
 
 def _checksum_ok(header: bytes) -> bool:
-    stored = header[148:156]
-    expected = sum(header[:148]) + 256 + sum(header[156:])
+    """The header checksum: the byte sum with the checksum field read as spaces.
+
+    Fast path in C: adler32's low half is 1 + the byte sum mod 65521, which decides all
+    but a 1-in-65521 corner; anything it rejects is re-checked exactly (and for the
+    signed-sum variant some old writers used).
+    """
+    stored_field = header[148:156]
     try:
-        value = int(stored.split(b"\0", 1)[0].strip(b" ") or b"-1", 8)
+        stored = int(stored_field.replace(b"\0", b"") or b"-1", 8)
     except ValueError:
         return False
-    if value == expected:
+    field_sum = sum(stored_field)
+    fast = (zlib.adler32(header) & 0xFFFF) - 1 - field_sum + 256
+    if stored <= 512 * 255 and (stored - fast) % 65521 == 0:
         return True
-    # some old writers summed signed bytes; accept both like tarfile does
+    expected = sum(header) - field_sum + 256
+    if stored == expected:
+        return True
     high = sum(1 for b in header[:148] if b > 127) + sum(1 for b in header[156:] if b > 127)
-    return value == expected - 256 * high
+    return stored == expected - 256 * high
 
 
 def _pax_fields(data: bytes) -> dict[str, str]:
@@ -200,24 +214,40 @@ class TarStream:
         long_name: str | None = None
         long_link: str | None = None
         pax: dict[str, str] = {}
+        read = self._raw.read
         while True:
-            if self._remaining or self._padding:
-                self._skip(self._remaining + self._padding)
-                self._remaining = self._padding = 0
-            header = self._read_exact(BLOCK)
-            if not header:
-                return  # EOF without end-of-archive blocks: tolerated, like tar does
-            if len(header) < BLOCK:
-                raise self._error("truncated archive (partial header)")
-            if header.count(0) == BLOCK:
+            skip = self._remaining + self._padding
+            self._remaining = self._padding = 0
+            if skip > _SKIP_CHUNK:
+                self._skip(skip)
+                skip = 0
+            # one read for the rest of the previous member and the next header
+            chunk = read(skip + BLOCK) if skip else read(BLOCK)
+            if len(chunk) < skip + BLOCK:
+                chunk += self._read_exact(skip + BLOCK - len(chunk))
+                if len(chunk) < skip:
+                    raise self._error("truncated archive (member data ends early)")
+                if len(chunk) == skip:
+                    return  # EOF without end-of-archive blocks: tolerated, like tar does
+                if len(chunk) < skip + BLOCK:
+                    raise self._error("truncated archive (partial header)")
+            header = chunk[skip:] if skip else chunk
+            if not header[0] and header.count(0) == BLOCK:
                 return  # end-of-archive marker
             if not _checksum_ok(header):
                 raise self._error("corrupt archive (bad tar header checksum)")
-            size = _octal(header[124:136], "size")
+            field = header[124:136]
+            if field[0] & 0x80:
+                size = _octal(field, "size")
+            else:
+                try:
+                    size = int(field.replace(b"\0", b"") or b"0", 8)
+                except ValueError:
+                    raise self._error(f"corrupt tar header (size field {field!r})") from None
             typeflag = header[156:157]
             self._remaining = size
             self._padding = -size % BLOCK
-            if typeflag in (b"L", b"K", b"x", b"g"):
+            if typeflag in _META_TYPES:
                 data = self.read(min(size, 1 << 20))
                 if typeflag == b"L":
                     long_name = data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
@@ -228,28 +258,37 @@ class TarStream:
                 continue
             if long_name is not None:
                 raw_name = long_name
-            elif "path" in pax:
+            elif pax and "path" in pax:
                 raw_name = pax["path"]
             else:
-                name = header[0:100].split(b"\0", 1)[0]
-                if header[257:262] == b"ustar" and header[345] != 0:
-                    prefix = header[345:500].split(b"\0", 1)[0]
-                    name = prefix + b"/" + name
+                end = header.find(0, 0, 100)
+                name = header[: end if end >= 0 else 100]
+                if header[345] and header[257:262] == b"ustar":
+                    end = header.find(0, 345, 500)
+                    name = header[345 : end if end >= 0 else 500] + b"/" + name
                 raw_name = name.decode("utf-8", "surrogateescape")
-            if "size" in pax:
-                try:
-                    self._remaining = size = int(pax["size"])
-                except ValueError:
-                    raise self._error("corrupt pax header (size)") from None
-                self._padding = -size % BLOCK
-            link = long_link or pax.get("linkpath")
-            if link is None:
-                link = header[157:257].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            link = ""
+            if pax:
+                if "size" in pax:
+                    try:
+                        self._remaining = size = int(pax["size"])
+                    except ValueError:
+                        raise self._error("corrupt pax header (size)") from None
+                    self._padding = -size % BLOCK
+                link = pax.get("linkpath", "")
+            if typeflag in _LINK_TYPES:
+                link = long_link or link
+                if not link:
+                    end = header.find(0, 157, 257)
+                    link = header[157 : end if end >= 0 else 257].decode("utf-8", "surrogateescape")
             long_name = long_link = None
             pax = {}
-            name = clean_name(raw_name)
-            if name is None:
-                continue  # escapes the root: ignored (nothing is extracted anyway)
+            if raw_name[:1] in _ODD_START or "/." in raw_name or "//" in raw_name:
+                name = clean_name(raw_name)
+                if name is None:
+                    continue  # escapes the root: ignored (nothing is extracted anyway)
+            else:
+                name = raw_name[:-1] if raw_name[-1] == "/" else raw_name
             yield Member(name, _TYPES.get(typeflag, OTHER), size, link)
 
 
