@@ -156,3 +156,16 @@ def test_registry_unknown_blob(registry: str) -> None:
     source = RegistrySource(f"docker://{registry}/team/blob:1", client=RegistryClient())
     with pytest.raises(InventoryError, match="layer blob not found"):
         source._open_blob(source._client, "sha256:" + "1" * 64)
+
+
+def test_require_docker_skips_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Docker: a skip locally, a failure when REPRO_AUDIT_REQUIRE_DOCKER=1."""
+    import helpers.docker as helper
+
+    monkeypatch.setattr(helper, "docker_client", lambda: (None, "socket missing"))
+    monkeypatch.delenv(helper.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="socket missing"):
+        helper.require_docker()
+    monkeypatch.setenv(helper.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="REPRO_AUDIT_REQUIRE_DOCKER=1"):
+        helper.require_docker()
