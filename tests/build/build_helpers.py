@@ -67,3 +67,56 @@ def write_project(directory: Path, channel: str, base: BaseImage | None) -> Path
         done = cli("pin", cwd=directory)
         assert done.returncode == 0, done.stdout + done.stderr
     return directory
+
+
+def make_wheel(directory: Path, name: str = "tinywheel", version: str = "1.0") -> Path:
+    """A pure-Python wheel with a module and a console script (PEP 427 layout, RECORD)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"VALUE = 42\n",
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        ),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+        f"{dist_info}/entry_points.txt": f"[console_scripts]\n{name} = {name}:main\n".encode(),
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(zipfile.ZipInfo(path, (1980, 1, 1, 0, 0, 0)), data)
+    return wheel
+
+
+def add_pip_entry(lockfile: Path, wheel: Path, url: str, platform: str = "linux-64") -> None:
+    """Append a `manager: pip` entry (url + sha256), as `repro-audit lock` writes them."""
+    import hashlib
+
+    import yaml
+
+    document = yaml.safe_load(lockfile.read_text(encoding="utf-8"))
+    name, version = wheel.name.split("-")[:2]
+    document["package"].append(
+        {
+            "name": name,
+            "version": version,
+            "manager": "pip",
+            "platform": platform,
+            "dependencies": {},
+            "url": url,
+            "hash": {"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()},
+            "category": "main",
+            "optional": False,
+        }
+    )
+    lockfile.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
