@@ -11,6 +11,7 @@ were edited by hand to look current.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -93,8 +94,8 @@ def check_conda(
     if project.env is not None:
         findings.extend(_platform_rules(project))
         if lock_ok:
-            findings.extend(_hash_rules(project, env_files))
             findings.extend(_spec_rules(project))
+            findings.extend(_hash_rules(project, env_files))
     findings.extend(_explicit_rules(project, texts))
     findings.extend(_pip_hash_rules(project))
     return project
@@ -242,7 +243,12 @@ def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Findin
     options = LockOptions(
         files=env_files, platforms=platforms, lockfile=project.lock_path or Path()
     )
-    _, _, hashes = parse_inputs(options, _digest(options))
+    try:
+        _, _, hashes = parse_inputs(options, _digest(options))
+    except InputError as exc:  # name files as findings do: relative to the project
+        if exc.where:
+            exc.where = exc.where.replace(f"{project.root}{os.sep}", "")
+        raise
     stale = sorted(p for p in platforms if meta.content_hash.get(p) != hashes.get(p))
     if not stale:
         return []
