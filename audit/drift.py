@@ -356,8 +356,8 @@ def pair_platforms(
 ) -> list[tuple[Inventory, Inventory]]:
     """Which inventories of two sources to compare.
 
-    With `platform`, that one on both sides (a source of one platform-less inventory,
-    like a prefix, fits any). Without it: every platform both sides have; a single
+    With `platform`, that one on both sides (a source of a single inventory, like a
+    prefix or an image, fits any: `-p` is how two platforms are compared on purpose). Without it: every platform both sides have; a single
     inventory on each side pairs up whatever its platform says (an image vs a lock of
     one platform), and two sources with no platform in common are an InputError.
     """
@@ -367,7 +367,7 @@ def pair_platforms(
         for inventory in inventories:
             if inventory.platform == platform:
                 return inventory
-        if len(inventories) == 1 and not inventories[0].platform:
+        if len(inventories) == 1:  # one environment (an image, a prefix): -p names it
             return inventories[0]
         available = ", ".join(sorted(i.platform or "?" for i in inventories)) or "none"
         raise InputError(f"{side} has no platform {platform}", hint=f"available: {available}")

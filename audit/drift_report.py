@@ -274,6 +274,19 @@ def history_section(history: History) -> Section:
                     detail=revision.error,
                 )
             )
+        if not (revision.error or revision.created or revision.change_count) and (
+            revision is not history.revisions[0]
+        ):
+            section.findings.append(
+                Finding(
+                    "history",
+                    "lock-rewritten",
+                    revision.cause,
+                    history.lockfile,
+                    revision=short,
+                    detail="the lock's bytes changed, no package did",
+                )
+            )
         for platform in revision.changes:
             for change in platform.changes:
                 section.findings.append(
@@ -334,7 +347,7 @@ def upstream_section(
         cache_dir=options.cache_dir,
     )
     try:
-        solved = solve_without_writing(lock_options)
+        solved = solve_without_writing(lock_options, probe_timeout=options.timeout)
     except InfrastructureError as exc:
         return Section("upstream", "unavailable", exc.one_line())
     except InputError as exc:

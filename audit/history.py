@@ -430,32 +430,44 @@ def _diff_states(old: dict[str, Inventory], new: dict[str, Inventory]) -> list[P
 def _timelines(
     states: Sequence[dict[str, Inventory] | None],
 ) -> dict[tuple[str, str, str], list[str]]:
-    """Version per revision of every package whose version moved in the window.
+    """Version per revision of every package whose version (or build) moved in the window.
+
+    A package rebuilt without a new version is labelled `version-build` throughout.
 
     A revision whose lock was unreadable repeats the previous versions (the lock that
     was in force), so the lines stay continuous.
     """
-    keyed: list[dict[tuple[str, str, str], str]] = []
-    previous: dict[tuple[str, str, str], str] = {}
+    keyed: list[dict[tuple[str, str, str], tuple[str, str]]] = []
+    previous: dict[tuple[str, str, str], tuple[str, str]] = {}
     for state in states:
         if state is None:
             keyed.append(previous)
             continue
         current = {
-            (platform, p.manager, p.name): p.version
+            (platform, p.manager, p.name): (p.version, p.build)
             for platform, inventory in state.items()
             for p in inventory.packages
         }
         keyed.append(current)
         previous = current
     moved: set[tuple[str, str, str]] = set()
+    rebuilt: set[tuple[str, str, str]] = set()
     for before, after in zip(keyed, keyed[1:], strict=False):
         if before is after:
             continue
         for key in before.keys() | after.keys():
-            if before.get(key) != after.get(key):
+            old, new = before.get(key), after.get(key)
+            if old != new:
                 moved.add(key)
-    return {key: [k.get(key, "") for k in keyed] for key in sorted(moved)}
+                if old and new and old[0] == new[0]:
+                    rebuilt.add(key)
+
+    def label(value: tuple[str, str] | None, with_build: bool) -> str:
+        if value is None:
+            return ""
+        return f"{value[0]}-{value[1]}" if with_build and value[1] else value[0]
+
+    return {key: [label(k.get(key), key in rebuilt) for k in keyed] for key in sorted(moved)}
 
 
 def iter_changes(history: History) -> Iterator[tuple[Revision, PlatformDrift]]:

@@ -25,7 +25,37 @@ class UpstreamSolve:
     content_hash: dict[str, str]
 
 
-def solve_without_writing(options: LockOptions) -> UpstreamSolve:
+def probe_channels(urls: list[str], timeout: float) -> None:
+    """Fail fast (InfrastructureError) on a channel host that refuses or never answers.
+
+    The solver retries a dead channel with backoff for many seconds; a weekly report
+    wants "unavailable" at once. Only connection failures count: any HTTP answer (even
+    401 or 404) means the host is there, and the solver reports the rest precisely.
+    """
+    import urllib.error
+    import urllib.request
+
+    from audit.errors import InfrastructureError
+    from audit.redact import redact_url
+
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            continue
+        request = urllib.request.Request(f"{url}/noarch/repodata.json", method="HEAD")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout):
+                pass
+        except urllib.error.HTTPError:
+            continue
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise InfrastructureError(
+                f"channel unreachable: {redact_url(url)} ({reason})",
+                hint="the upstream section needs the channels of environment.yml",
+            ) from None
+
+
+def solve_without_writing(options: LockOptions, probe_timeout: float = 10.0) -> UpstreamSolve:
     """Solve `options.files` as `lock` would today; never touch the lockfile.
 
     Raises InfrastructureError when a channel (or PyPI) is unreachable, InputError for
@@ -41,6 +71,7 @@ def solve_without_writing(options: LockOptions) -> UpstreamSolve:
     spec, virtual, hashes = parse_inputs(options, digest)
     base_dir = options.files[0].resolve().parent
     channels = resolve_channels(spec.channels, base_dir=base_dir)
+    probe_channels([c.url for c in channels], timeout=probe_timeout)
     requests = [
         SolveRequest(
             platform=p,

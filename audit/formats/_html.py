@@ -35,7 +35,7 @@ tr:hover td { background: #f0f6ff; }
 .k-added, .k-outside-lock { color: var(--green); }
 .k-removed, .k-missing-from-image { color: var(--red); }
 .k-upgraded { color: var(--blue); } .k-downgraded { color: var(--amber); }
-.k-rebuilt, .k-metadata-changed { color: var(--muted); }
+.k-rebuilt, .k-metadata-changed, .k-lock-rewritten { color: var(--muted); }
 .k-channel-changed, .k-moved { color: var(--violet); }
 .k-hash-changed, .k-corrupt-lock, .k-image-moved, .k-tag-missing { color: var(--red);
   font-weight: 600; }
