@@ -345,7 +345,8 @@ def build(
 @app.command()
 def check(
     path: Annotated[
-        Path, typer.Argument(help="Project directory (environment.yml, conda-lock.yml, Dockerfiles).")
+        Path,
+        typer.Argument(help="Project directory (environment.yml, conda-lock.yml, Dockerfiles)."),
     ] = Path("."),
     output_format: Annotated[
         str, typer.Option("--format", help="human | github | sarif | junit | json")
@@ -355,7 +356,9 @@ def check(
     ] = None,
     online: Annotated[
         bool,
-        typer.Option("--online", help="Also check each locked artifact and image digest still exists."),
+        typer.Option(
+            "--online", help="Also check each locked artifact and image digest still exists."
+        ),
     ] = False,
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds per request with --online.")
@@ -365,7 +368,7 @@ def check(
         typer.Option("--insecure-registry", help="Use plain http for this registry host."),
     ] = None,
 ) -> None:
-    """Offline pre-merge checks: lock in sync, images pinned, no secrets, policy (exit 1 on findings)."""
+    """Pre-merge checks, offline: lock in sync, images pinned, no secrets, team policy."""
     from audit.check import CheckOptions, run_check
     from audit.errors import InputError
 

@@ -176,7 +176,7 @@ def read_envfiles(paths: Sequence[Path], names: Sequence[str], platforms: Sequen
                 merged_conda[platform][_conda_name(spec.value)] = spec
             for req in pip:
                 if _marker_ok(req.value, platform):
-                    merged_pip[platform][_pip_name(req.value)] = req
+                    merged_pip[platform][pip_name(req.value)] = req
     env.conda = {p: list(specs.values()) for p, specs in merged_conda.items()}
     env.pip = {p: list(reqs.values()) for p, reqs in merged_pip.items()}
     return env
@@ -223,9 +223,18 @@ def _conda_name(spec: str) -> str:
     return _NAME_END.split(head, 1)[0].lower()
 
 
-def _pip_name(requirement: str) -> str:
-    """PEP 503 normalised name of a requirement line."""
-    head = _NAME_END.split(requirement.strip(), 1)[0]
+def pip_name(requirement: str) -> str:
+    """PEP 503 normalised name of a requirement line (a bare VCS URL: its repository name)."""
+    text = requirement.strip()
+    if "://" in text.split(" @ ", 1)[0].split("@", 1)[0] or text.startswith(("git+", "hg+")):
+        url = text.split(";", 1)[0].strip()
+        if "#egg=" in url:
+            head = url.split("#egg=", 1)[1]
+        else:
+            last = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            head = last.split("@", 1)[0].removesuffix(".git")
+    else:
+        head = _NAME_END.split(text, 1)[0]
     return re.sub(r"[-_.]+", "-", head).lower()
 
 

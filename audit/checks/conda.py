@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from audit.check import Finding, finding, rel
 from audit.checks.lockscan import ScannedEntry, ScannedLock, scan_lock
-from audit.envfile import EnvFile, Located, read_envfiles
+from audit.envfile import EnvFile, Located, pip_name, read_envfiles
 from audit.errors import InputError
 from audit.platforms import KNOWN_PLATFORMS
 
 if TYPE_CHECKING:
     from audit.checks.policy import Policy
     from audit.lockfile import LockMetadata
-
 
 
 @dataclass
@@ -393,18 +392,21 @@ def _pip_rules(
 
     roots: list[str] = []
     for spec in specs:
-        try:
-            req = Requirement(spec.value)
-        except InvalidRequirement as exc:
-            raise InputError(
-                f"invalid pip requirement '{spec.value}': {exc}", where=f"{spec.file}:{spec.line}"
-            ) from None
-        name = _pep503(req.name)
+        name = pip_name(spec.value)
+        req = None
+        if "://" not in spec.value:  # a URL or VCS requirement only has to be present
+            try:
+                req = Requirement(spec.value)
+            except InvalidRequirement as exc:
+                raise InputError(
+                    f"invalid pip requirement '{spec.value}': {exc}",
+                    where=f"{spec.file}:{spec.line}",
+                ) from None
         roots.append(name)
         entry = entries.get(name)
         if entry is None:
             unmet.setdefault(spec, []).append(f"{platform}: not locked")
-        elif req.specifier and not req.specifier.contains(entry.version, prereleases=True):
+        elif req and req.specifier and not req.specifier.contains(entry.version, prereleases=True):
             unmet.setdefault(spec, []).append(f"{platform}: locked {entry.name} {entry.version}")
     depends = {n: [_pep503(d) for d in e.depends] for n, e in entries.items()}
     reached = _closure(roots, depends)

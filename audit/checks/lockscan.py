@@ -145,7 +145,9 @@ def _scan_entries(lines: list[str], first: int, end: int) -> list[ScannedEntry]:
             if mode == "deps":
                 current.depends.append(_unquote(key) if key[:1] in "'\"" else key)
             elif mode == "hash":
-                current.hashes[key.strip()] = _unquote(value)
+                value = _unquote(value)
+                if value not in ("", "null", "~"):
+                    current.hashes[key.strip()] = value
     return entries
 
 
