@@ -275,9 +275,18 @@ def _norm_info(info: tarfile.TarInfo, epoch: int) -> tarfile.TarInfo:
 
 
 def user_context_tar(
-    context: Path, dockerfile_text: str, dockerfile_name: str, epoch: int, out: Any
+    context: Path,
+    dockerfile_text: str,
+    dockerfile_name: str,
+    epoch: int,
+    out: Any,
+    exclude: frozenset[str] = frozenset(),
 ) -> None:
-    """The user's context (after .dockerignore) as a sorted tar with one mtime and owner 0."""
+    """The user's context (after .dockerignore) as a sorted tar with one mtime and owner 0.
+
+    `exclude` drops a few more paths: the build record, which is this build's output and
+    would otherwise change the user's `COPY . …` layer on every rebuild.
+    """
     from docker.utils.build import exclude_paths
 
     ignore = context / ".dockerignore"
@@ -288,7 +297,9 @@ def user_context_tar(
             for line in ignore.read_text(encoding="utf-8").splitlines()
             if line.strip() and not line.strip().startswith("#")
         ]
-    included = sorted(exclude_paths(str(context), patterns, dockerfile=dockerfile_name))
+    included = sorted(
+        exclude_paths(str(context), patterns, dockerfile=dockerfile_name) - set(exclude)
+    )
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for rel in included:
             path = context / rel
@@ -313,25 +324,45 @@ def user_context_tar(
         archive.addfile(info, io.BytesIO(data))
 
 
-def env_context_tar(staged: StagedEnv, dockerfile_text: str, epoch: int, out: Any) -> None:
-    """The staged env tar's members (raw bytes) followed by the Dockerfile, as one tar."""
-    with tarfile.open(staged.tar_path, mode="r:") as archive:
-        archive.getmembers()
-        data_end = archive.offset
-    with staged.tar_path.open("rb") as env:
-        remaining = data_end
-        while remaining:
-            chunk = env.read(min(1 << 20, remaining))
-            if not chunk:
-                raise InputError(f"staged environment tar is truncated: {staged.tar_path}")
-            out.write(chunk)
-            remaining -= len(chunk)
-    data = dockerfile_text.encode("utf-8")
-    info = _norm_info(tarfile.TarInfo("Dockerfile"), epoch)
-    info.size, info.mode = len(data), 0o644
-    out.write(info.tobuf(tarfile.PAX_FORMAT))
-    out.write(data + b"\0" * ((-len(data)) % tarfile.BLOCKSIZE))
-    out.write(b"\0" * (2 * tarfile.BLOCKSIZE))
+class EnvContext(io.RawIOBase):
+    """The build context of the environment step, streamed without a copy.
+
+    The staged env tar's members (its bytes up to the end-of-archive marker), then the
+    Dockerfile member and a new end-of-archive: one valid tar, read straight from the
+    cached stage, so a large environment is not copied to a temp file first.
+    """
+
+    def __init__(self, staged: StagedEnv, dockerfile_text: str, epoch: int) -> None:
+        with tarfile.open(staged.tar_path, mode="r:") as archive:
+            archive.getmembers()
+            self._remaining = archive.offset
+        self._env = staged.tar_path.open("rb")
+        data = dockerfile_text.encode("utf-8")
+        info = _norm_info(tarfile.TarInfo("Dockerfile"), epoch)
+        info.size, info.mode = len(data), 0o644
+        self._tail = io.BytesIO(
+            info.tobuf(tarfile.PAX_FORMAT)
+            + data
+            + b"\0" * ((-len(data)) % tarfile.BLOCKSIZE)
+            + b"\0" * (2 * tarfile.BLOCKSIZE)
+        )
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        if self._remaining:
+            count = self._env.readinto(view[: min(len(view), self._remaining)])
+            if not count:
+                raise InputError(f"staged environment tar is truncated: {self._env.name}")
+            self._remaining -= count
+            return count
+        return self._tail.readinto(view)
+
+    def close(self) -> None:
+        self._env.close()
+        super().close()
 
 
 def _quote(value: str) -> str:
@@ -492,8 +523,13 @@ def run_build(options: BuildOptions) -> BuildResult:
                 inner = dockerfile_path.resolve().relative_to(context.resolve()).as_posix()
             except ValueError:
                 inner = OUTSIDE_DOCKERFILE
+            try:
+                record_rel = options.record.resolve().relative_to(context.resolve()).as_posix()
+                skip = frozenset({record_rel})
+            except ValueError:
+                skip = frozenset()
             with tempfile.TemporaryFile() as tar:
-                user_context_tar(context, dockerfile_text, inner, epoch, tar)
+                user_context_tar(context, dockerfile_text, inner, epoch, tar, skip)
                 tar.seek(0)
                 user_id = _stream_build(client, tar, say, dockerfile=inner, platform=oci_platform)
             from_ref = user_id
@@ -525,10 +561,8 @@ def run_build(options: BuildOptions) -> BuildResult:
         build_kwargs: dict[str, Any] = {"tag": options.tag} if options.tag else {}
         if user_id is None:
             build_kwargs["platform"] = oci_platform
-        with tempfile.TemporaryFile() as tar:
-            env_context_tar(staged, env_text, epoch, tar)
-            tar.seek(0)
-            image_id = _stream_build(client, tar, say, **build_kwargs)
+        with EnvContext(staged, env_text, epoch) as stream:
+            image_id = _stream_build(client, stream, say, **build_kwargs)
 
         layers = list(client.api.inspect_image(image_id)["RootFS"]["Layers"])
         parent_layers = (
@@ -548,8 +582,15 @@ def run_build(options: BuildOptions) -> BuildResult:
         reference = options.tag or image_id
         from audit.inventory import read_inventory
 
-        say("inventory", f"reading docker-daemon:{reference}")
-        inventory = read_inventory(f"docker-daemon:{reference}", oci_platform)
+        previous = _previous_inventory(options.record, image_id)
+        if previous is not None:
+            # an image id is the digest of the config, which lists every layer's diff_id:
+            # the same id is the same content, so the recorded inventory still holds
+            say("inventory", f"image unchanged since {options.record}: inventory reused")
+            inventory = previous
+        else:
+            say("inventory", f"reading docker-daemon:{reference}")
+            inventory = read_inventory(f"docker-daemon:{reference}", oci_platform)
         repo_digest = None
         if options.push:
             if not options.tag:
@@ -603,6 +644,19 @@ def run_build(options: BuildOptions) -> BuildResult:
         tag=options.tag,
         repo_digest=repo_digest,
     )
+
+
+def _previous_inventory(record_path: Path, image_id: str) -> Any:
+    """The inventory of an existing record of the very same image, else None."""
+    from audit.inventory import Inventory
+
+    try:
+        document = json.loads(record_path.read_text(encoding="utf-8"))
+        if document["outputs"]["image_id"] != image_id:
+            return None
+        return Inventory.from_json(document["inventory"])
+    except (OSError, ValueError, KeyError, TypeError, InputError):
+        return None
 
 
 def _image_env_path(client: Any, image: str) -> str:

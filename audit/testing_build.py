@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
+from pathlib import Path
 from typing import Any
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
@@ -70,3 +71,62 @@ def push_tag(client: Any, repository: str, tag: str) -> str:
     if digest is None:
         raise RuntimeError("push returned no digest")
     return digest
+
+
+def make_wheel(
+    directory: Path,
+    name: str = "tinywheel",
+    version: str = "1.0",
+    extra: dict[str, bytes] | None = None,
+) -> Path:
+    """A pure-Python wheel with a module, a console script and `extra` files (PEP 427)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"VALUE = 42\n",
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        ),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n",
+        f"{dist_info}/entry_points.txt": f"[console_scripts]\n{name} = {name}:main\n".encode(),
+    }
+    files = {**{f"{name}/{k}": v for k, v in sorted((extra or {}).items())}, **files}
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    files[f"{dist_info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as archive:
+        for path, data in files.items():
+            archive.writestr(zipfile.ZipInfo(path, (1980, 1, 1, 0, 0, 0)), data)
+    return wheel
+
+
+def add_pip_entry(lockfile: Path, wheel: Path, url: str, platform: str = "linux-64") -> None:
+    """Append a `manager: pip` entry (url + sha256), as `repro-audit lock` writes them."""
+    import hashlib
+
+    import yaml
+
+    document = yaml.safe_load(lockfile.read_text(encoding="utf-8"))
+    name, version = wheel.name.split("-")[:2]
+    document["package"].append(
+        {
+            "name": name,
+            "version": version,
+            "manager": "pip",
+            "platform": platform,
+            "dependencies": {},
+            "url": url,
+            "hash": {"sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()},
+            "category": "main",
+            "optional": False,
+        }
+    )
+    lockfile.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")

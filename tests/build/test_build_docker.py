@@ -190,3 +190,30 @@ def test_push_records_the_repo_digest(
     registry = RegistryClient(credentials=StaticCredentials(), backoff=0.01)
     _, _, digest = registry.get_manifest(base_image.host, "ra-build-pushed", "1")
     assert repo_digest.endswith(digest)
+
+
+def test_locked_wheels_reach_the_image_and_the_inventory_matches_the_lock(
+    project: Path, tmp_path: Path, tag_for: Callable[[str], str], build_cache: Path
+) -> None:
+    from audit.testing_build import add_pip_entry, make_wheel
+
+    client = require_docker()
+    wheel = make_wheel(tmp_path)
+    add_pip_entry(project / "conda-lock.yml", wheel, wheel.as_uri())
+    tag = tag_for("1")
+    record = build(project, tag, build_cache)
+    script = run(client, tag, ["cat", f"{PREFIX}/bin/tinywheel"])
+    assert script.startswith(f"#!{PREFIX}/bin/python")
+
+    def keyed(inventory) -> set[tuple[str, str, str]]:
+        return {(p.manager, p.name, p.version) for p in inventory.packages}
+
+    in_image = read_inventory(f"docker-daemon:{tag}")
+    assert keyed(in_image) == keyed(read_inventory(str(project / "conda-lock.yml"), "linux-64"))
+    assert [p.installer for p in in_image.packages if p.manager == "pip"] == ["pip"]
+    assert record["inputs"]["packages"]["pip"][0]["name"] == "tinywheel"
+
+    # an unchanged rebuild gives the same image and keeps the recorded inventory
+    again = build(project, tag, build_cache)
+    assert again["outputs"]["image_id"] == record["outputs"]["image_id"]
+    assert again["inventory"]["packages"] == record["inventory"]["packages"]

@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from build_helpers import PREFIX, add_pip_entry, cli, make_wheel, write_project
+from build_helpers import PREFIX, cli, write_project
 from helpers import make_channel
 
 from audit.build import (
@@ -26,6 +26,7 @@ from audit.errors import FindingsError, InputError
 from audit.fetch import Artifact, cache_path, fetch_all, fetch_one
 from audit.inventory import read_inventory
 from audit.materialize import conda_platform, materialize, normalize_prefix
+from audit.testing_build import add_pip_entry, make_wheel
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -251,13 +252,15 @@ def test_user_context_is_normalised_and_honours_dockerignore(tmp_path: Path) -> 
     (context / "a.txt").write_text("a")
     (context / "secret.txt").write_text("s")
     (context / ".dockerignore").write_text("# comment\nsecret.txt\n")
+    (context / "build-record.json").write_text("{}")
     out = io.BytesIO()
-    user_context_tar(context, "FROM x\n", "Dockerfile", 7, out)
+    user_context_tar(context, "FROM x\n", "Dockerfile", 7, out, frozenset({"build-record.json"}))
     out.seek(0)
     with tarfile.open(fileobj=out) as archive:
         members = archive.getmembers()
     names = [m.name for m in members]
-    assert "secret.txt" not in names and "Dockerfile" in names
+    assert "secret.txt" not in names and "build-record.json" not in names
+    assert "Dockerfile" in names
     assert {"a.txt", "sub", "sub/b.txt", ".dockerignore"} <= set(names)
     assert {m.mtime for m in members} == {7} and {m.uid for m in members} == {0}
 
