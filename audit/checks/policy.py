@@ -13,7 +13,6 @@ file's modification time.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,6 +226,8 @@ def _required(policy: Policy, project: CondaProject) -> list[Finding]:
 
 def lock_timestamp(root: Path, lock: Path) -> float:
     """Commit time of the lock's last change in git, else its modification time."""
+    import subprocess
+
     try:
         out = subprocess.run(
             ["git", "log", "-1", "--format=%ct", "--", lock.name],

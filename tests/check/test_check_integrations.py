@@ -1,0 +1,52 @@
+"""The shipped integrations parse and point at the right commands."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pre_commit_hooks() -> None:
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"repro-audit-check", "repro-audit-lock-check"}
+    assert hooks["repro-audit-check"]["entry"] == "repro-audit check"
+    assert hooks["repro-audit-lock-check"]["entry"] == "repro-audit lock --check"
+    for hook in hooks.values():
+        assert hook["language"] == "python" and hook["pass_filenames"] is False
+    files = re.compile(hooks["repro-audit-check"]["files"])
+    for name in (
+        "environment.yml",
+        "a/conda-lock.yml",
+        "conda-win-64.lock",
+        "Dockerfile",
+        "app.Dockerfile",
+        "Dockerfile.dev",
+        "compose.yaml",
+        "image-lock.json",
+    ):
+        assert files.search(name), name
+    assert not files.search("src/main.py")
+
+
+def test_action() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    steps = action["runs"]["steps"]
+    assert steps[0]["uses"].startswith("actions/setup-python@")
+    script = "\n".join(s.get("run", "") for s in steps)
+    assert "--format github" in script and "--format sarif" in script
+    assert set(action["inputs"]) >= {"path", "sarif-file", "online", "package"}
+
+
+def test_readme_documents_every_rule() -> None:
+    from audit.check import RULES
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## check\n", 1)[1].split("\n## ", 1)[0]
+    for rule in RULES.values():
+        assert f"| {rule.id} | {rule.name} |" in section, rule.id
+    assert "repro-audit-check" in section and "uses: repro-audit/repro-audit@" in section
