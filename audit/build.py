@@ -28,7 +28,14 @@ from typing import Any
 
 from audit import __version__
 from audit.errors import FindingsError, InfrastructureError, InputError
-from audit.materialize import CONDA_TO_OCI, ROOTFS, StagedEnv, conda_platform, materialize
+from audit.materialize import (
+    CONDA_TO_OCI,
+    ROOTFS,
+    StagedEnv,
+    conda_platform,
+    drop_stage,
+    materialize,
+)
 from audit.redact import redact_url
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -337,6 +344,7 @@ class EnvContext(io.RawIOBase):
             archive.getmembers()
             self._remaining = archive.offset
         self._env = staged.tar_path.open("rb")
+        self._hash = hashlib.sha256()
         data = dockerfile_text.encode("utf-8")
         info = _norm_info(tarfile.TarInfo("Dockerfile"), epoch)
         info.size, info.mode = len(data), 0o644
@@ -356,9 +364,17 @@ class EnvContext(io.RawIOBase):
             count = self._env.readinto(view[: min(len(view), self._remaining)])
             if not count:
                 raise InputError(f"staged environment tar is truncated: {self._env.name}")
+            self._hash.update(view[:count])
             self._remaining -= count
+            if not self._remaining:  # the end-of-archive padding counts for the digest
+                while rest := self._env.read(1 << 20):
+                    self._hash.update(rest)
             return count
         return self._tail.readinto(view)
+
+    def digest(self) -> str:
+        """sha256 of the staged tar as it was read (compare with `StagedEnv.tar_sha256`)."""
+        return self._hash.hexdigest()
 
     def close(self) -> None:
         self._env.close()
@@ -424,13 +440,30 @@ def _stream_build(client: Any, context: Any, say: Progress, **kwargs: Any) -> st
     return image_id
 
 
+def split_tag(reference: str) -> tuple[str, str]:
+    """`registry:5000/name:tag` → (`registry:5000/name`, `tag`); no tag → `latest`."""
+    repository, _, tag = reference.rpartition(":")
+    if not repository or "/" in tag:
+        return reference, "latest"
+    return repository, tag
+
+
+def _remove_untagged(client: Any, image_id: str) -> None:
+    """Remove an image nobody has tagged (a build from a stage that failed its check)."""
+    import docker.errors
+
+    try:
+        if not client.api.inspect_image(image_id).get("RepoTags"):
+            client.api.remove_image(image_id, noprune=False)
+    except docker.errors.APIError:
+        pass
+
+
 def push_image(client: Any, tag: str, say: Progress) -> str:
     """Push `tag`; the repo digest `name@sha256:…` the registry answered with."""
     import docker.errors
 
-    repository, _, version = tag.rpartition(":")
-    if not repository or "/" in version:
-        repository, version = tag, "latest"
+    repository, version = split_tag(tag)
     digest = None
     try:
         for chunk in client.api.push(repository, tag=version, stream=True, decode=True):
@@ -502,14 +535,7 @@ def run_build(options: BuildOptions) -> BuildResult:
         prefix = options.prefix or default_prefix(lockfile, options.environment)
         cache_dir = Path(options.cache_dir or default_cache_dir())
 
-        staged = materialize(
-            lockfile,
-            subdir,
-            prefix,
-            cache_dir,
-            epoch=epoch,
-            progress=say,
-        )
+        staged = materialize(lockfile, subdir, prefix, cache_dir, epoch=epoch, progress=say)
         prefix = staged.prefix
         lock_sha = sha256_file(lockfile)
         content_hash = meta.content_hash.get(subdir, "")
@@ -557,12 +583,27 @@ def run_build(options: BuildOptions) -> BuildResult:
             labels["org.opencontainers.image.base.name"] = base.ref
             if base.digest:
                 labels["org.opencontainers.image.base.digest"] = base.digest
+        build_kwargs: dict[str, Any] = {} if user_id else {"platform": oci_platform}
         env_text = env_dockerfile(from_ref, prefix, base_path, labels)
-        build_kwargs: dict[str, Any] = {"tag": options.tag} if options.tag else {}
-        if user_id is None:
-            build_kwargs["platform"] = oci_platform
         with EnvContext(staged, env_text, epoch) as stream:
             image_id = _stream_build(client, stream, say, **build_kwargs)
+            streamed = stream.digest()
+        if streamed != staged.tar_sha256:
+            # a cached stage that changed on disk: forget it, stage again from verified
+            # artifacts, build again; the image built from the bad stage is never tagged
+            say("installing", "cached stage no longer matches its digest: staging again")
+            _remove_untagged(client, image_id)
+            drop_stage(staged)
+            staged = materialize(
+                lockfile, subdir, prefix, cache_dir, epoch=epoch, progress=say, reuse_stage=False
+            )
+            labels[f"{LABEL_PREFIX}.env.sha256"] = staged.tar_sha256
+            env_text = env_dockerfile(from_ref, prefix, base_path, labels)
+            with EnvContext(staged, env_text, epoch) as stream:
+                image_id = _stream_build(client, stream, say, **build_kwargs)
+        if options.tag:
+            repository, tag = split_tag(options.tag)
+            client.api.tag(image_id, repository, tag, force=True)
 
         layers = list(client.api.inspect_image(image_id)["RootFS"]["Layers"])
         parent_layers = (

@@ -86,6 +86,11 @@ class StagedEnv:
     cached: bool = False
     fetched: int = 0
 
+    @property
+    def verified(self) -> bool:
+        """Built in this run from verified artifacts (a cached stage still needs a check)."""
+        return not self.cached
+
 
 @dataclass(frozen=True)
 class PipWheel:
@@ -182,8 +187,15 @@ def materialize(
     *,
     epoch: int = 0,
     progress: Callable[[str, str], None] | None = None,
+    reuse_stage: bool = True,
 ) -> StagedEnv:
-    """Verify, stage and tar the locked environment of `platform` for `prefix`."""
+    """Verify, stage and tar the locked environment of `platform` for `prefix`.
+
+    With `reuse_stage`, a tar staged before from the same artifacts is returned without
+    reading any artifact (`verified=False`): the caller must check its digest while it
+    reads it (`build` hashes the bytes it streams to Docker) and call again with
+    `reuse_stage=False` on a mismatch.
+    """
     say = progress or (lambda _phase, _msg: None)
     prefix = normalize_prefix(prefix)
     available = lock_platforms(lockfile)
@@ -199,15 +211,6 @@ def materialize(
     records = sorted(read_lock_records(lockfile, platform), key=lambda r: r.name.normalized)
     wheels = sorted(read_pip_wheels(lockfile, platform), key=lambda w: w.name)
     artifacts = [_artifact(r) for r in records] + [_wheel_artifact(w, platform) for w in wheels]
-
-    say("fetching", f"{len(artifacts)} artifacts (size and sha256 checked)")
-    counter = {"fetched": 0}
-
-    def done(_artifact: Artifact, cached: bool) -> None:
-        if not cached:
-            counter["fetched"] += 1
-
-    verified = fetch_all(artifacts, cache_dir, on_done=done)
 
     summary_conda = [
         {
@@ -227,19 +230,21 @@ def materialize(
     stages = Path(cache_dir) / "stages"
     tar_path = stages / f"{key}.tar"
     meta_path = stages / f"{key}.json"
-    cached = _cached_tar(tar_path, meta_path)
+    cached = _cached_tar(tar_path, meta_path) if reuse_stage else None
     if cached is not None:
-        say("installing", "environment unchanged: cached stage (re-verified)")
+        say("installing", "environment unchanged: staged before from the same artifacts")
         return StagedEnv(
-            tar_path,
-            cached,
-            platform,
-            prefix,
-            summary_conda,
-            summary_pip,
-            cached=True,
-            fetched=counter["fetched"],
+            tar_path, cached, platform, prefix, summary_conda, summary_pip, cached=True
         )
+
+    say("fetching", f"{len(artifacts)} artifacts (size and sha256 checked)")
+    counter = {"fetched": 0}
+
+    def done(_artifact: Artifact, cached: bool) -> None:
+        if not cached:
+            counter["fetched"] += 1
+
+    verified = fetch_all(artifacts, cache_dir, on_done=done)
 
     say("installing", f"{len(records)} conda packages and {len(wheels)} wheels into {prefix}")
     stages.mkdir(parents=True, exist_ok=True)
@@ -253,7 +258,8 @@ def materialize(
         with os.fdopen(fd, "wb") as handle:
             digest = write_env_tar(stage, prefix, handle, epoch)
         os.replace(tmp_tar, tar_path)
-    atomic_write_text(meta_path, json.dumps({"sha256": digest, "key": key}, sort_keys=True))
+    meta = {"sha256": digest, "key": key, "size": tar_path.stat().st_size}
+    atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
     return StagedEnv(
         tar_path, digest, platform, prefix, summary_conda, summary_pip, fetched=counter["fetched"]
     )
@@ -268,18 +274,31 @@ def normalize_prefix(prefix: str) -> str:
 
 
 def _cached_tar(tar_path: Path, meta_path: Path) -> str | None:
-    """The digest of a cached env tar if it still matches its record, else None."""
+    """The recorded digest of a cached env tar of the recorded size, else None.
+
+    Not re-hashed here: whoever reads the tar hashes what it reads (one pass, not two).
+    """
     try:
-        recorded = json.loads(meta_path.read_text(encoding="utf-8"))["sha256"]
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        recorded, size = str(meta["sha256"]), int(meta["size"])
+        return recorded if tar_path.stat().st_size == size else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not tar_path.is_file():
-        return None
+
+
+def stage_digest(tar_path: Path) -> str:
+    """sha256 of a staged env tar (what `StagedEnv.tar_sha256` promises)."""
     h = hashlib.sha256()
     with tar_path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             h.update(chunk)
-    return recorded if h.hexdigest() == recorded else None
+    return h.hexdigest()
+
+
+def drop_stage(staged: StagedEnv) -> None:
+    """Forget a cached stage that no longer matches its digest."""
+    staged.tar_path.unlink(missing_ok=True)
+    staged.tar_path.with_suffix(".json").unlink(missing_ok=True)
 
 
 def _install_conda(

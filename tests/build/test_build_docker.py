@@ -217,3 +217,20 @@ def test_locked_wheels_reach_the_image_and_the_inventory_matches_the_lock(
     again = build(project, tag, build_cache)
     assert again["outputs"]["image_id"] == record["outputs"]["image_id"]
     assert again["inventory"]["packages"] == record["inventory"]["packages"]
+
+
+def test_a_damaged_cached_stage_is_staged_again(
+    project: Path, tmp_path: Path, tag_for: Callable[[str], str]
+) -> None:
+    client = require_docker()
+    cache = tmp_path / "cache"
+    first = build(project, tag_for("a"), cache)
+    (stage,) = (cache / "stages").glob("*.tar")
+    with stage.open("r+b") as handle:  # same size, other bytes
+        handle.seek(2048)
+        handle.write(b"XXXX")
+    tag = tag_for("b")
+    second = build(project, tag, cache)
+    assert second["outputs"]["env_layer_diff_id"] == first["outputs"]["env_layer_diff_id"]
+    assert second["outputs"]["image_id"] == first["outputs"]["image_id"]
+    assert client.images.get(tag).id == first["outputs"]["image_id"]

@@ -25,7 +25,7 @@ from audit.build import (
 from audit.errors import FindingsError, InputError
 from audit.fetch import Artifact, cache_path, fetch_all, fetch_one
 from audit.inventory import read_inventory
-from audit.materialize import conda_platform, materialize, normalize_prefix
+from audit.materialize import conda_platform, materialize, normalize_prefix, stage_digest
 from audit.testing_build import add_pip_entry, make_wheel
 
 DIGEST = "sha256:" + "a" * 64
@@ -142,14 +142,20 @@ def test_staged_env_is_deterministic_and_has_no_host_paths(locked: Path, tmp_pat
 
 
 def test_stage_cache_is_reused_and_rechecked(locked: Path, tmp_path: Path) -> None:
-    first = materialize(locked / "conda-lock.yml", "linux-64", PREFIX, tmp_path / "c")
-    second = materialize(locked / "conda-lock.yml", "linux-64", PREFIX, tmp_path / "c")
-    assert second.cached and second.tar_sha256 == first.tar_sha256
-    with first.tar_path.open("r+b") as handle:  # damage the cached stage
+    lockfile = locked / "conda-lock.yml"
+    first = materialize(lockfile, "linux-64", PREFIX, tmp_path / "c")
+    assert first.verified and stage_digest(first.tar_path) == first.tar_sha256
+    second = materialize(lockfile, "linux-64", PREFIX, tmp_path / "c")
+    assert second.cached and not second.verified and second.tar_sha256 == first.tar_sha256
+    with first.tar_path.open("r+b") as handle:  # damage the cached stage, same size
         handle.seek(1024)
         handle.write(b"XXXX")
-    third = materialize(locked / "conda-lock.yml", "linux-64", PREFIX, tmp_path / "c")
-    assert not third.cached and third.tar_sha256 == first.tar_sha256
+    assert stage_digest(first.tar_path) != first.tar_sha256
+    third = materialize(lockfile, "linux-64", PREFIX, tmp_path / "c", reuse_stage=False)
+    assert third.verified and stage_digest(third.tar_path) == first.tar_sha256
+    with third.tar_path.open("r+b") as handle:  # a truncated stage is not reused at all
+        handle.truncate(1024)
+    assert not materialize(lockfile, "linux-64", PREFIX, tmp_path / "c").cached
 
 
 def test_source_date_epoch_sets_every_mtime(locked: Path, tmp_path: Path) -> None:
