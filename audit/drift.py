@@ -200,13 +200,17 @@ def _depends_map(depends: Sequence[str]) -> dict[str, str]:
 
 
 def _view(package: Package, other: Package) -> dict[str, Any]:
-    """The fields deepdiff compares: only those both sides record."""
+    """The fields deepdiff compares: those both sides record and that differ.
+
+    Equal fields are left out before deepdiff sees them: they cannot be in its answer,
+    and deepdiff's cost grows with what it is given.
+    """
     data: dict[str, Any] = {}
     for name in _DETAIL_FIELDS:
         mine, theirs = getattr(package, name), getattr(other, name)
-        if mine and theirs:
+        if mine and theirs and mine != theirs:
             data[name] = mine
-    if package.depends and other.depends:
+    if package.depends and other.depends and package.depends != other.depends:
         data["depends"] = _depends_map(package.depends)
     if package.manager != other.manager or package.name != other.name:
         data["manager"], data["name"] = package.manager, package.name
@@ -357,9 +361,9 @@ def pair_platforms(
     """Which inventories of two sources to compare.
 
     With `platform`, that one on both sides (a source of a single inventory, like a
-    prefix or an image, fits any: `-p` is how two platforms are compared on purpose). Without it: every platform both sides have; a single
-    inventory on each side pairs up whatever its platform says (an image vs a lock of
-    one platform), and two sources with no platform in common are an InputError.
+    prefix or an image, fits any: `-p` is how two platforms are compared on purpose).
+    Without it: every platform both sides have; single inventories of the same or no
+    platform pair up, and two sources with no platform in common are an InputError.
     """
 
     def pick(inventories: Sequence[Inventory], side: str) -> Inventory:

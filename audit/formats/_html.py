@@ -108,7 +108,7 @@ def version_chart(
         f'viewBox="0 0 {width} {height}" role="img" aria-label="package versions over revisions" '
         'font-family="Helvetica, Arial, sans-serif" font-size="11">'
     ]
-    every = max(1, -(-n // 20))
+    every = max(1, -(-n // 12))
     for i, label in enumerate(labels):
         if i % every and i != n - 1:
             continue
@@ -136,6 +136,7 @@ def version_chart(
         path: list[str] = []
         marks: list[str] = []
         previous = None
+        label_end = -1.0  # x where the row's last version label ends: skip overlapping ones
         for i, version in enumerate(versions):
             if not version:
                 previous = None
@@ -145,13 +146,22 @@ def version_chart(
             else:
                 path.append(f"H{x(i):.1f}V{y(version):.1f}")
             if version != previous:
-                anchor = "end" if i == n - 1 and n > 1 else "start"
-                dx = -4 if anchor == "end" else 4
                 marks.append(
-                    f'<circle cx="{x(i):.1f}" cy="{y(version):.1f}" r="3.5" fill="{color}"/>'
-                    f'<text x="{x(i) + dx:.1f}" y="{y(version) - 6:.1f}" text-anchor="{anchor}" '
-                    f'fill="{color}" font-size="11">{esc(version)}</text>'
+                    f'<circle cx="{x(i):.1f}" cy="{y(version):.1f}" r="3.5" fill="{color}">'
+                    f"<title>{esc(name)} {esc(version)} at {esc(labels[i])}</title></circle>"
                 )
+                text_w = 6.2 * len(version)
+                start = x(i) + 4
+                anchor = "start"
+                if start + text_w > width - 4:
+                    anchor, start = "end", x(i) - 4 - text_w
+                if start > label_end + 6:
+                    tx = x(i) + (4 if anchor == "start" else -4)
+                    marks.append(
+                        f'<text x="{tx:.1f}" y="{y(version) - 6:.1f}" text-anchor="{anchor}" '
+                        f'fill="{color}" font-size="11">{esc(version)}</text>'
+                    )
+                    label_end = start + text_w
             previous = version
         if path:
             parts.append(
