@@ -55,9 +55,9 @@ def source_from_bytes(
         except (ValueError, UnicodeDecodeError) as exc:
             raise InventoryError(f"not valid JSON: {exc}", where=spec) from None
         if looks_like_record(document):
-            return RecordSource(spec, data)
+            return RecordSource(spec, document=document)
         if isinstance(document, dict) and "packages" in document and "source" in document:
-            return RecordSource(spec, json.dumps({"inventory": document}).encode())
+            return RecordSource(spec, document={"inventory": document})
         raise InventoryError("JSON, but not a build record (no 'inventory' key)", where=spec)
     from audit.inventory.pixi import PixiSource, looks_like_pixi
 

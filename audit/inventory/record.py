@@ -19,15 +19,19 @@ def looks_like_record(data: Any) -> bool:
 class RecordSource(InventorySource):
     """The inventory (or inventories) stored in a build record."""
 
-    def __init__(self, spec: str, data: bytes) -> None:
+    def __init__(self, spec: str, data: bytes = b"", document: Any = None) -> None:
         self.spec = spec
         self.data = data
+        #: the parsed JSON when the caller already has it (sniffing parses it once)
+        self.document = document
 
     def read(self) -> list[Inventory]:
-        try:
-            document = json.loads(self.data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InventoryError(f"build record is not JSON: {exc}", where=self.spec) from None
+        document = self.document
+        if document is None:
+            try:
+                document = json.loads(self.data)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InventoryError(f"build record is not JSON: {exc}", where=self.spec) from None
         if not looks_like_record(document):
             raise InventoryError("not a build record: no 'inventory' key", where=self.spec)
         stored = document["inventory"]

@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import Project, require
+from drift_helpers import Project, require
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Project, cli, commit, git, write_env
+from drift_helpers import Project, cli, commit, git, write_env
 
 from audit.inventory import read_inventory
 

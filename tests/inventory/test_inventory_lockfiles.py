@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LOCKFILES, lockfile_params
+from inventory_corpus import LOCKFILES, lockfile_params
 from packaging.utils import canonicalize_name
 
 from audit.errors import InputError
