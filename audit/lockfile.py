@@ -333,10 +333,33 @@ def _emit_item(head: str, item: Any, indent: int, out: list[str]) -> None:
 _PLAIN = re.compile(r"^[A-Za-z0-9_./+$][A-Za-z0-9_./+=<>!*~^@$%,:#()\[\] -]*$")
 
 
-@functools.lru_cache(maxsize=65536)
+#: Letter-first words without spaces are plain YAML strings unless they are a YAML word.
+_SIMPLE = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./:+@=-]*$")
+#: Lower-case hex with at least one letter (a digest) is never a YAML number.
+_HEX = re.compile(r"^[0-9a-f]*[a-f][0-9a-f]*$")
+_YAML_WORDS = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
+#: Numbers as YAML 1.2 readers (rattler's, ruamel's) see them; PyYAML (1.1) differs on some.
+_YAML12_NUMBER = re.compile(
+    r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^0x[0-9a-fA-F]+$|^0o[0-7]+$"
+    r"|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"
+)
+
+
 def _plain_ok(text: str) -> bool:
-    """True when `text` reads back as this same string without quotes."""
-    if not _PLAIN.match(text) or text.endswith((" ", ":")) or ": " in text or " #" in text:
+    """True when `text` reads back as this same string without quotes, in YAML 1.1 and 1.2."""
+    if _YAML12_NUMBER.fullmatch(text):
+        return False
+    if _SIMPLE.fullmatch(text):
+        return text.lower() not in _YAML_WORDS and not text.endswith(":")
+    if _HEX.fullmatch(text):
+        return True
+    return _plain_by_parsing(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _plain_by_parsing(text: str) -> bool:
+    """The general case: ask the YAML parser itself how it reads `text` unquoted."""
+    if not _PLAIN.fullmatch(text) or text.endswith((" ", ":")) or ": " in text or " #" in text:
         return False
     try:
         return yaml.load(text, Loader=_loader()) == text
@@ -358,9 +381,27 @@ def _scalar(value: Any) -> str:
     text = str(value)
     if _plain_ok(text):
         return text
-    if "'" not in text and "\n" not in text and text.isprintable():
+    if "'" not in text and text.isprintable():
         return f"'{text}'"
-    return json.dumps(text)
+    return _double_quoted(text)
+
+
+def _double_quoted(text: str) -> str:
+    """A YAML double-quoted scalar; unprintable characters as \\x, \\u or \\U escapes."""
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable() and char not in "\u2028\u2029\ufeff":
+            out.append(char)
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
 
 
 def write_lockfile(document: dict[str, Any], path: Path) -> None:
