@@ -58,6 +58,9 @@ TRICKY = [
     "py311h64a7726_0",
     "True",
     "FALSE",
+    "A\n",
+    "abc\n",
+    "\U00018d09",
 ]
 
 
