@@ -61,6 +61,14 @@ class BuildOptions:
     cache_dir: Path | None = None
     environment: Path | None = None
     progress: Progress | None = None
+    #: Rewrite the image config's timestamps (SOURCE_DATE_EPOCH) so a rebuild of the same
+    #: inputs gives the same image id (`reproducible_image`).
+    reproducible_image: bool = True
+    #: Pinned reference (canonical) → local image id to build FROM instead: `verify`
+    #: loads a base from its mirror, and a loaded image has no repo digest to be found by.
+    local_bases: dict[str, str] = field(default_factory=dict)
+    #: More files kept out of the user's context (`verify`: the record it rebuilds from).
+    context_exclude: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -488,6 +496,42 @@ def push_image(client: Any, tag: str, say: Progress) -> str:
     return f"{repository}@{digest}"
 
 
+def _context_excludes(context: Path, paths: list[Path]) -> frozenset[str]:
+    """Context-relative POSIX names of `paths` that lie inside `context`."""
+    out = set()
+    for path in paths:
+        try:
+            out.add(Path(path).resolve().relative_to(context.resolve()).as_posix())
+        except ValueError:
+            continue
+    return frozenset(out)
+
+
+def substitute_bases(text: str, local: dict[str, str], path: str = "Dockerfile") -> str:
+    """`text` with each pinned reference in `local` replaced by its local image id.
+
+    Only the text sent to Docker changes; labels and the record keep the reference.
+    """
+    if not local:
+        return text
+    from audit.images.dockerfile import Edit, apply_edits, parse_dockerfile
+
+    edits = []
+    for site in parse_dockerfile(text, path).sites:
+        image_id = local.get(site.ref.canonical())
+        if image_id is None:
+            continue
+        start = site.insert_at - len(site.written)
+        if site.written != site.expanded or text[start : site.insert_at] != site.written:
+            raise InputError(
+                f"cannot build {site.expanded} from a local image: the reference is not "
+                "written in one piece",
+                where=site.where,
+            )
+        edits.append(Edit(start, site.insert_at, image_id))
+    return apply_edits(text, edits, path)
+
+
 # --------------------------------------------------------------------------- main flow
 
 
@@ -555,19 +599,18 @@ def run_build(options: BuildOptions) -> BuildResult:
                 inner = dockerfile_path.resolve().relative_to(context.resolve()).as_posix()
             except ValueError:
                 inner = OUTSIDE_DOCKERFILE
-            try:
-                record_rel = options.record.resolve().relative_to(context.resolve()).as_posix()
-                skip = frozenset({record_rel})
-            except ValueError:
-                skip = frozenset()
+            skip = _context_excludes(context, [options.record, *options.context_exclude])
+            build_text = substitute_bases(dockerfile_text, options.local_bases, inner)
             with tempfile.TemporaryFile() as tar:
-                user_context_tar(context, dockerfile_text, inner, epoch, tar, skip)
+                user_context_tar(context, build_text, inner, epoch, tar, skip)
                 tar.seek(0)
                 user_id = _stream_build(client, tar, say, dockerfile=inner, platform=oci_platform)
             from_ref = user_id
         else:
             user_id = None
             from_ref = options.base or ""
+            if images and images[0].ref in options.local_bases:
+                from_ref = options.local_bases[images[0].ref]
 
         # 2. the environment layer
         if user_id is not None:
@@ -624,6 +667,12 @@ def run_build(options: BuildOptions) -> BuildResult:
             )
         env_diff_id = layers[-1]
         say("building", f"environment layer {env_diff_id}")
+        if options.reproducible_image:
+            from audit.imageid import inherited_history, reproducible_image
+
+            inherited = inherited_history(client, base, options.local_bases)
+            image_id = reproducible_image(client, image_id, options.tag, epoch, inherited)
+            say("building", f"reproducible image {image_id} (timestamps = {epoch})")
 
         # 3. inventory, push, record
         reference = options.tag or image_id

@@ -136,7 +136,7 @@ def lock(
     if as_json:
         emit_json(result.to_json())
     else:
-        render_lock_result(result, stderr_console())
+        sys.stderr.write(render_lock_result(result))
     raise typer.Exit(result.exit_code)
 
 
@@ -302,6 +302,13 @@ def build(
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Artifact and stage cache.")
     ] = None,
+    reproducible_image: Annotated[
+        bool,
+        typer.Option(
+            "--reproducible-image/--no-reproducible-image",
+            help="Normalise the image config (SOURCE_DATE_EPOCH) so rebuilds keep the image id.",
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Build an image whose conda environment is exactly the lock, and record the build."""
@@ -329,6 +336,7 @@ def build(
         cache_dir=cache_dir,
         environment=environment,
         progress=progress,
+        reproducible_image=reproducible_image,
     )
     result = run_build(options)
     if as_json:
@@ -556,6 +564,81 @@ def drift(
         atomic_write_text(target, render_drift(result, fmt))
         sys.stderr.write(f"wrote {target}\n")
     sys.stdout.write(render_drift(result, output_format))
+    raise typer.Exit(result.exit_code)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@app.command()
+def verify(
+    record: Annotated[
+        str,
+        typer.Argument(
+            help="Build record (build-record.json), or git:REV[:path] for the record, lock and "
+            "pinned Dockerfile committed at a revision."
+        ),
+    ],
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Rebuild from the recorded inputs and compare (Docker)."),
+    ] = False,
+    mirror: Annotated[
+        Path | None,
+        typer.Option("--mirror", help="Mirror DIR to fall back on (conda channel + OCI layout)."),
+    ] = None,
+    write_mirror: Annotated[
+        bool,
+        typer.Option(
+            "--write-mirror", help="Create/refresh --mirror DIR with every input, then verify."
+        ),
+    ] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Download and hash every artifact (not only HEAD).")
+    ] = False,
+    keep_image: Annotated[
+        bool, typer.Option("--keep-image", help="Keep the rebuilt image in Docker.")
+    ] = False,
+    insecure_registry: Annotated[
+        list[str] | None,
+        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per channel or registry request.")
+    ] = 15.0,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Artifact cache (as for build).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Does a recorded build still reproduce? AVAILABLE/REPRODUCED exit 0, others 1."""
+    from audit.verify import VerifyOptions, render_text, run_verify
+
+    console = stderr_console()
+
+    def progress(phase: str, message: str) -> None:
+        from rich.markup import escape
+
+        console.print(f"[bold]{phase:>10}[/bold] {escape(message)}", highlight=False)
+
+    options = VerifyOptions(
+        record=record,
+        rebuild=rebuild,
+        mirror=mirror,
+        write_mirror=write_mirror,
+        deep=deep,
+        cache_dir=cache_dir,
+        insecure=_insecure_registries(insecure_registry),
+        timeout=timeout,
+        keep_image=keep_image,
+        progress=progress if not as_json or sys.stderr.isatty() else None,
+    )
+    result = run_verify(options)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        for line in render_text(result):
+            typer.echo(line)
     raise typer.Exit(result.exit_code)
 
 

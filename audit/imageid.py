@@ -1,0 +1,136 @@
+"""Reproducible image ids: the image config without build-time noise.
+
+The classic builder writes wall-clock `created` times, the build container's id and the
+intermediate image id into the config, so the image id (the config's sha256) differs on
+every build even when every layer is bit-identical. `reproducible_image` rewrites the
+config (SOURCE_DATE_EPOCH for what this build added, no container ids) and loads it back:
+only the config travels, dockerd already holds the layers. `build` calls it at the end
+(`--reproducible-image`, the default), so a rebuild of the same inputs on the same engine
+version gives the same image id, which `verify` reports as `image_identical`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+from audit.errors import InputError
+
+
+def _epoch_text(epoch: int) -> str:
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normalize_config(config: dict[str, Any], epoch: int, inherited: int) -> dict[str, Any]:
+    """The image config without build-time noise: what makes the image id reproducible.
+
+    `created` of the image and of every history entry this build added (those after the
+    `inherited` entries of the base) become SOURCE_DATE_EPOCH; the build container's id
+    (`container`, `container_config`) and the intermediate image id (`config.Image`) go.
+    """
+    out = json.loads(json.dumps(config))
+    stamp = _epoch_text(epoch)
+    out["created"] = stamp
+    out.pop("container", None)
+    out.pop("container_config", None)
+    if isinstance(out.get("config"), dict):
+        out["config"]["Image"] = ""
+    for index, entry in enumerate(out.get("history") or []):
+        if index >= inherited and isinstance(entry, dict):
+            entry["created"] = stamp
+    return out
+
+
+class _ChunkReader(io.RawIOBase):
+    """A file object over an iterator of byte chunks (the `docker save` stream)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._rest = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._rest:
+            try:
+                self._rest = next(self._chunks)
+            except StopIteration:
+                return 0
+        count = min(len(buffer), len(self._rest))
+        buffer[:count] = self._rest[:count]
+        self._rest = self._rest[count:]
+        return count
+
+
+def saved_config(client: Any, image_id: str) -> bytes:
+    """The raw config JSON of an image, read from its `docker save` stream."""
+    name = image_id.split(":", 1)[-1] + ".json"
+    stream = io.BufferedReader(_ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
+    with tarfile.open(fileobj=stream, mode="r|") as archive:
+        for member in archive:
+            if member.name == name:
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    return handle.read()
+    raise InputError(f"docker save of {image_id} holds no config")
+
+
+def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
+    """How many history entries the final stage's base image brings (kept as they are)."""
+    if base is None or not base.digest:
+        return 0
+    import docker.errors
+
+    from audit.images.reference import parse_reference
+
+    name = local.get(base.ref) or f"{parse_reference(base.ref).name}@{base.digest}"
+    try:
+        return len(client.api.history(name))
+    except docker.errors.APIError:
+        return 0
+
+
+def reproducible_image(
+    client: Any, image_id: str, tag: str | None, epoch: int, inherited: int
+) -> str:
+    """Reload `image_id` with a normalised config (`normalize_config`); the new image id.
+
+    The image id is the sha256 of the config, so the same layers, settings and epoch give
+    the same id on every build. Only the config is loaded: dockerd already holds every
+    layer and skips the layer files of a `docker load` it has (none are sent). The tag
+    moves to the new image; the old one is removed when nothing else tags it.
+    """
+    config = normalize_config(json.loads(saved_config(client, image_id)), epoch, inherited)
+    data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+    new_id = "sha256:" + hashlib.sha256(data).hexdigest()
+    if new_id == image_id:
+        return image_id
+    config_name = new_id.split(":", 1)[1] + ".json"
+    layers = [f"layer{i}/layer.tar" for i in range(len(config["rootfs"]["diff_ids"]))]
+    manifest = [{"Config": config_name, "RepoTags": [tag] if tag else None, "Layers": layers}]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for member, body in ((config_name, data), ("manifest.json", json.dumps(manifest).encode())):
+            info = tarfile.TarInfo(member)
+            info.size, info.mode = len(body), 0o644
+            archive.addfile(info, io.BytesIO(body))
+    import docker.errors
+
+    try:
+        for _ in client.api.load_image(buffer.getvalue()):
+            pass
+        client.api.inspect_image(new_id)
+    except docker.errors.APIError as exc:
+        raise InputError(f"cannot load the reproducible image config: {exc}") from None
+    from audit.build import _remove_untagged
+
+    _remove_untagged(client, image_id)
+    return new_id

@@ -1,0 +1,131 @@
+"""Fixtures of the `verify` tests: a registry for the session, a `World` factory per test.
+
+A world is the T0 of the issue's scenario: a channel directory the test owns, served over
+HTTP; a busybox base pushed to the local registry and pinned; a project locked against
+the channel, built and recorded. Every image a world made is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tarfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import make_channel
+from helpers.docker import REQUIRE_ENV, require_docker
+from helpers.http import serve_directory
+from verify_helpers import ENVIRONMENT_YML, World
+
+from audit.images.testing import LocalRegistry
+from audit.testing_build import busybox_path, busybox_rootfs, push_tag
+
+
+def _need(what: str, ok: bool) -> None:
+    if ok:
+        return
+    message = f"{what} is not installed (apt-get install docker-registry busybox-static)"
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def verify_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A `docker-registry` on 127.0.0.1 with deletes enabled, for the session."""
+    _need("docker-registry", shutil.which("docker-registry") is not None)
+    instance = LocalRegistry(tmp_path_factory.mktemp("verify-registry")).start()
+    yield instance
+    instance.stop()
+
+
+def seeded_rootfs(seed: str) -> bytes:
+    """The busybox rootfs plus /etc/seed: other content for the same tag."""
+    busybox = busybox_path()
+    assert busybox is not None
+    source = io.BytesIO(busybox_rootfs(busybox))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=source) as old, tarfile.open(fileobj=out, mode="w") as new:
+        for member in old.getmembers():
+            new.addfile(member, old.extractfile(member) if member.isfile() else None)
+        if seed:
+            data = f"{seed}\n".encode()
+            info = tarfile.TarInfo("etc/seed")
+            info.size, info.mode = len(data), 0o644
+            new.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def push_base(client: Any, repository: str, tag: str, seed: str) -> str:
+    """`docker import` a (seeded) busybox rootfs as repository:tag and push it; the digest."""
+    client.api.import_image_from_data(
+        seeded_rootfs(seed),
+        repository=repository,
+        tag=tag,
+        changes=["ENV PATH=/bin", 'CMD ["/bin/sh"]'],
+    )
+    return push_tag(client, repository, tag)
+
+
+@pytest.fixture
+def make_world(
+    tmp_path: Path, verify_registry: LocalRegistry
+) -> Iterator[Callable[..., World]]:
+    """`make_world(name) -> World` at T0 (locked, pinned, built, recorded); cleaned up after."""
+    client = require_docker()
+    _need("busybox (busybox-static)", busybox_path() is not None)
+    worlds: list[World] = []
+    servers = contextlib.ExitStack()
+
+    def make(name: str = "w", build: bool = True) -> World:
+        root = tmp_path / name
+        channel = make_channel.build_channel(root / "channel")
+        url = servers.enter_context(serve_directory(channel))
+        project = root / "project"
+        project.mkdir(parents=True)
+        stem = "".join(c if c.isalnum() else "-" for c in f"{tmp_path.name}-{name}".lower())
+        world = World(
+            root=root,
+            channel=channel,
+            channel_url=url,
+            project=project,
+            cache=root / "cache",
+            registry_host=verify_registry.host,
+            repository=f"ra-verify/{stem.strip('-')}",
+            tag="1",
+            image_tag=f"ra-verify-test/{stem.strip('-')}:1",
+        )
+        worlds.append(world)
+        base = f"{world.registry_host}/{world.repository}"
+        world.base_digest = push_base(client, base, world.tag, "")
+        world.made_images += [f"{base}:{world.tag}", world.image_tag]
+        (project / "environment.yml").write_text(
+            ENVIRONMENT_YML.format(channel=url), encoding="utf-8"
+        )
+        # a tree copied to / (the classic builder stamps a directory COPY creates or
+        # writes into with the wall clock; a tree from the context keeps its mtimes)
+        (project / "files" / "app").mkdir(parents=True)
+        (project / "files" / "app" / "hello.txt").write_text("hello\n", encoding="utf-8")
+        (project / "Dockerfile").write_text(
+            f"FROM {base}:{world.tag}\nCOPY files/ /\n", encoding="utf-8"
+        )
+        for args in (("lock", "-p", "linux-64"), ("pin",)):
+            done = world.run(*args)
+            assert done.returncode == 0, done.stdout + done.stderr
+        if build:
+            done = world.run("build", "-t", world.image_tag)
+            assert done.returncode == 0, done.stdout + done.stderr
+        return world
+
+    yield make
+    servers.close()
+    for world in worlds:
+        for image in world.made_images:
+            with contextlib.suppress(Exception):
+                client.api.remove_image(image, force=True)
+    client.close()

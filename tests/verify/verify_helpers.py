@@ -1,0 +1,101 @@
+"""Helpers of the `verify` tests: a project locked, pinned and built "at T0", then aged.
+
+Each `World` owns its channel directory (served over HTTP so a deleted file is a real
+404), its base image repository in a shared local registry, its project and its artifact
+cache, so a test may mutate all of them: rebuild the channel with newer packages, re-push
+the base tag, delete a locked artifact or the base digest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENT_YML = """\
+name: app
+channels:
+  - {channel}
+dependencies:
+  - python 3.11.*
+  - six
+  - tzdata
+platforms:
+  - linux-64
+"""
+
+
+def cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`repro-audit ARGS` in a subprocess (real exit codes, real environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "audit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+def verify_json(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, Any]:
+    """(exit code, parsed JSON) of `repro-audit verify ARGS --json`."""
+    done = cli("verify", *args, "--json", cwd=cwd, env=env)
+    try:
+        return done.returncode, json.loads(done.stdout)
+    except ValueError:
+        return done.returncode, {"stdout": done.stdout, "stderr": done.stderr}
+
+
+@dataclass
+class World:
+    root: Path
+    channel: Path
+    channel_url: str
+    project: Path
+    cache: Path
+    registry_host: str
+    repository: str
+    tag: str
+    image_tag: str
+    base_digest: str = ""
+    made_images: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"REPRO_AUDIT_CACHE_DIR": str(self.cache)}
+
+    @property
+    def record(self) -> Path:
+        return self.project / "build-record.json"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return cli(*args, cwd=self.project, env=self.env)
+
+    def verify(self, *args: str) -> tuple[int, Any]:
+        return verify_json(str(self.record), *args, cwd=self.project, env=self.env)
+
+
+def delete_manifest(host: str, repository: str, digest: str) -> int:
+    """Registry API DELETE of a manifest by digest (storage.delete.enabled); the status."""
+    request = urllib.request.Request(
+        f"http://{host}/v2/{repository}/manifests/{digest}", method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.status
+
+
+def locked_file(lockfile: Path, name: str) -> str:
+    """`subdir/file` of the locked artifact of package `name`."""
+    import yaml
+
+    for entry in yaml.safe_load(lockfile.read_text(encoding="utf-8"))["package"]:
+        if entry["name"] == name:
+            return "/".join(entry["url"].rsplit("/", 2)[-2:])
+    raise KeyError(name)
