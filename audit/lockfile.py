@@ -129,21 +129,16 @@ def read_metadata(path: Path) -> LockMetadata | None:
     )
 
 
+_TOP_LEVEL_KEY = re.compile(r"^[^\s#-]", re.MULTILINE)
+
+
 def _metadata_block(text: str) -> str:
     """The YAML text without the top-level `package:` list (which comes after metadata)."""
     start = text.find("\npackage:")
     if start < 0:
         return text
-    end = text.find("\n", start + 1)
-    # skip the indented/listed package entries until the next top-level key
-    pos = end
-    while pos != -1 and pos + 1 < len(text):
-        nxt = text.find("\n", pos + 1)
-        line = text[pos + 1 : nxt if nxt != -1 else len(text)]
-        if line and not line.startswith((" ", "-", "#")):
-            return text[:start] + "\n" + text[pos + 1 :]
-        pos = nxt
-    return text[:start] + "\n"
+    following = _TOP_LEVEL_KEY.search(text, text.find("\n", start + 1) + 1)
+    return text[:start] + "\n" + (text[following.start() :] if following else "")
 
 
 def _loader() -> type:
@@ -465,16 +460,28 @@ class LockedEntry:
 
 
 def read_entries(path: Path) -> list[LockedEntry]:
-    """Every package of a conda-lock.yml (v1), without pydantic: fast and tolerant."""
+    """Every package of a conda-lock.yml (v1), by a line scan: no YAML load of the list."""
+    from audit.checks.lockscan import scan_lock
+
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(
-            f"cannot read lockfile: {str(exc).splitlines()[0]}", where=str(path)
-        ) from None
-    return _entries((data or {}).get("package") or [])
+    except OSError as exc:
+        raise InputError(f"cannot read lockfile: {exc.strerror}", where=str(path)) from None
+    entries = {
+        LockedEntry(
+            platform=e.platform,
+            manager=e.manager or "conda",
+            name=e.name,
+            version=e.version,
+            build=e.build,
+            url=e.url,
+            sha256=e.hashes.get("sha256", ""),
+        )
+        for e in scan_lock(text).entries
+    }
+    return sorted(entries)
 
 
 def _entries(items: list[Any]) -> list[LockedEntry]:

@@ -1,37 +1,40 @@
-"""Human rendering of a LockResult on the terminal (rich)."""
+"""Human rendering of a LockResult: plain lines, so no terminal library is imported.
+
+`lock` runs in CI and pre-commit hooks where start-up time counts; a few aligned lines
+say everything a table would.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 from audit.lock import LockResult
 
 
-def render_lock_result(result: LockResult, console: Any) -> None:
-    """One line when all is well; a table of changes or stale platforms otherwise."""
+def render_lock_result(result: LockResult) -> str:
+    """One line when all is well; the stale platforms or the changes otherwise."""
     name = result.lockfile.as_posix()
     if result.status == "current":
-        console.print(f"{name} is current ({', '.join(result.platforms)}): nothing to do")
-        return
+        return f"{name} is current ({', '.join(result.platforms)}): nothing to do\n"
     if result.status == "stale":
-        console.print(f"[bold red]{name} is stale[/]")
-        for platform, why in sorted(result.stale.items()):
-            console.print(f"  {platform}: {why}")
-        console.print("run `repro-audit lock` to update it")
-        return
+        lines = [f"{name} is stale"]
+        lines += [f"  {platform}: {why}" for platform, why in sorted(result.stale.items())]
+        lines.append("run `repro-audit lock` to update it")
+        return "\n".join(lines) + "\n"
     counts = ", ".join(
         f"{p}: {c['conda']} conda" + (f" + {c['pip']} pip" if c.get("pip") else "")
         for p, c in sorted(result.counts.items())
     )
-    console.print(f"wrote {name} ({counts})")
-    for path in result.written[1:]:
-        console.print(f"wrote {path.as_posix()}")
+    lines = [f"wrote {name} ({counts})"]
+    lines += [f"wrote {path.as_posix()}" for path in result.written[1:]]
     if result.changes:
-        from rich.table import Table
-
-        table = Table(title="changes", show_edge=False)
-        for column in ("platform", "manager", "package", "old", "new"):
-            table.add_column(column)
-        for c in sorted(result.changes):
-            table.add_row(c.platform, c.manager, c.name, c.old or "—", c.new or "—")
-        console.print(table)
+        rows = [("platform", "manager", "package", "old", "new")]
+        rows += [
+            (c.platform, c.manager, c.name, c.old or "-", c.new or "-")
+            for c in sorted(result.changes)
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines.append(f"{len(result.changes)} change(s):")
+        lines += [
+            "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
+    return "\n".join(lines) + "\n"

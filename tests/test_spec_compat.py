@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.errors import InputError
-from audit.lockfile import read_entries, read_metadata
+from audit.lockfile import document_entries, read_entries, read_metadata
 from audit.spec import load_spec
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -71,6 +71,8 @@ def test_corpus_lockfile_reads(path: Path) -> None:
     assert meta is not None
     entries = read_entries(path)
     assert len(entries) == len({(p["platform"], p["manager"], p["name"]) for p in data["package"]})
+    # the line scanner reads exactly what a YAML load reads
+    assert entries == document_entries(data)
     assert set(meta.platforms) >= {e.platform for e in entries}
 
 
