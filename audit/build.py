@@ -69,6 +69,8 @@ class BuildOptions:
     local_bases: dict[str, str] = field(default_factory=dict)
     #: More files kept out of the user's context (`verify`: the record it rebuilds from).
     context_exclude: list[Path] = field(default_factory=list)
+    #: Build without Docker's build cache (`verify --rebuild`: every step runs again).
+    no_cache: bool = False
 
 
 @dataclass
@@ -604,7 +606,14 @@ def run_build(options: BuildOptions) -> BuildResult:
             with tempfile.TemporaryFile() as tar:
                 user_context_tar(context, build_text, inner, epoch, tar, skip)
                 tar.seek(0)
-                user_id = _stream_build(client, tar, say, dockerfile=inner, platform=oci_platform)
+                user_id = _stream_build(
+                    client,
+                    tar,
+                    say,
+                    dockerfile=inner,
+                    platform=oci_platform,
+                    nocache=options.no_cache,
+                )
             from_ref = user_id
         else:
             user_id = None
@@ -633,6 +642,7 @@ def run_build(options: BuildOptions) -> BuildResult:
             if base.digest:
                 labels["org.opencontainers.image.base.digest"] = base.digest
         build_kwargs: dict[str, Any] = {} if user_id else {"platform": oci_platform}
+        build_kwargs["nocache"] = options.no_cache
         env_text = env_dockerfile(from_ref, prefix, base_path, labels)
         with EnvContext(staged, env_text, epoch) as stream:
             image_id = _stream_build(client, stream.chunks(), say, **build_kwargs)

@@ -106,7 +106,8 @@ def reproducible_image(
     The image id is the sha256 of the config, so the same layers, settings and epoch give
     the same id on every build. Only the config is loaded: dockerd already holds every
     layer and skips the layer files of a `docker load` it has (none are sent). The tag
-    moves to the new image; the old one is removed when nothing else tags it.
+    moves to the new image; the builder's own image stays (untagged) as the parent chain
+    Docker's build cache needs.
     """
     config = normalize_config(json.loads(saved_config(client, image_id)), epoch, inherited)
     data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
@@ -130,7 +131,4 @@ def reproducible_image(
         client.api.inspect_image(new_id)
     except docker.errors.APIError as exc:
         raise InputError(f"cannot load the reproducible image config: {exc}") from None
-    from audit.build import _remove_untagged
-
-    _remove_untagged(client, image_id)
     return new_id

@@ -47,6 +47,7 @@ from typing import Any
 from audit.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
+    FindingsError,
     InfrastructureError,
     InputError,
     ReproAuditError,
@@ -915,6 +916,7 @@ def rebuild(
             progress=say,
             local_bases=local_bases,
             context_exclude=[inputs.record_path],
+            no_cache=True,
         )
         epoch = recorded_inputs.get("source_date_epoch")
         saved = os.environ.get("SOURCE_DATE_EPOCH")
@@ -1003,10 +1005,17 @@ def run_verify(options: VerifyOptions) -> VerifyResult:
                 f"could not check {len(unknown)} input(s): {listed}{more}",
                 hint="the channel or registry did not answer; retry, or verify with --mirror",
             )
-        outcome = None
+        outcome: Rebuild | None = None
         if options.rebuild and verdict is not Verdict.UNREPRODUCIBLE:
-            outcome = rebuild(inputs, artifacts, refs, problems, options, cache_dir, mirror, say)
-            timings["rebuild_seconds"] = outcome.seconds
+            try:
+                outcome = rebuild(
+                    inputs, artifacts, refs, problems, options, cache_dir, mirror, say
+                )
+            except FindingsError as exc:  # an artifact that no longer verifies
+                problems.append(_rebuild_problem(exc))
+                notes.append("the rebuild stopped before installing anything")
+            if outcome is not None:
+                timings["rebuild_seconds"] = outcome.seconds
             verdict, reasons = decide(problems, outcome)
         elif options.rebuild:
             notes.append("no rebuild: inputs are missing (see above)")
@@ -1022,6 +1031,25 @@ def run_verify(options: VerifyOptions) -> VerifyResult:
             deep=options.deep,
             notes=notes,
         )
+
+
+def _rebuild_problem(exc: FindingsError) -> Problem:
+    """A fetch's FindingsError (size or sha256 mismatch) as a Problem naming the artifact."""
+    import re
+
+    match = re.match(r"(\w+) mismatch for (.+): expected (.+), got (.+)$", exc.message)
+    if match is None:
+        return Problem("artifact", exc.where or "", exc.where or "", MISMATCH, exc.message)
+    what, label, expected, got = match.groups()
+    return Problem(
+        "artifact",
+        label,
+        exc.where or "",
+        MISMATCH,
+        f"{what} mismatch of the artifact its URL serves today",
+        expected=expected,
+        got=got,
+    )
 
 
 def render_text(result: VerifyResult) -> list[str]:

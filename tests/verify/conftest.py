@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import shutil
+import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,10 +73,17 @@ def push_base(client: Any, repository: str, tag: str, seed: str) -> str:
     return push_tag(client, repository, tag)
 
 
+def commit(directory: Path, message: str) -> None:
+    """Commit everything in `directory` (a repository is created on first use)."""
+    identity = ["-c", "user.email=verify@example.invalid", "-c", "user.name=verify"]
+    if not (directory / ".git").is_dir():
+        subprocess.run(["git", "init", "-q"], cwd=directory, check=True)
+    for args in (["add", "-A"], ["commit", "-qm", message]):
+        subprocess.run(["git", *identity, *args], cwd=directory, check=True, capture_output=True)
+
+
 @pytest.fixture
-def make_world(
-    tmp_path: Path, verify_registry: LocalRegistry
-) -> Iterator[Callable[..., World]]:
+def make_world(tmp_path: Path, verify_registry: LocalRegistry) -> Iterator[Callable[..., World]]:
     """`make_world(name) -> World` at T0 (locked, pinned, built, recorded); cleaned up after."""
     client = require_docker()
     _need("busybox (busybox-static)", busybox_path() is not None)
@@ -120,6 +128,7 @@ def make_world(
         if build:
             done = world.run("build", "-t", world.image_tag)
             assert done.returncode == 0, done.stdout + done.stderr
+        commit(project, "T0")
         return world
 
     yield make
