@@ -220,37 +220,44 @@ def _explicit_problems(
     return problems
 
 
-def _solve_and_write(
+@dataclass
+class Solved:
+    """A solve's outcome before anything is written: records, wheels, the lock document."""
+
+    records: dict[str, list]
+    pip: dict[str, list]
+    document: dict[str, Any]
+
+
+def solve_document(
     options: LockOptions,
-    spec: Any,
-    virtual: Any,
+    spec: EnvSpec,
+    virtual: VirtualPackageSet,
     hashes: dict[str, str],
     digest: str,
-    meta: LockMetadata | None,
-    say: Any,
-) -> LockResult:
+    say: Any = lambda _msg: None,
+    *,
+    locked: dict[str, list] | None = None,
+    before_solve: Any = None,
+) -> Solved:
+    """Solve every platform (conda, then pip) into the lock document `lock` would write.
+
+    Shared by `lock` and by drift's upstream section, which must see exactly what a
+    re-lock would give. `before_solve(channels)` may refuse early (e.g. a dead host).
+    """
     from audit.channels import bind_channel_specs, install_auth_file, resolve_channels
-    from audit.lockfile import (
-        document_entries,
-        lock_document,
-        read_entries,
-        relative_sources,
-        render_explicit,
-        write_explicit,
-        write_lockfile,
-    )
+    from audit.lockfile import lock_document, relative_sources
     from audit.solve import SolveRequest, solve_all
 
-    base_dir = options.files[0].resolve().parent
-    channels = resolve_channels(spec.channels, base_dir=base_dir)
-    old_entries = read_entries(options.lockfile) if meta is not None else []
-    locked = _locked_for_update(options, spec.platforms) if options.update else {}
+    channels = resolve_channels(spec.channels, base_dir=options.files[0].resolve().parent)
+    if before_solve is not None:
+        before_solve(channels)
     requests = [
         SolveRequest(
             platform=p,
             specs=bind_channel_specs(spec.conda_specs[p], channels),
             virtual_packages=virtual.for_platform(p),
-            locked=tuple(locked.get(p, ())),
+            locked=tuple((locked or {}).get(p, ())),
         )
         for p in spec.platforms
     ]
@@ -260,7 +267,6 @@ def _solve_and_write(
         where = {name: loc for name in spec.lines if (loc := spec.where(name))}
         records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
         pip = _lock_pip_sections(options, spec, virtual, records, say)
-    say("writing lockfiles")
     document = lock_document(
         platforms=spec.platforms,
         channels=[c.display for c in channels],
@@ -271,6 +277,31 @@ def _solve_and_write(
         categories=spec.categories,
         digest=digest,
     )
+    return Solved(records=records, pip=pip, document=document)
+
+
+def _solve_and_write(
+    options: LockOptions,
+    spec: EnvSpec,
+    virtual: VirtualPackageSet,
+    hashes: dict[str, str],
+    digest: str,
+    meta: LockMetadata | None,
+    say: Any,
+) -> LockResult:
+    from audit.lockfile import (
+        document_entries,
+        read_entries,
+        render_explicit,
+        write_explicit,
+        write_lockfile,
+    )
+
+    old_entries = read_entries(options.lockfile) if meta is not None else []
+    locked = _locked_for_update(options, spec.platforms) if options.update else {}
+    solved = solve_document(options, spec, virtual, hashes, digest, say, locked=locked)
+    records, pip = solved.records, solved.pip
+    say("writing lockfiles")
     written: list[Path] = []
     if options.explicit:
         for platform in spec.platforms:
@@ -280,14 +311,15 @@ def _solve_and_write(
             )
             write_explicit(path, text)
             written.append(path)
-    write_lockfile(document, options.lockfile)
+    write_lockfile(solved.document, options.lockfile)
     written.insert(0, options.lockfile)
-    new_entries = document_entries(document)
     return LockResult(
         "written",
         options.lockfile,
         spec.platforms,
-        changes=diff_entries(old_entries, new_entries) if meta is not None else [],
+        changes=diff_entries(old_entries, document_entries(solved.document))
+        if meta is not None
+        else [],
         counts={
             p: {
                 "conda": sum(1 for r in records[p] if not r.name.normalized.startswith("__")),

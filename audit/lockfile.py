@@ -107,16 +107,31 @@ def read_metadata(path: Path) -> LockMetadata | None:
         return None
     except OSError as exc:
         raise InputError(f"cannot read lockfile: {exc.strerror}", where=str(path)) from None
-    head = _metadata_block(text)
+    try:
+        return parse_metadata(path, _metadata_block(text))
+    except InputError as exc:
+        raise InputError(exc.message, where=str(path)) from None
+
+
+def parse_metadata(path: Path, head: str) -> LockMetadata:
+    """LockMetadata from the YAML text outside the package list (InputError when bad).
+
+    YAML errors name their line (the package list is cut out, so callers that blank it
+    instead keep the file's line numbers).
+    """
     try:
         data = yaml.load(head, Loader=_loader())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise InputError(f"not valid YAML: {exc.problem or exc.context}{where}") from None
     except yaml.YAMLError as exc:
-        raise InputError(
-            f"lockfile is not valid YAML: {exc}".splitlines()[0], where=str(path)
-        ) from None
-    meta = (data or {}).get("metadata") if isinstance(data, dict) else None
+        raise InputError(f"not valid YAML: {exc}".splitlines()[0]) from None
+    meta = data.get("metadata") if isinstance(data, dict) else None
     if not isinstance(meta, dict):
-        raise InputError("not a conda-lock.yml: no 'metadata' mapping", where=str(path))
+        raise InputError("not a conda-lock.yml: no 'metadata' mapping")
+    if data.get("version") not in (None, 1):
+        raise InputError(f"unsupported lock version {data.get('version')!r} (expected 1)")
     return LockMetadata(
         path=path,
         platforms=tuple(str(p) for p in meta.get("platforms") or ()),
@@ -124,7 +139,7 @@ def read_metadata(path: Path) -> LockMetadata | None:
         channels=tuple(
             str(c.get("url") if isinstance(c, dict) else c) for c in meta.get("channels") or ()
         ),
-        sources=tuple(str(s) for s in meta.get("sources") or ()),
+        sources=tuple(str(x) for x in meta.get("sources") or ()),
         custom={str(k): str(v) for k, v in (meta.get("custom_metadata") or {}).items()},
     )
 

@@ -8,9 +8,7 @@ committed lock's inventory.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from audit.inventory.interface import Inventory, dedupe
 from audit.lock import LockOptions
@@ -61,40 +59,22 @@ def solve_without_writing(options: LockOptions, probe_timeout: float = 10.0) -> 
     Raises InfrastructureError when a channel (or PyPI) is unreachable, InputError for
     a bad or unsatisfiable environment.
     """
-    from audit.channels import bind_channel_specs, install_auth_file, resolve_channels
     from audit.inventory.condalock import package_from_entry
-    from audit.lock import _digest, _lock_pip_sections, parse_inputs
-    from audit.lockfile import lock_document, relative_sources
-    from audit.solve import SolveRequest, solve_all
+    from audit.lock import _digest, parse_inputs, solve_document
 
     digest = _digest(options)
     spec, virtual, hashes = parse_inputs(options, digest)
-    base_dir = options.files[0].resolve().parent
-    channels = resolve_channels(spec.channels, base_dir=base_dir)
-    probe_channels([c.url for c in channels], timeout=probe_timeout)
-    requests = [
-        SolveRequest(
-            platform=p,
-            specs=bind_channel_specs(spec.conda_specs[p], channels),
-            virtual_packages=virtual.for_platform(p),
-        )
-        for p in spec.platforms
-    ]
-    with tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp:
-        install_auth_file(options.auth_file, work_dir=Path(tmp))
-        where = {name: loc for name in spec.lines if (loc := spec.where(name))}
-        records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
-        pip = _lock_pip_sections(options, spec, virtual, records, lambda _msg: None)
-    document = lock_document(
-        platforms=spec.platforms,
-        channels=[c.display for c in channels],
-        sources=relative_sources(options.files, options.lockfile),
-        content_hash=hashes,
-        conda=records,
-        pip=pip,
-        categories=spec.categories,
-        digest=digest,
+    solved = solve_document(
+        options,
+        spec,
+        virtual,
+        hashes,
+        digest,
+        before_solve=lambda channels: probe_channels(
+            [c.url for c in channels], timeout=probe_timeout
+        ),
     )
+    document = solved.document
     by_platform: dict[str, list] = {p: [] for p in spec.platforms}
     for entry in document["package"]:
         package = package_from_entry(entry)

@@ -145,34 +145,9 @@ def _read_lock(
 
 def _metadata(path: Path, head: str) -> LockMetadata:
     """conda-lock.yml's metadata block, parsed from the text outside the package list."""
-    import yaml
+    from audit.lockfile import parse_metadata
 
-    from audit.lockfile import LockMetadata
-
-    try:
-        data = yaml.load(head, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise InputError(
-            f"not valid YAML: {exc.problem or exc.context} (line {mark.line + 1 if mark else 0})"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}") from None
-    meta = data.get("metadata") if isinstance(data, dict) else None
-    if not isinstance(meta, dict):
-        raise InputError("not a conda-lock.yml: no 'metadata' mapping")
-    if data.get("version") not in (None, 1):
-        raise InputError(f"unsupported lock version {data.get('version')!r} (expected 1)")
-    return LockMetadata(
-        path=path,
-        platforms=tuple(str(p) for p in meta.get("platforms") or ()),
-        content_hash={str(k): str(v) for k, v in (meta.get("content_hash") or {}).items()},
-        channels=tuple(
-            str(c.get("url") if isinstance(c, dict) else c) for c in meta.get("channels") or ()
-        ),
-        sources=tuple(str(x) for x in meta.get("sources") or ()),
-        custom={str(k): str(v) for k, v in (meta.get("custom_metadata") or {}).items()},
-    )
+    return parse_metadata(path, head)
 
 
 def _line_of(message: str) -> int:
