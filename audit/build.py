@@ -681,7 +681,9 @@ def run_build(options: BuildOptions) -> BuildResult:
             from audit.imageid import inherited_history, reproducible_image
 
             inherited = inherited_history(client, base, options.local_bases)
-            image_id = reproducible_image(client, image_id, options.tag, epoch, inherited)
+            image_id = reproducible_image(
+                client, image_id, options.tag, epoch, inherited, cache_dir / "images"
+            )
             say("building", f"reproducible image {image_id} (timestamps = {epoch})")
 
         # 3. inventory, push, record

@@ -16,6 +16,7 @@ import io
 import json
 import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from audit.errors import InputError
@@ -98,8 +99,32 @@ def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
         return 0
 
 
+def _memo_hit(client: Any, memo: Path | None, tag: str | None) -> str | None:
+    """The normalised id remembered for this builder image, if dockerd still has it."""
+    import docker.errors
+
+    if memo is None or not memo.is_file():
+        return None
+    new_id = memo.read_text(encoding="utf-8").strip()
+    try:
+        client.api.inspect_image(new_id)
+        if tag:
+            from audit.build import split_tag
+
+            repository, version = split_tag(tag)
+            client.api.tag(new_id, repository, version, force=True)
+    except docker.errors.APIError:
+        return None
+    return new_id
+
+
 def reproducible_image(
-    client: Any, image_id: str, tag: str | None, epoch: int, inherited: int
+    client: Any,
+    image_id: str,
+    tag: str | None,
+    epoch: int,
+    inherited: int,
+    memo_dir: Path | None = None,
 ) -> str:
     """Reload `image_id` with a normalised config (`normalize_config`); the new image id.
 
@@ -107,8 +132,15 @@ def reproducible_image(
     the same id on every build. Only the config is loaded: dockerd already holds every
     layer and skips the layer files of a `docker load` it has (none are sent). The tag
     moves to the new image; the builder's own image stays (untagged) as the parent chain
-    Docker's build cache needs.
+    Docker's build cache needs. With `memo_dir`, the result is remembered per builder
+    image, so an unchanged rebuild (a build-cache hit) does not read the image again.
     """
+    memo = None
+    if memo_dir is not None:
+        memo = Path(memo_dir) / f"{image_id.split(':', 1)[-1]}-{epoch}-{inherited}"
+        hit = _memo_hit(client, memo, tag)
+        if hit is not None:
+            return hit
     config = normalize_config(json.loads(saved_config(client, image_id)), epoch, inherited)
     data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
     new_id = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -131,4 +163,9 @@ def reproducible_image(
         client.api.inspect_image(new_id)
     except docker.errors.APIError as exc:
         raise InputError(f"cannot load the reproducible image config: {exc}") from None
+    if memo is not None:
+        from audit.fsutil import atomic_write_text
+
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(memo, new_id + "\n")
     return new_id

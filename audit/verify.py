@@ -928,6 +928,7 @@ def rebuild(
                 os.environ.pop("SOURCE_DATE_EPOCH", None)
             else:
                 os.environ["SOURCE_DATE_EPOCH"] = saved
+            builders = builder_images(fresh)
     seconds = time.perf_counter() - started
     rebuilt_record = result.record
     recorded_outputs = dict(inputs.record.get("outputs") or {})
@@ -937,11 +938,23 @@ def rebuild(
     drift = diff_inventories(old, new, platform=inputs.conda_platform)
     outcome = Rebuild(recorded_outputs, rebuilt_outputs, drift, seconds, loaded)
     if not options.keep_image:
-        _cleanup(result.image_id, recorded_outputs.get("image_id"), loaded)
+        _cleanup([result.image_id, *builders, *loaded], recorded_outputs.get("image_id"))
     return outcome
 
 
-def _cleanup(image_id: str, recorded_id: str | None, loaded: list[str]) -> None:
+def builder_images(cache_dir: Path) -> list[str]:
+    """The classic builder's own images behind each reproducible image a build made.
+
+    `audit.imageid` remembers them under `<cache>/images/<hex>-<epoch>-<n>`; a rebuild
+    removes them (and, through pruning, the user stage beneath) when it is done.
+    """
+    memo = Path(cache_dir) / "images"
+    if not memo.is_dir():
+        return []
+    return sorted(f"sha256:{path.name.split('-', 1)[0]}" for path in memo.iterdir())
+
+
+def _cleanup(images: list[str], recorded_id: str | None) -> None:
     """Remove what the rebuild added to dockerd, never the recorded image or a tagged one."""
     import docker.errors
 
@@ -949,7 +962,7 @@ def _cleanup(image_id: str, recorded_id: str | None, loaded: list[str]) -> None:
 
     client = connect_docker()
     try:
-        for image in [image_id, *loaded]:
+        for image in images:
             if image == recorded_id:
                 continue
             try:

@@ -74,9 +74,22 @@ def project(project_template: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """An artifact/stage cache shared by the session (the user's ~/.cache stays clean)."""
-    return tmp_path_factory.mktemp("build-cache")
+    cache = tmp_path_factory.mktemp("build-cache")
+    yield cache
+    # the classic builder's images behind the reproducible images (kept by `build` as its
+    # build cache) and, pruned with them, the user stages beneath
+    from helpers.docker import docker_client
+
+    from audit.verify import builder_images
+
+    client, _ = docker_client()
+    if client is not None:
+        for image in builder_images(cache):
+            with contextlib.suppress(Exception):
+                client.api.remove_image(image)
+        client.close()
 
 
 @pytest.fixture

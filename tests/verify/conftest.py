@@ -25,6 +25,7 @@ from verify_helpers import ENVIRONMENT_YML, World
 
 from audit.images.testing import LocalRegistry
 from audit.testing_build import busybox_path, busybox_rootfs, push_tag
+from audit.verify import builder_images
 
 
 def _need(what: str, ok: bool) -> None:
@@ -134,7 +135,9 @@ def make_world(tmp_path: Path, verify_registry: LocalRegistry) -> Iterator[Calla
     yield make
     servers.close()
     for world in worlds:
-        for image in world.made_images:
+        # the tags, then the builder images behind each reproducible image (their parents,
+        # the user stages, go with them)
+        for image in world.made_images + builder_images(world.cache):
             with contextlib.suppress(Exception):
                 client.api.remove_image(image, force=True)
     client.close()
