@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import tarfile
 import tempfile
@@ -274,10 +275,22 @@ def decide(problems: list[Problem], rebuild: Rebuild | None) -> tuple[Verdict, l
     if rebuild.same_image_id:
         why.append(f"bit-identical image: same image id {rebuild.rebuilt.get('image_id')}")
     else:
-        why.append(
-            f"image id differs (recorded {rebuild.recorded.get('image_id')}, rebuilt "
-            f"{rebuild.rebuilt.get('image_id')}): the config is not byte-identical"
-        )
+        recorded_id, rebuilt_id = rebuild.recorded.get("image_id"), rebuild.rebuilt.get("image_id")
+        ids = f"recorded {recorded_id}, rebuilt {rebuilt_id}"
+        old_layers = list(rebuild.recorded.get("layers") or [])
+        new_layers = list(rebuild.rebuilt.get("layers") or [])
+        differing = sum(a != b for a, b in zip(old_layers, new_layers, strict=False))
+        differing += abs(len(old_layers) - len(new_layers))
+        if differing:
+            why.append(
+                f"image id differs ({ids}): {differing} layer(s) of the Dockerfile's own steps "
+                "differ (RUN output, or the mtime a COPY stamps on a directory)"
+            )
+        else:
+            why.append(
+                f"image id differs ({ids}): same layers, other config (an image built "
+                "with --no-reproducible-image, or another Docker engine version)"
+            )
     for key, pair in rebuild.label_changes().items():
         why.append(f"label {key}: recorded {pair['recorded']!r}, rebuilt {pair['rebuilt']!r}")
     return Verdict.REPRODUCED, why
@@ -451,12 +464,7 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
             read_inventory(str(inputs.lockfile), platform)
             artifacts = [_artifact(r) for r in records]
             artifacts += [_wheel_artifact(w, platform) for w in wheels]
-            repodata = []
-            for record in records:
-                import json
-
-                body = json.loads(record.to_json())
-                repodata.append(body)
+            repodata = [json.loads(record.to_json()) for record in records]
             if artifacts or not _record_packages(inputs):
                 return artifacts, repodata, problems
             problems.append(
