@@ -1,0 +1,68 @@
+"""The record to verify: a path, or `git:REV[:path]` extracted from git."""
+
+from __future__ import annotations
+
+import contextlib
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from audit.errors import (
+    InputError,
+)
+from audit.verify.inputs import RECORD_NAME
+
+
+@contextlib.contextmanager
+def materialize_record(spec: str) -> Iterator[Path]:
+    """A record path for `spec`: a file, or `git:REV[:path]` extracted with `git archive`.
+
+    At a revision the whole tree is extracted (the lock, the pinned Dockerfile and the
+    build context as committed), so the record's relative paths resolve as they did.
+    """
+    if not spec.startswith("git:"):
+        path = Path(spec)
+        if path.is_dir():
+            path = path / RECORD_NAME
+        if not path.is_file():
+            raise InputError("no such build record", where=str(path))
+        yield path
+        return
+    import subprocess
+
+    rev, _, inner = spec[len("git:") :].partition(":")
+    if not rev:
+        raise InputError(f"expected git:REV or git:REV:path, got {spec!r}")
+    inner = inner or RECORD_NAME
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    )
+    if top.returncode != 0:
+        raise InputError("not inside a git repository", where=spec)
+    root = Path(top.stdout.strip())
+    prefix = subprocess.run(
+        ["git", "rev-parse", "--show-prefix"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="repro-audit-verify-git-") as tmp:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", "--end-of-options", f"{rev}^{{commit}}"],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
+        if archive.returncode != 0:
+            detail = archive.stderr.decode(errors="replace").strip().splitlines()
+            raise InputError(
+                f"cannot read revision {rev!r}: {detail[-1] if detail else 'git archive failed'}",
+                where=spec,
+            )
+        import io
+
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        for candidate in (Path(tmp) / prefix / inner, Path(tmp) / inner):
+            if candidate.is_file():
+                yield candidate
+                return
+        raise InputError(f"{inner} does not exist at revision {rev}", where=spec)

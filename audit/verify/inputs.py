@@ -1,0 +1,191 @@
+"""The record's inputs: the lock and Dockerfile it names (sha256-checked), artifacts, bases."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.errors import (
+    ReproAuditError,
+)
+from audit.fetch import Artifact
+from audit.mirror import sha256_path
+from audit.verify.verdict import (
+    GONE,
+    MISMATCH,
+    Problem,
+)
+
+RECORD_NAME = "build-record.json"
+
+
+@dataclass
+class Inputs:
+    """A record and the files it names, located on disk (or extracted from git)."""
+
+    record_path: Path
+    record: dict[str, Any]
+    lockfile: Path | None
+    dockerfile: Path | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return dict(self.record.get("inputs") or {})
+
+    @property
+    def platform(self) -> str:
+        return str(self.inputs.get("platform") or "linux/amd64")
+
+    @property
+    def conda_platform(self) -> str:
+        return str(self.inputs.get("conda_platform") or "linux-64")
+
+
+def _candidates(recorded: str, record_dir: Path) -> list[Path]:
+    path = Path(recorded)
+    if path.is_absolute():
+        return [path, record_dir / path.name]
+    return [record_dir / path, Path.cwd() / path, record_dir / path.name]
+
+
+def locate(
+    kind: str, entry: dict[str, Any], record_dir: Path
+) -> tuple[Path | None, Problem | None]:
+    """The file a record entry names ({path, sha256}), checked against its sha256."""
+    recorded = entry.get("path")
+    expected = entry.get("sha256")
+    if not recorded:
+        return None, Problem(kind, kind, "", GONE, "the record names no file")
+    existing = [p for p in _candidates(str(recorded), record_dir) if p.is_file()]
+    for path in existing:
+        if not expected or sha256_path(path) == expected:
+            return path, None
+    if existing:
+        got = sha256_path(existing[0])
+        return existing[0], Problem(
+            kind,
+            str(recorded),
+            str(existing[0]),
+            MISMATCH,
+            f"{recorded} changed since the build (verify git:REV to use the committed one)",
+            expected=expected,
+            got=got,
+        )
+    return None, Problem(kind, str(recorded), str(recorded), GONE, f"{recorded} not found")
+
+
+def load_inputs(record_path: Path) -> Inputs:
+    from audit.record import read_record
+
+    record = read_record(record_path)
+    inputs = record.get("inputs") or {}
+    base = record_path.resolve().parent
+    problems: list[Problem] = []
+    lockfile, problem = locate("lockfile", dict(inputs.get("lockfile") or {}), base)
+    if problem:
+        problems.append(problem)
+    dockerfile = None
+    docker_entry = dict(inputs.get("dockerfile") or {})
+    if not docker_entry.get("generated") and docker_entry.get("path"):
+        dockerfile, problem = locate("dockerfile", docker_entry, base)
+        if problem:
+            problems.append(problem)
+    return Inputs(record_path, record, lockfile, dockerfile, problems)
+
+
+def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]], list[Problem]]:
+    """(artifacts, repodata records, problems): the lock read by today's readers.
+
+    When the lock is unavailable the record's own package list stands in, so the
+    artifact checks still run.
+    """
+    from audit.materialize import _artifact, _wheel_artifact, read_pip_wheels
+
+    problems: list[Problem] = []
+    platform = inputs.conda_platform
+    if inputs.lockfile is not None:
+        from audit.inventory import read_inventory
+        from audit.lockfile import read_lock_records
+
+        try:
+            records = read_lock_records(inputs.lockfile, platform)
+            wheels = read_pip_wheels(inputs.lockfile, platform)
+            read_inventory(str(inputs.lockfile), platform)
+            artifacts = [_artifact(r) for r in records]
+            artifacts += [_wheel_artifact(w, platform) for w in wheels]
+            repodata = [json.loads(record.to_json()) for record in records]
+            if artifacts or not _record_packages(inputs):
+                return artifacts, repodata, problems
+            problems.append(
+                Problem(
+                    "lockfile",
+                    str(inputs.lockfile),
+                    str(inputs.lockfile),
+                    MISMATCH,
+                    f"today's reader finds no {platform} packages in the lock",
+                )
+            )
+        except ReproAuditError as exc:
+            problems.append(
+                Problem(
+                    "lockfile",
+                    str(inputs.lockfile),
+                    str(inputs.lockfile),
+                    MISMATCH,
+                    f"does not parse with repro-audit today: {exc.one_line()}",
+                )
+            )
+    return _record_packages(inputs), [], problems
+
+
+def _record_packages(inputs: Inputs) -> list[Artifact]:
+    packages = dict(inputs.inputs.get("packages") or {})
+    out = []
+    for manager in ("conda", "pip"):
+        for item in packages.get(manager) or []:
+            url = str(item.get("url") or "")
+            file_name = url.rsplit("/", 1)[-1]
+            subdir = url.rsplit("/", 2)[-2] if manager == "conda" and url.count("/") >= 2 else ""
+            out.append(
+                Artifact(
+                    name=str(item.get("name")),
+                    version=str(item.get("version")),
+                    platform=subdir or inputs.conda_platform,
+                    url=url,
+                    sha256=str(item.get("sha256") or ""),
+                    file_name=file_name,
+                )
+            )
+    return out
+
+
+def pinned_bases(inputs: Inputs) -> tuple[list[Any], list[Problem]]:
+    """The base images as ImageRefs with digests; unpinned ones are problems."""
+    from audit.images.reference import ReferenceError, parse_reference
+
+    refs: dict[str, Any] = {}
+    problems = []
+    for image in inputs.inputs.get("base_images") or []:
+        text = str(image.get("ref") or "")
+        digest = image.get("digest")
+        if not digest:
+            problems.append(
+                Problem(
+                    "base-image",
+                    text,
+                    str(image.get("where") or ""),
+                    GONE,
+                    "built unpinned (--allow-unpinned): no digest to rebuild from",
+                )
+            )
+            continue
+        try:
+            ref = parse_reference(text).with_digest(digest)
+        except ReferenceError as exc:
+            problems.append(Problem("base-image", text, "", GONE, f"unparsable reference: {exc}"))
+            continue
+        refs.setdefault(ref.canonical(), ref)
+    return list(refs.values()), problems

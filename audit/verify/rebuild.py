@@ -1,0 +1,180 @@
+"""`--rebuild`: build again from the recorded inputs only, and set the result beside the record."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from audit.errors import (
+    InputError,
+)
+from audit.fetch import Artifact
+from audit.verify.inputs import RECORD_NAME, Inputs
+from audit.verify.options import Progress, VerifyOptions
+from audit.verify.verdict import (
+    Problem,
+    Rebuild,
+)
+
+
+def _seed_cache(artifacts: list[Artifact], sources: list[Path], target: Path) -> None:
+    """Link every artifact some source cache holds into a fresh cache (verified on use)."""
+    from audit.fetch import cache_path
+    from audit.mirror import _link_or_copy
+
+    for artifact in artifacts:
+        destination = cache_path(target, artifact)
+        if destination.is_file():
+            continue
+        for source in sources:
+            candidate = cache_path(source, artifact)
+            if candidate.is_file():
+                _link_or_copy(candidate, destination)
+                break
+
+
+def _load_base(client: Any, mirror: Any, ref: Any, platform: str, say: Progress) -> str:
+    """Load `ref` from the mirror into dockerd; its image id (= the config digest)."""
+    import docker.errors
+
+    say("loading", f"{ref.canonical()} from the mirror")
+    with tempfile.TemporaryFile() as archive:
+        config_digest = mirror.docker_archive(ref.digest, platform, archive)
+        archive.seek(0)
+        try:
+            for _ in client.api.load_image(archive):
+                pass
+        except docker.errors.APIError as exc:
+            raise InputError(f"docker load of mirrored {ref}: {exc.explanation or exc}") from None
+    try:
+        image_id = client.api.inspect_image(config_digest)["Id"]
+    except docker.errors.ImageNotFound:
+        raise InputError(f"docker load of mirrored {ref} did not give {config_digest}") from None
+    if image_id != config_digest:
+        raise InputError(f"mirrored {ref} loaded as {image_id}, expected {config_digest}")
+    return image_id
+
+
+def _local_has(client: Any, ref: Any) -> bool:
+    import docker.errors
+
+    try:
+        client.api.inspect_image(f"{ref.name}@{ref.digest}")
+        return True
+    except docker.errors.APIError:
+        return False
+
+
+def rebuild(
+    inputs: Inputs,
+    artifacts: list[Artifact],
+    refs: list[Any],
+    problems: list[Problem],
+    options: VerifyOptions,
+    cache_dir: Path,
+    mirror: Any,
+    say: Progress,
+) -> Rebuild:
+    """Build again from the recorded inputs only and set the result beside the record."""
+    from audit.build import BuildOptions, connect_docker, run_build
+    from audit.drift import diff_inventories
+    from audit.inventory import Inventory
+
+    if inputs.lockfile is None:
+        raise InputError("the lockfile the record names is not available")
+    client = connect_docker()
+    loaded: list[str] = []
+    local_bases: dict[str, str] = {}
+    try:
+        gone = {p.name for p in problems if p.kind == "base-image"}
+        for ref in refs:
+            if ref.canonical() in gone and not _local_has(client, ref):
+                if mirror is None or mirror.image_missing(ref.digest, inputs.platform):
+                    raise InputError(f"{ref.canonical()} is neither in its registry nor mirrored")
+                image_id = _load_base(client, mirror, ref, inputs.platform, say)
+                local_bases[ref.canonical()] = image_id
+                loaded.append(image_id)
+    finally:
+        client.close()
+
+    recorded_inputs = inputs.inputs
+    docker_entry = dict(recorded_inputs.get("dockerfile") or {})
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="repro-audit-rebuild-") as tmp:
+        fresh = Path(tmp) / "cache"
+        sources = [cache_dir]
+        if mirror is not None:
+            mirror.seed_cache(artifacts, fresh)
+        _seed_cache(artifacts, sources, fresh)
+        build_options = BuildOptions(
+            lockfile=inputs.lockfile,
+            dockerfile=None if docker_entry.get("generated") else inputs.dockerfile,
+            base=docker_entry.get("base") if docker_entry.get("generated") else None,
+            tag=None,
+            platform=inputs.platform,
+            prefix=recorded_inputs.get("prefix"),
+            record=Path(tmp) / RECORD_NAME,
+            allow_unpinned=bool(recorded_inputs.get("allow_unpinned")),
+            cache_dir=fresh,
+            progress=say,
+            local_bases=local_bases,
+            context_exclude=[inputs.record_path],
+            no_cache=True,
+        )
+        epoch = recorded_inputs.get("source_date_epoch")
+        saved = os.environ.get("SOURCE_DATE_EPOCH")
+        os.environ["SOURCE_DATE_EPOCH"] = str(int(epoch or 0))
+        try:
+            result = run_build(build_options)
+        finally:
+            if saved is None:
+                os.environ.pop("SOURCE_DATE_EPOCH", None)
+            else:
+                os.environ["SOURCE_DATE_EPOCH"] = saved
+            builders = builder_images(fresh)
+    seconds = time.perf_counter() - started
+    rebuilt_record = result.record
+    recorded_outputs = dict(inputs.record.get("outputs") or {})
+    rebuilt_outputs = dict(rebuilt_record.get("outputs") or {})
+    old = Inventory.from_json(inputs.record.get("inventory") or {})
+    new = Inventory.from_json(rebuilt_record.get("inventory") or {})
+    drift = diff_inventories(old, new, platform=inputs.conda_platform)
+    outcome = Rebuild(recorded_outputs, rebuilt_outputs, drift, seconds, loaded)
+    if not options.keep_image:
+        _cleanup([result.image_id, *builders, *loaded], recorded_outputs.get("image_id"))
+    return outcome
+
+
+def builder_images(cache_dir: Path) -> list[str]:
+    """The classic builder's own images behind each reproducible image a build made.
+
+    `audit.imageid` remembers them under `<cache>/images/<hex>-<epoch>-<n>`; a rebuild
+    removes them (and, through pruning, the user stage beneath) when it is done.
+    """
+    memo = Path(cache_dir) / "images"
+    if not memo.is_dir():
+        return []
+    return sorted(f"sha256:{path.name.split('-', 1)[0]}" for path in memo.iterdir())
+
+
+def _cleanup(images: list[str], recorded_id: str | None) -> None:
+    """Remove what the rebuild added to dockerd, never the recorded image or a tagged one."""
+    import docker.errors
+
+    from audit.build import connect_docker
+
+    client = connect_docker()
+    try:
+        for image in images:
+            if image == recorded_id:
+                continue
+            try:
+                if not client.api.inspect_image(image).get("RepoTags"):
+                    client.api.remove_image(image, noprune=False)
+            except docker.errors.APIError:
+                pass
+    finally:
+        client.close()

@@ -1,0 +1,248 @@
+"""Static checks: is every artifact and base image the record names still there and sound?"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit.errors import (
+    InfrastructureError,
+    InputError,
+    ReproAuditError,
+)
+from audit.fetch import Artifact, _hash_file
+from audit.redact import redact_url
+from audit.verify.inputs import Inputs
+from audit.verify.options import VerifyOptions
+from audit.verify.verdict import (
+    GONE,
+    MISMATCH,
+    OK,
+    UNREACHABLE,
+    Problem,
+)
+
+#: Threads for the static checks (HEADs and registry GETs are latency-bound).
+WORKERS = 32
+
+
+@dataclass
+class _Probe:
+    status: str
+    detail: str = ""
+    size: int | None = None
+
+
+def probe_url(url: str, timeout: float) -> _Probe:
+    """HEAD the URL (ranged GET when HEAD is refused): ok with its size, gone, unreachable."""
+    url = os.path.expandvars(url)
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        path = Path(urllib.request.url2pathname(parsed.path))
+        try:
+            return _Probe(OK, size=path.stat().st_size)
+        except FileNotFoundError:
+            return _Probe(GONE, "file not found")
+        except OSError as exc:
+            return _Probe(UNREACHABLE, exc.strerror or str(exc))
+    if parsed.scheme not in ("http", "https"):
+        return _Probe(UNREACHABLE, f"unsupported URL scheme {parsed.scheme!r}")
+    for method, headers in (("HEAD", {}), ("GET", {"Range": "bytes=0-0"})):
+        request = urllib.request.Request(url, method=method, headers=headers)
+        request.add_header("User-Agent", "repro-audit (verify)")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                size = None
+                if method == "HEAD" and answer.headers.get("Content-Length", "").isdigit():
+                    size = int(answer.headers["Content-Length"])
+                elif "/" in (answer.headers.get("Content-Range") or ""):
+                    total = answer.headers["Content-Range"].rsplit("/", 1)[1]
+                    size = int(total) if total.isdigit() else None
+                return _Probe(OK, size=size)
+        except urllib.error.HTTPError as error:
+            error.close()
+            if error.code in (405, 501) and method == "HEAD":
+                continue
+            if error.code in (404, 410):
+                return _Probe(GONE, f"HTTP {error.code}")
+            if error.code in (401, 403):
+                return _Probe(GONE, f"HTTP {error.code} (access denied)")
+            return _Probe(UNREACHABLE, f"HTTP {error.code}")
+        except (OSError, ValueError) as exc:
+            return _Probe(UNREACHABLE, str(getattr(exc, "reason", exc)))
+    return _Probe(UNREACHABLE, "no answer")
+
+
+def _verified_size(path: Path, sha256: str) -> tuple[bool, int]:
+    digest, size = _hash_file(path)
+    return digest == sha256.lower(), size
+
+
+def check_artifact(
+    artifact: Artifact,
+    cache_dir: Path,
+    mirror: Any,
+    *,
+    deep: bool,
+    timeout: float,
+) -> Problem | None:
+    """None when the artifact is available upstream (or mirrored) and verifies."""
+    from audit.fetch import cache_path
+
+    where = redact_url(artifact.url)
+    label = f"{artifact.label} {artifact.file_name}"
+    expected = artifact.sha256.lower()
+    known_size: int | None = artifact.size
+    cached = False
+    path = cache_path(cache_dir, artifact)
+    if path.is_file():
+        good, size = _verified_size(path, expected)
+        if good:
+            cached, known_size = True, size
+        else:  # a damaged cache entry is dropped, as fetch does; it proves nothing upstream
+            path.unlink(missing_ok=True)
+    mirrored = False
+    mirror_problem: Problem | None = None
+    if mirror is not None and mirror.has_artifact(artifact):
+        good, size = _verified_size(mirror.artifact_path(artifact), expected)
+        if good:
+            mirrored, known_size = True, known_size or size
+        else:
+            mirror_problem = Problem(
+                "artifact",
+                label,
+                str(mirror.artifact_path(artifact)),
+                MISMATCH,
+                "sha256 mismatch of the mirrored copy",
+                expected=expected,
+                got=mirror.artifact_digest(artifact),
+            )
+    if deep:
+        upstream = _download_and_hash(artifact, cache_dir, timeout)
+        if upstream.status == OK and upstream.detail != expected:
+            return Problem(
+                "artifact",
+                label,
+                where,
+                MISMATCH,
+                "sha256 mismatch of the artifact its URL serves today",
+                expected=expected,
+                got=upstream.detail,
+                mirrored=mirrored,
+                cached=cached,
+            )
+        probe = upstream
+    else:
+        probe = probe_url(artifact.url, timeout)
+        sizes = (known_size, probe.size)
+        if probe.status == OK and None not in sizes and probe.size != known_size:
+            return Problem(
+                "artifact",
+                label,
+                where,
+                MISMATCH,
+                "size mismatch: its URL serves other bytes than the locked artifact",
+                expected=f"{known_size} bytes",
+                got=f"{probe.size} bytes",
+                mirrored=mirrored,
+                cached=cached,
+            )
+    if probe.status == OK:
+        return mirror_problem
+    if mirror_problem is not None:
+        return mirror_problem
+    return Problem(
+        "artifact",
+        label,
+        where,
+        probe.status,
+        f"{'gone from its channel' if probe.status == GONE else 'unreachable'} ({probe.detail})",
+        mirrored=mirrored,
+        cached=cached,
+    )
+
+
+def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> _Probe:
+    """Download the artifact; OK with its sha256 in `detail` (kept in the cache if it matches)."""
+    from audit.fetch import _download, cache_path
+
+    target = cache_path(cache_dir, artifact)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".verify-", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _download(artifact, tmp, timeout)
+        digest, size = _hash_file(tmp)
+        good = digest == artifact.sha256.lower()
+        if good:
+            os.replace(tmp, target)
+        return _Probe(OK, digest, size)
+    except InfrastructureError as exc:
+        return _Probe(UNREACHABLE, exc.message)
+    except InputError as exc:
+        return _Probe(GONE, exc.message)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def check_base(client: Any, ref: Any, mirror: Any, platform: str) -> Problem | None:
+    from audit.images.registry import DeniedError, NotFoundError
+
+    mirrored = mirror is not None and mirror.image_missing(ref.digest, platform) is None
+    try:
+        client.get_manifest(ref.api_host, ref.repository, ref.digest)
+        return None
+    except (NotFoundError, DeniedError) as exc:
+        status, reason = GONE, f"digest gone from its registry ({exc.message})"
+    except InfrastructureError as exc:
+        status, reason = UNREACHABLE, f"registry unreachable ({exc.message})"
+    except ReproAuditError as exc:
+        status, reason = GONE, f"registry refused the digest ({exc.message})"
+    return Problem(
+        "base-image",
+        ref.canonical(),
+        ref.name,
+        status,
+        reason,
+        expected=ref.digest,
+        mirrored=mirrored,
+    )
+
+
+def static_checks(
+    inputs: Inputs,
+    artifacts: list[Artifact],
+    refs: list[Any],
+    options: VerifyOptions,
+    cache_dir: Path,
+    mirror: Any,
+) -> list[Problem]:
+    """Every artifact and base digest, concurrently; the problems found."""
+    from audit.images.registry import RegistryClient
+
+    client = RegistryClient(insecure=options.insecure, timeout=options.timeout, retries=1)
+    jobs: list[Callable[[], Problem | None]] = []
+    for artifact in artifacts:
+        jobs.append(
+            lambda a=artifact: check_artifact(
+                a, cache_dir, mirror, deep=options.deep, timeout=options.timeout
+            )
+        )
+    for ref in refs:
+        jobs.append(lambda r=ref: check_base(client, r, mirror, inputs.platform))
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(jobs))) as pool:
+        found = list(pool.map(lambda job: job(), jobs))
+    return [p for p in found if p is not None]
