@@ -8,23 +8,20 @@ the channel, built and recorded. Every image a world made is removed afterwards.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from helpers import make_channel
 from helpers.docker import REQUIRE_ENV, require_docker
 from helpers.http import serve_directory
-from verify_helpers import ENVIRONMENT_YML, World
+from verify_helpers import ENVIRONMENT_YML, World, push_base
 
 from audit.images.testing import LocalRegistry
-from audit.testing_build import busybox_path, busybox_rootfs, push_tag
+from audit.testing_build import busybox_path
 from audit.verify import builder_images
 
 
@@ -44,34 +41,6 @@ def verify_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalR
     instance = LocalRegistry(tmp_path_factory.mktemp("verify-registry")).start()
     yield instance
     instance.stop()
-
-
-def seeded_rootfs(seed: str) -> bytes:
-    """The busybox rootfs plus /etc/seed: other content for the same tag."""
-    busybox = busybox_path()
-    assert busybox is not None
-    source = io.BytesIO(busybox_rootfs(busybox))
-    out = io.BytesIO()
-    with tarfile.open(fileobj=source) as old, tarfile.open(fileobj=out, mode="w") as new:
-        for member in old.getmembers():
-            new.addfile(member, old.extractfile(member) if member.isfile() else None)
-        if seed:
-            data = f"{seed}\n".encode()
-            info = tarfile.TarInfo("etc/seed")
-            info.size, info.mode = len(data), 0o644
-            new.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def push_base(client: Any, repository: str, tag: str, seed: str) -> str:
-    """`docker import` a (seeded) busybox rootfs as repository:tag and push it; the digest."""
-    client.api.import_image_from_data(
-        seeded_rootfs(seed),
-        repository=repository,
-        tag=tag,
-        changes=["ENV PATH=/bin", 'CMD ["/bin/sh"]'],
-    )
-    return push_tag(client, repository, tag)
 
 
 def commit(directory: Path, message: str) -> None:

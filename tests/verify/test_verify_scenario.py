@@ -14,10 +14,9 @@ import json
 import shutil
 
 import pytest
-from conftest import push_base
 from helpers import make_channel
 from helpers.docker import require_docker
-from verify_helpers import cli, delete_manifest, locked_file
+from verify_helpers import cli, delete_manifest, locked_file, push_base
 
 pytestmark = pytest.mark.docker
 

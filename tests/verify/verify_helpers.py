@@ -8,14 +8,18 @@ the base tag, delete a locked artifact or the base digest.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from audit.testing_build import busybox_path, busybox_rootfs, push_tag
 
 ENVIRONMENT_YML = """\
 name: app
@@ -99,3 +103,31 @@ def locked_file(lockfile: Path, name: str) -> str:
         if entry["name"] == name:
             return "/".join(entry["url"].rsplit("/", 2)[-2:])
     raise KeyError(name)
+
+
+def seeded_rootfs(seed: str) -> bytes:
+    """The busybox rootfs plus /etc/seed: other content for the same tag."""
+    busybox = busybox_path()
+    assert busybox is not None
+    source = io.BytesIO(busybox_rootfs(busybox))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=source) as old, tarfile.open(fileobj=out, mode="w") as new:
+        for member in old.getmembers():
+            new.addfile(member, old.extractfile(member) if member.isfile() else None)
+        if seed:
+            data = f"{seed}\n".encode()
+            info = tarfile.TarInfo("etc/seed")
+            info.size, info.mode = len(data), 0o644
+            new.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def push_base(client: Any, repository: str, tag: str, seed: str) -> str:
+    """`docker import` a (seeded) busybox rootfs as repository:tag and push it; the digest."""
+    client.api.import_image_from_data(
+        seeded_rootfs(seed),
+        repository=repository,
+        tag=tag,
+        changes=["ENV PATH=/bin", 'CMD ["/bin/sh"]'],
+    )
+    return push_tag(client, repository, tag)
