@@ -25,6 +25,20 @@ app = typer.Typer(
 )
 
 
+# Options several commands share: one definition each, so they read and behave alike.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+CacheDirOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Repodata, package and artifact cache.")
+]
+InsecureRegistryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--insecure-registry", help="Use plain http for this registry host."),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds per channel or registry request.")
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"repro-audit {__version__}")
@@ -107,10 +121,8 @@ def lock(
             "--auth-file", help="JSON {host-or-channel: 'user:pass' | token} for channels."
         ),
     ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Repodata and package cache.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    cache_dir: CacheDirOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Resolve environment.yml into conda-lock.yml and explicit per-platform lockfiles."""
     from audit.lock import LockOptions, run_lock
@@ -168,17 +180,12 @@ def pin(
     update: Annotated[
         bool, typer.Option("--update", help="Re-resolve pinned tags and move their digests.")
     ] = False,
-    insecure_registry: Annotated[
-        list[str] | None,
-        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds per registry request.")
-    ] = 15.0,
+    insecure_registry: InsecureRegistryOpt = None,
+    timeout: TimeoutOpt = 15.0,
     retries: Annotated[
         int, typer.Option("--retries", help="Retries on 429/5xx and connection failures.")
     ] = 4,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Pin every image a build pulls to a digest and record it in image-lock.json."""
     from audit.images.pin import PinOptions, render_text, run_pin
@@ -299,9 +306,7 @@ def build(
         Path | None,
         typer.Option("--environment", help="environment.yml to hash (default: the lock's)."),
     ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Artifact and stage cache.")
-    ] = None,
+    cache_dir: CacheDirOpt = None,
     reproducible_image: Annotated[
         bool,
         typer.Option(
@@ -309,7 +314,7 @@ def build(
             help="Normalise the image config (SOURCE_DATE_EPOCH) so rebuilds keep the image id.",
         ),
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Build an image whose conda environment is exactly the lock, and record the build."""
     from audit.build import BuildOptions, iter_progress_lines, run_build
@@ -371,10 +376,7 @@ def check(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds per request with --online.")
     ] = 10.0,
-    insecure_registry: Annotated[
-        list[str] | None,
-        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
-    ] = None,
+    insecure_registry: InsecureRegistryOpt = None,
 ) -> None:
     """Pre-merge checks, offline: lock in sync, images pinned, no secrets, team policy."""
     from audit.check import CheckOptions, run_check
@@ -485,9 +487,7 @@ def drift(
         list[Path] | None,
         typer.Option("-f", "--file", help="environment.yml, relative to PATH (repeatable)."),
     ] = None,
-    limit: Annotated[
-        int, typer.Option("-n", help="Last N revisions that touched the lock.")
-    ] = 20,
+    limit: Annotated[int, typer.Option("-n", help="Last N revisions that touched the lock.")] = 20,
     since: Annotated[
         str | None, typer.Option("--since", help="Revisions after REV instead of -n.")
     ] = None,
@@ -517,16 +517,9 @@ def drift(
     output_format: Annotated[
         str, typer.Option("--format", help="stdout: text | markdown | json | html")
     ] = "text",
-    insecure_registry: Annotated[
-        list[str] | None,
-        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds per registry request.")
-    ] = 15.0,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Repodata and package cache.")
-    ] = None,
+    insecure_registry: InsecureRegistryOpt = None,
+    timeout: TimeoutOpt = 15.0,
+    cache_dir: CacheDirOpt = None,
 ) -> None:
     """The periodic drift report: lock history, upstream, base images, image vs lock."""
     from audit.drift_report import DriftOptions, run_drift
@@ -599,17 +592,10 @@ def verify(
     keep_image: Annotated[
         bool, typer.Option("--keep-image", help="Keep the rebuilt image in Docker.")
     ] = False,
-    insecure_registry: Annotated[
-        list[str] | None,
-        typer.Option("--insecure-registry", help="Use plain http for this registry host."),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Seconds per channel or registry request.")
-    ] = 15.0,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Artifact cache (as for build).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    insecure_registry: InsecureRegistryOpt = None,
+    timeout: TimeoutOpt = 15.0,
+    cache_dir: CacheDirOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Does a recorded build still reproduce? AVAILABLE/REPRODUCED exit 0, others 1."""
     from audit.verify import VerifyOptions, render_text, run_verify
