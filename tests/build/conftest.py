@@ -10,32 +10,22 @@ subprocesses the way a user runs them. Every image a test creates is removed aft
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from build_helpers import BASE_REPOSITORY, BaseImage, write_project
-from helpers.docker import REQUIRE_ENV, require_docker
+from helpers.docker import require_docker, require_tool
 
 from audit.images.testing import LocalRegistry
 from audit.testing_build import busybox_path, import_busybox, push_tag
 
 
-def _need(what: str, ok: bool) -> None:
-    if ok:
-        return
-    message = f"{what} is not installed (apt-get install docker-registry busybox-static)"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def build_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """A throw-away `docker-registry` on 127.0.0.1 for the session."""
-    _need("docker-registry", shutil.which("docker-registry") is not None)
+    require_tool("docker-registry")
     instance = LocalRegistry(tmp_path_factory.mktemp("build-registry")).start()
     yield instance
     instance.stop()
@@ -46,7 +36,7 @@ def base_image(build_registry: LocalRegistry) -> Iterator[BaseImage]:
     """busybox imported with `docker import`, pushed to `build_registry` (digest known)."""
     client = require_docker()
     busybox = busybox_path()
-    _need("busybox (busybox-static)", busybox is not None)
+    require_tool("busybox (busybox-static)", busybox is not None)
     assert busybox is not None
     repository = f"{build_registry.host}/{BASE_REPOSITORY}"
     import_busybox(client, repository, "1", busybox)

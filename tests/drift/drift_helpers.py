@@ -10,21 +10,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from helpers import make_channel
+from helpers.docker import require_tool as require  # noqa: F401 (re-exported)
 
 from audit.images.testing import LocalRegistry
 
 ENV_DEPS = ["python 3.11.*", "numpy", "six", "tzdata"]
-
-
-def require(binary: str) -> None:
-    """Skip without `binary`, unless CI (REPRO_AUDIT_REQUIRE_DOCKER=1), where it fails."""
-    if shutil.which(binary) is None:
-        message = f"{binary} is not installed (scripts/setup.sh installs it)"
-        if os.environ.get("REPRO_AUDIT_REQUIRE_DOCKER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -7,6 +7,7 @@ so a CI job that is meant to exercise Docker cannot go green by skipping everyth
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 import pytest
@@ -33,7 +34,21 @@ def require_docker() -> Any:
     client, why = docker_client()
     if client is not None:
         return client
-    message = f"Docker is not available: {why}"
+    unavailable(f"Docker is not available: {why}")
+
+
+def require_tool(what: str, available: bool | None = None) -> None:
+    """Skip (fail under REPRO_AUDIT_REQUIRE_DOCKER=1) when `what` is missing.
+
+    `what` is a program looked up on PATH, unless `available` says whether it is there.
+    """
+    if (shutil.which(what) is not None) if available is None else available:
+        return
+    unavailable(f"{what} is not installed (scripts/setup.sh installs it)")
+
+
+def unavailable(message: str) -> None:
+    """The one policy for missing services: a skip locally, a failure in CI."""
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{message} ({REQUIRE_ENV}=1)", pytrace=False)
     pytest.skip(message)

@@ -6,14 +6,13 @@ Without it these tests skip, unless REPRO_AUDIT_REQUIRE_DOCKER=1 (CI), where the
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.docker import require_tool
 
 from audit.images.credentials import Credential
 from audit.images.registry import RegistryClient
@@ -22,18 +21,10 @@ from audit.images.testing import LocalRegistry, StaticCredentials, make_htpasswd
 USER, PASSWORD = "alice", "s3cret-pw"
 
 
-def _need(binary: str) -> None:
-    if shutil.which(binary) is None:
-        message = f"{binary} is not installed (apt-get install docker-registry apache2-utils)"
-        if os.environ.get("REPRO_AUDIT_REQUIRE_DOCKER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """An anonymous registry for the whole session (tests use distinct repositories)."""
-    _need("docker-registry")
+    require_tool("docker-registry")
     instance = LocalRegistry(tmp_path_factory.mktemp("registry")).start()
     yield instance
     instance.stop()
@@ -42,8 +33,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry
 @pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """A registry behind htpasswd (bcrypt) Basic auth."""
-    _need("docker-registry")
-    _need("htpasswd")
+    require_tool("docker-registry")
+    require_tool("htpasswd")
     root = tmp_path_factory.mktemp("auth-registry")
     make_htpasswd(root / "htpasswd", USER, PASSWORD)
     instance = LocalRegistry(root, htpasswd=root / "htpasswd").start()

@@ -8,15 +8,13 @@ the channel, built and recorded. Every image a world made is removed afterwards.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from helpers import make_channel
-from helpers.docker import REQUIRE_ENV, require_docker
+from helpers.docker import require_docker, require_tool
 from helpers.http import serve_directory
 from verify_helpers import ENVIRONMENT_YML, World, push_base
 
@@ -25,19 +23,10 @@ from audit.testing_build import busybox_path
 from audit.verify import builder_images
 
 
-def _need(what: str, ok: bool) -> None:
-    if ok:
-        return
-    message = f"{what} is not installed (apt-get install docker-registry busybox-static)"
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def verify_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
     """A `docker-registry` on 127.0.0.1 with deletes enabled, for the session."""
-    _need("docker-registry", shutil.which("docker-registry") is not None)
+    require_tool("docker-registry")
     instance = LocalRegistry(tmp_path_factory.mktemp("verify-registry")).start()
     yield instance
     instance.stop()
@@ -56,7 +45,7 @@ def commit(directory: Path, message: str) -> None:
 def make_world(tmp_path: Path, verify_registry: LocalRegistry) -> Iterator[Callable[..., World]]:
     """`make_world(name) -> World` at T0 (locked, pinned, built, recorded); cleaned up after."""
     client = require_docker()
-    _need("busybox (busybox-static)", busybox_path() is not None)
+    require_tool("busybox (busybox-static)", busybox_path() is not None)
     worlds: list[World] = []
     servers = contextlib.ExitStack()
 
