@@ -36,14 +36,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from audit.build import env_dockerfile  # noqa: E402
-from audit.images.testing import LocalRegistry  # noqa: E402
-from audit.testing_build import (  # noqa: E402
+from audit.testing.build import (  # noqa: E402
     add_pip_entry,
     busybox_path,
     import_busybox,
     make_wheel,
     push_tag,
 )
+from audit.testing.registry import LocalRegistry  # noqa: E402
 
 ENVIRONMENT = """\
 name: bench

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from audit.images.pin import PinOptions, run_pin  # noqa: E402
 from audit.images.reference import parse_reference  # noqa: E402
 from audit.images.registry import RegistryClient  # noqa: E402
-from audit.images.testing import (  # noqa: E402
+from audit.testing.registry import (  # noqa: E402
     LocalRegistry,
     StaticCredentials,
     push_image,

@@ -36,7 +36,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from audit.testing_verify import record_for_lock, synthetic_lock  # noqa: E402
+from audit.testing.verify import record_for_lock, synthetic_lock  # noqa: E402
 
 PLAIN_HEADS = """\
 import sys, urllib.request
@@ -110,8 +110,8 @@ def bench_static(count: int, runs: int) -> dict[str, float]:
 def bench_rebuild(runs: int) -> dict[str, float]:
     import docker
 
-    from audit.images.testing import LocalRegistry
-    from audit.testing_build import busybox_path, import_busybox, push_tag
+    from audit.testing.build import busybox_path, import_busybox, push_tag
+    from audit.testing.registry import LocalRegistry
 
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     from helpers import make_channel

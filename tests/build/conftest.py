@@ -18,8 +18,8 @@ import pytest
 from build_helpers import BASE_REPOSITORY, BaseImage, write_project
 from helpers.docker import require_docker, require_tool
 
-from audit.images.testing import LocalRegistry
-from audit.testing_build import busybox_path, import_busybox, push_tag
+from audit.testing.build import busybox_path, import_busybox, push_tag
+from audit.testing.registry import LocalRegistry
 
 
 @pytest.fixture(scope="session")

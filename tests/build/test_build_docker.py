@@ -181,7 +181,7 @@ def test_push_records_the_repo_digest(
     base_image: BaseImage,
 ) -> None:
     from audit.images.registry import RegistryClient
-    from audit.images.testing import StaticCredentials
+    from audit.testing.registry import StaticCredentials
 
     tag = images(f"{base_image.host}/ra-build-pushed:1")
     record = build(project, tag, build_cache, "--push")
@@ -195,7 +195,7 @@ def test_push_records_the_repo_digest(
 def test_locked_wheels_reach_the_image_and_the_inventory_matches_the_lock(
     project: Path, tmp_path: Path, tag_for: Callable[[str], str], build_cache: Path
 ) -> None:
-    from audit.testing_build import add_pip_entry, make_wheel
+    from audit.testing.build import add_pip_entry, make_wheel
 
     client = require_docker()
     wheel = make_wheel(tmp_path)

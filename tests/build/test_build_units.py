@@ -26,7 +26,7 @@ from audit.errors import FindingsError, InputError
 from audit.fetch import Artifact, cache_path, fetch_all, fetch_one
 from audit.inventory import read_inventory
 from audit.materialize import conda_platform, materialize, normalize_prefix, stage_digest
-from audit.testing_build import add_pip_entry, make_wheel
+from audit.testing.build import add_pip_entry, make_wheel
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -33,7 +33,7 @@ from drift_helpers import (  # noqa: F401
 from helpers import make_channel
 
 from audit.images.registry import RegistryClient
-from audit.images.testing import LocalRegistry, StaticCredentials, push_image
+from audit.testing.registry import LocalRegistry, StaticCredentials, push_image
 
 
 @pytest.fixture(scope="session")

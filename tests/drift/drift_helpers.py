@@ -13,7 +13,7 @@ from pathlib import Path
 from helpers import make_channel
 from helpers.docker import require_tool as require  # noqa: F401 (re-exported)
 
-from audit.images.testing import LocalRegistry
+from audit.testing.registry import LocalRegistry
 
 ENV_DEPS = ["python 3.11.*", "numpy", "six", "tzdata"]
 

@@ -16,7 +16,7 @@ from helpers.docker import require_tool
 
 from audit.images.credentials import Credential
 from audit.images.registry import RegistryClient
-from audit.images.testing import LocalRegistry, StaticCredentials, make_htpasswd
+from audit.testing.registry import LocalRegistry, StaticCredentials, make_htpasswd
 
 USER, PASSWORD = "alice", "s3cret-pw"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from audit.images.registry import RegistryClient
-from audit.images.testing import LocalRegistry, free_port, push_image, push_index
+from audit.testing.registry import LocalRegistry, free_port, push_image, push_index
 
 from .conftest import PASSWORD, USER, CliResult
 

@@ -23,7 +23,7 @@ from audit.images.registry import (
     RegistryClient,
     UnreachableError,
 )
-from audit.images.testing import LocalRegistry, StaticCredentials, push_image, push_index
+from audit.testing.registry import LocalRegistry, StaticCredentials, push_image, push_index
 
 from .conftest import PASSWORD, USER
 from .stub_registry import MANIFEST_DIGEST, Script, silent_server, stub_registry
@@ -159,7 +159,7 @@ def test_registry_that_does_not_answer_times_out() -> None:
 
 
 def test_connection_refused_is_infrastructure_error() -> None:
-    from audit.images.testing import free_port
+    from audit.testing.registry import free_port
 
     ref = parse_reference(f"127.0.0.1:{free_port()}/team/app:1.0")
     with pytest.raises(UnreachableError):

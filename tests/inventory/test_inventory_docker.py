@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.docker import require_docker
+from helpers.docker import require_docker, require_tool
 from inventory_images import DPKG_STATUS, base_layers, conda_meta
 
 from audit.inventory import read_inventory
@@ -82,10 +82,9 @@ def test_daemon_unknown_image() -> None:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from audit.images.testing import LocalRegistry, registry_available
+    from audit.testing.registry import LocalRegistry
 
-    if not registry_available():
-        pytest.skip("docker-registry is not installed")
+    require_tool("docker-registry")
     local = LocalRegistry(tmp_path_factory.mktemp("registry")).start()
     try:
         yield local.host

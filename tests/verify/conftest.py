@@ -18,8 +18,8 @@ from helpers.docker import require_docker, require_tool
 from helpers.http import serve_directory
 from verify_helpers import ENVIRONMENT_YML, World, push_base
 
-from audit.images.testing import LocalRegistry
-from audit.testing_build import busybox_path
+from audit.testing.build import busybox_path
+from audit.testing.registry import LocalRegistry
 from audit.verify import builder_images
 
 

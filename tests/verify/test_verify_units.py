@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 from helpers import make_channel
+from helpers.docker import require_tool
 from helpers.http import serve_directory
 from verify_helpers import cli, locked_file, verify_json
 
 from audit.drift import diff_inventories
 from audit.imageid import normalize_config
 from audit.inventory import Inventory, Package
-from audit.testing_verify import record_for_lock, synthetic_lock
+from audit.testing.verify import record_for_lock, synthetic_lock
 from audit.verify import GONE, MISMATCH, Problem, Rebuild, Verdict, decide
 
 # --------------------------------------------------------------------------- verdicts
@@ -268,12 +269,11 @@ def test_bad_input_is_exit_2(tmp_path: Path) -> None:
 
 def test_mirror_image_and_docker_archive(tmp_path: Path) -> None:
     """An image copied through the registry API becomes an OCI layout and a docker-archive."""
-    if shutil.which("docker-registry") is None:
-        pytest.skip("docker-registry is not installed")
+    require_tool("docker-registry")
     from audit.images.reference import parse_reference
     from audit.images.registry import RegistryClient
-    from audit.images.testing import LocalRegistry, push_index
     from audit.mirror import Mirror
+    from audit.testing.registry import LocalRegistry, push_index
 
     registry = LocalRegistry(tmp_path / "registry").start()
     try:

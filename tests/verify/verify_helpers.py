@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.testing_build import busybox_path, busybox_rootfs, push_tag
+from audit.testing.build import busybox_path, busybox_rootfs, push_tag
 
 ENVIRONMENT_YML = """\
 name: app
