@@ -630,21 +630,23 @@ def verify(
 
 def main() -> None:
     """Console entry point: run the app and turn expected failures into one line + exit code."""
-    import click
-
     try:
         code = app(standalone_mode=False)
     except ReproAuditError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_INPUT)
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing value, ...
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"error: {exc}\n")
+        sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
