@@ -14,7 +14,7 @@ from functools import cmp_to_key
 from typing import Any
 
 from audit.errors import InputError
-from audit.inventory.interface import Inventory, Package
+from audit.inventory.interface import Inventory, Package, no_gc
 
 #: Every kind of change, in the order reports list them (most alarming first).
 KINDS = (
@@ -316,6 +316,18 @@ def diff_inventories(
     details: bool = True,
 ) -> PlatformDrift:
     """Every change from `old` to `new`, sorted by (manager, name, kind)."""
+    with no_gc():
+        return _diff_inventories(old, new, platform=platform, mapping=mapping, details=details)
+
+
+def _diff_inventories(
+    old: Inventory,
+    new: Inventory,
+    *,
+    platform: str | None,
+    mapping: Mapping[str, str] | None,
+    details: bool,
+) -> PlatformDrift:
     where = platform if platform is not None else (new.platform or old.platform)
     a, b = old.by_key(), new.by_key()
     changes: list[Change] = []

@@ -17,6 +17,7 @@ from audit.inventory.interface import (
     InventoryError,
     InventorySource,
     Package,
+    no_gc,
     normalize_name,
 )
 
@@ -51,7 +52,8 @@ def source_from_bytes(
         from audit.inventory.record import RecordSource, looks_like_record
 
         try:
-            document = json.loads(data)
+            with no_gc():
+                document = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InventoryError(f"not valid JSON: {exc}", where=spec) from None
         if looks_like_record(document):
