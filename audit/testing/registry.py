@@ -89,6 +89,16 @@ class LocalRegistry:
             ]
         return "\n".join(lines) + "\n"
 
+    def delete_manifest(self, repository: str, digest: str) -> int:
+        """Registry API DELETE of a manifest by digest (deletes are enabled); the status."""
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/v2/{repository}/manifests/{digest}", method="DELETE"
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+
     def start(self, wait: float = 15.0) -> LocalRegistry:
         self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "config.yml"

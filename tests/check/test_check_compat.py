@@ -160,3 +160,45 @@ def test_online_unreachable_everything_exits_3(project: Path, run) -> None:
     data = json.loads(result.stdout)
     assert data["online"]["checked"] == 0 and data["online"]["unreachable"] > 0
     assert result.returncode == 3
+
+
+def test_online_reports_a_vanished_base_digest(tmp_path: Path, run) -> None:
+    """A pinned base whose digest is deleted from its (real) registry → RA018 at its FROM."""
+    import subprocess
+    import sys
+
+    from helpers.docker import require_tool
+
+    from audit.images.registry import RegistryClient
+    from audit.testing.registry import LocalRegistry, StaticCredentials, push_image
+
+    require_tool("docker-registry")
+    registry = LocalRegistry(tmp_path / "registry").start()
+    try:
+        client = RegistryClient(credentials=StaticCredentials(), backoff=0.01)
+        push_image(client, registry.host, "check/base", "1", seed="online")
+        project = tmp_path / "project"
+        project.mkdir()
+        (project / "Dockerfile").write_text(f"FROM {registry.host}/check/base:1\nRUN true\n")
+        pinned = subprocess.run(
+            [sys.executable, "-m", "audit", "pin", "-f", "Dockerfile"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+        )
+        assert pinned.returncode == 0, pinned.stderr
+        digest = (project / "Dockerfile").read_text().split("@", 1)[1].split()[0]
+        result = run(project, "--online", "--format", "json")
+        data = json.loads(result.stdout)
+        assert (result.returncode, data["findings"]) == (0, []), result.stderr
+        assert data["online"]["checked"] == 1
+        assert registry.delete_manifest("check/base", digest) == 202
+        result = run(project, "--online", "--format", "json")
+        data = json.loads(result.stdout)
+        assert result.returncode == 1
+        assert [(f["rule_id"], f["file"], f["line"]) for f in data["findings"]] == [
+            ("RA018", "Dockerfile", 1)
+        ]
+        assert digest in data["findings"][0]["message"]
+    finally:
+        registry.stop()

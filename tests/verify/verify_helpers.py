@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,11 +87,11 @@ class World:
 
 def delete_manifest(host: str, repository: str, digest: str) -> int:
     """Registry API DELETE of a manifest by digest (storage.delete.enabled); the status."""
-    request = urllib.request.Request(
-        f"http://{host}/v2/{repository}/manifests/{digest}", method="DELETE"
+    from audit.testing.registry import LocalRegistry
+
+    return LocalRegistry(Path("."), port=int(host.rsplit(":", 1)[1])).delete_manifest(
+        repository, digest
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return answer.status
 
 
 def locked_file(lockfile: Path, name: str) -> str:
