@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
+from helpers.cli import repro_audit
 
 from audit import __version__
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "audit", *args], capture_output=True, text=True, timeout=60
-    )
+    return repro_audit(*args, timeout=60)
 
 
 @pytest.mark.parametrize(

@@ -7,27 +7,19 @@ ones a user sees.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.cli import repro_audit
 
 PLATFORMS = ("linux-64", "osx-arm64", "win-64")
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "REPRO_AUDIT_CACHE_DIR": str(cwd / ".cache"), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "audit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
+    """`repro-audit ARGS` in `cwd`, with a cache private to the test."""
+    return repro_audit(*args, cwd=cwd, env={"REPRO_AUDIT_CACHE_DIR": str(cwd / ".cache"), **env})
 
 
 def write_env(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers.cli import repro_audit
 
 ENVIRONMENT_YML = """\
 name: app
@@ -25,14 +25,7 @@ BASE_REPOSITORY = "ra-build-base"
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`repro-audit ARGS` in a subprocess (real exit codes, real environment)."""
-    return subprocess.run(
-        [sys.executable, "-m", "audit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
+    return repro_audit(*args, cwd=cwd, env=env)
 
 
 @dataclass

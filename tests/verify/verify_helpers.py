@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
-import sys
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from helpers.cli import repro_audit
 
 from audit.testing.build import busybox_path, busybox_rootfs, push_tag
 
@@ -37,14 +37,7 @@ def cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess:
     """`repro-audit ARGS` in a subprocess (real exit codes, real environment)."""
-    return subprocess.run(
-        [sys.executable, "-m", "audit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
+    return repro_audit(*args, cwd=cwd, env=env, timeout=timeout)
 
 
 def verify_json(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[int, Any]:
