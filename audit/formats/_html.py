@@ -27,7 +27,7 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .card.ok .n { color: var(--green); } .card.na .n { color: var(--amber); }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 14px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line);
-  vertical-align: top; }
+  vertical-align: top; overflow-wrap: anywhere; }
 th { background: var(--soft); font-weight: 600; font-size: 12.5px; }
 tr:hover td { background: #f0f6ff; }
 .kind { display: inline-block; padding: 0 6px; border-radius: 10px; font-size: 12px;
