@@ -15,6 +15,7 @@ only its own section unavailable. Every finding carries a likely root cause:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,6 +37,8 @@ from audit.history import (
     CAUSE_UPSTREAM,
     GitRepo,
     History,
+    ImageMove,
+    image_lock_moves,
     walk_history,
 )
 from audit.inventory.interface import Inventory
@@ -201,7 +204,8 @@ def run_drift(options: DriftOptions) -> DriftReport:
                 limit=options.limit,
                 since=options.since,
             )
-            sections.append(history_section(history))
+            moves = image_lock_moves(repo, image_locks, limit=options.limit, since=options.since)
+            sections.append(history_section(history, moves))
         else:
             sections.append(Section("history", status="skipped"))
         top = repo.top
@@ -258,9 +262,22 @@ def _read_lock(path: Path) -> tuple[list[Inventory], str]:
 # --------------------------------------------------------------------------- history
 
 
-def history_section(history: History) -> Section:
-    """One finding per package change per revision, plus unreadable locks."""
+def history_section(history: History, moves: Sequence[ImageMove] = ()) -> Section:
+    """One finding per package change per revision, unreadable locks, re-pinned bases."""
     section = Section("history")
+    for move in moves:
+        section.findings.append(
+            Finding(
+                "history",
+                "image-moved",
+                CAUSE_BASE_IMAGE,
+                move.reference,
+                old=move.old,
+                new=move.new,
+                revision=move.commit.sha[:12],
+                detail=f"re-pinned in {move.path}",
+            )
+        )
     for revision in history.revisions:
         short = revision.commit.sha[:12]
         if revision.error:

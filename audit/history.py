@@ -10,6 +10,7 @@ a finding for that revision; the walk goes on against the last good one.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -480,3 +481,64 @@ def iter_changes(history: History) -> Iterator[tuple[Revision, PlatformDrift]]:
 def repo_path(repo: GitRepo, path: Path) -> str:
     """A repository path for `path` given relative to the cwd or absolute."""
     return PurePosixPath(repo.relpath(path)).as_posix()
+
+
+# --------------------------------------------------------------------------- base images
+
+
+@dataclass(frozen=True)
+class ImageMove:
+    """A pinned tag whose digest changed in a commit of an image-lock.json."""
+
+    commit: Commit
+    path: str
+    reference: str  # registry/repository:tag
+    old: str
+    new: str
+
+
+def _pinned_tags(data: bytes) -> dict[str, str] | None:
+    """registry/repository:tag → digest of an image-lock.json blob (None when unreadable)."""
+    try:
+        images = json.loads(data).get("images") or {}
+        return {
+            f"{e['registry']}/{e['repository']}:{e.get('tag') or ''}": str(e["digest"])
+            for e in sorted(images.values(), key=lambda e: str(e.get("digest", "")))
+            if e.get("tag")
+        }
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+
+
+def image_lock_moves(
+    repo: GitRepo, image_locks: Sequence[str], *, limit: int = 20, since: str | None = None
+) -> list[ImageMove]:
+    """Tags re-pinned to another digest, over the same window as the lock's history.
+
+    Each image-lock.json is walked on its own commits (a base can move without the conda
+    lock changing); the commit before the window is the baseline when there is one.
+    """
+    moves: list[ImageMove] = []
+    for path in image_locks:
+        found = repo.log(
+            path, since=repo.rev_parse(since) if since else None, limit=None if since else limit + 1
+        )
+        commits = list(reversed(found))
+        previous: dict[str, str] | None = None
+        if since:
+            blob = repo.read(repo.rev_parse(since), path)
+            previous = _pinned_tags(blob[1]) if blob else None
+        for commit in commits:
+            blob = repo.read(commit.sha, path)
+            current = _pinned_tags(blob[1]) if blob else None
+            if previous is not None and current is not None:
+                for reference in sorted(previous.keys() & current.keys()):
+                    if previous[reference] != current[reference]:
+                        moves.append(
+                            ImageMove(
+                                commit, path, reference, previous[reference], current[reference]
+                            )
+                        )
+            if current is not None:
+                previous = current
+    return sorted(moves, key=lambda m: (m.commit.time, m.path, m.reference))

@@ -244,3 +244,45 @@ def test_diff_bad_input(project: Project, tmp_path: Path) -> None:
         "diff", str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--fail-on", "exploded"
     )
     assert kind.returncode == 2 and "unknown kind" in kind.stderr
+
+
+def test_history_reports_a_base_image_repinned_without_a_lock_change(tmp_path: Path) -> None:
+    """A commit that only re-pins a base tag is drift too: cause "base image moved"."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "conda-lock.yml").write_text(
+        "version: 1\nmetadata:\n  content_hash: {}\n  channels: []\n  platforms:\n"
+        "  - linux-64\n  sources: []\npackage:\n- name: six\n  version: 1.16.0\n"
+        "  manager: conda\n  platform: linux-64\n  dependencies: {}\n"
+        "  url: https://example.invalid/noarch/six-1.16.0-py_0.conda\n"
+        "  hash:\n    sha256: " + "a" * 64 + "\n  category: main\n  optional: false\n"
+    )
+
+    def pin(digest: str) -> None:
+        entry = {
+            "registry": "registry.example",
+            "repository": "team/base",
+            "tag": "1",
+            "digest": digest,
+            "media_type": "application/vnd.oci.image.manifest.v1+json",
+            "platforms": [],
+            "files": ["Dockerfile"],
+        }
+        key = f"registry.example/team/base:1@{digest}"
+        (repo / "image-lock.json").write_text(json.dumps({"version": 1, "images": {key: entry}}))
+        (repo / "Dockerfile").write_text(f"FROM registry.example/team/base:1@{digest}\n")
+
+    old, new = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    pin(old)
+    commit(repo, "initial", 1_700_000_000)
+    pin(new)
+    moved = commit(repo, "re-pin the base", 1_700_003_600)
+    done = cli(
+        ["drift", "--no-upstream", "--no-images", "--format", "json"], repo, tmp_path / "cache"
+    )
+    assert done.returncode == 1, done.stderr
+    found = findings(json.loads(done.stdout), "history")
+    assert [
+        (f["kind"], f["cause"], f["subject"], f["old"], f["new"], f["revision"]) for f in found
+    ] == [("image-moved", "base image moved", "registry.example/team/base:1", old, new, moved[:12])]
