@@ -20,10 +20,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from audit.images.pin import PinOptions, run_pin  # noqa: E402
 from audit.images.reference import parse_reference  # noqa: E402
 from audit.images.registry import RegistryClient  # noqa: E402
+from audit.testing.http import serve_handler  # noqa: E402
 from audit.testing.registry import (  # noqa: E402
     LocalRegistry,
     StaticCredentials,
@@ -69,18 +69,8 @@ def delaying_proxy(target: str, latency: float):
             self.wfile.write(body)
             upstream.close()
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256  # the default 5 drops SYNs under 16 concurrent clients
-
-    server = Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Handler) as host:
+        yield host
 
 
 def client() -> RegistryClient:

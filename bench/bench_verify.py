@@ -26,16 +26,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from audit.testing.http import serve_handler  # noqa: E402
 from audit.testing.verify import record_for_lock, synthetic_lock  # noqa: E402
 
 PLAIN_HEADS = """\
@@ -58,17 +58,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve(path: Path) -> Iterator[str]:
-    handler = functools.partial(_Quiet, directory=str(path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    server.request_queue_size = 256
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(functools.partial(_Quiet, directory=str(path))) as host:
+        yield f"http://{host}"
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:

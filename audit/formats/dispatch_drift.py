@@ -1,13 +1,31 @@
-"""Pick the diff or drift renderer by name or by a report file's suffix."""
+"""Pick the diff or drift renderer by name or by a report file's suffix.
+
+Each renderer lives in its own module, imported only when chosen (deepdiff, rich and the
+HTML templates stay off the paths that do not need them).
+"""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from audit.errors import InputError
 
-DIFF_FORMATS = ("table", "markdown", "json", "html")
-DRIFT_FORMATS = ("text", "markdown", "json", "html")
+#: format name → (module, function) of each renderer
+_DIFF = {
+    "table": ("diff_table", "format_diff_table"),
+    "markdown": ("diff_markdown", "format_diff_markdown"),
+    "json": ("diff_json", "format_diff_json"),
+    "html": ("diff_html", "format_diff_html"),
+}
+_DRIFT = {
+    "text": ("drift_text", "format_drift_text"),
+    "markdown": ("drift_markdown", "format_drift_markdown"),
+    "json": ("drift_json", "format_drift_json"),
+    "html": ("drift_html", "format_drift_html"),
+}
+DIFF_FORMATS = tuple(_DIFF)
+DRIFT_FORMATS = tuple(_DRIFT)
 _SUFFIXES = {
     ".html": "html",
     ".htm": "html",
@@ -17,24 +35,16 @@ _SUFFIXES = {
 }
 
 
+def _renderer(table: dict[str, tuple[str, str]], fmt: str) -> object:
+    if fmt not in table:
+        raise InputError(f"--format must be one of {', '.join(table)}, not {fmt!r}")
+    module, function = table[fmt]
+    return getattr(importlib.import_module(f"audit.formats.{module}"), function)
+
+
 def render_diff(drift: object, fmt: str, color: bool = False) -> str:
-    if fmt == "json":
-        from audit.formats.diff_json import format_diff_json
-
-        return format_diff_json(drift)  # type: ignore[arg-type]
-    if fmt == "markdown":
-        from audit.formats.diff_markdown import format_diff_markdown
-
-        return format_diff_markdown(drift)  # type: ignore[arg-type]
-    if fmt == "html":
-        from audit.formats.diff_html import format_diff_html
-
-        return format_diff_html(drift)  # type: ignore[arg-type]
-    if fmt == "table":
-        from audit.formats.diff_table import format_diff_table
-
-        return format_diff_table(drift, color=color)  # type: ignore[arg-type]
-    raise InputError(f"--format must be one of {', '.join(DIFF_FORMATS)}, not {fmt!r}")
+    render = _renderer(_DIFF, fmt)
+    return render(drift, color=color) if fmt == "table" else render(drift)  # type: ignore[operator]
 
 
 def report_format(path: Path) -> str:
@@ -46,20 +56,4 @@ def report_format(path: Path) -> str:
 
 
 def render_drift(report: object, fmt: str) -> str:
-    if fmt == "json":
-        from audit.formats.drift_json import format_drift_json
-
-        return format_drift_json(report)  # type: ignore[arg-type]
-    if fmt == "markdown":
-        from audit.formats.drift_markdown import format_drift_markdown
-
-        return format_drift_markdown(report)  # type: ignore[arg-type]
-    if fmt == "html":
-        from audit.formats.drift_html import format_drift_html
-
-        return format_drift_html(report)  # type: ignore[arg-type]
-    if fmt == "text":
-        from audit.formats.drift_text import format_drift_text
-
-        return format_drift_text(report)  # type: ignore[arg-type]
-    raise InputError(f"--format must be one of {', '.join(DRIFT_FORMATS)}, not {fmt!r}")
+    return _renderer(_DRIFT, fmt)(report)  # type: ignore[operator]

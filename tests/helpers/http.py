@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import functools
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from audit.testing.http import serve_handler
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -54,17 +55,5 @@ def serve_directory(path: Path | str, auth: tuple[str, str] | None = None) -> It
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         expected = f"Basic {token}"
     handler = type("Handler", (_QuietHandler,), {"expected_auth": expected})
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(Path(path).resolve()))
-    )
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="test-http", daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_handler(functools.partial(handler, directory=str(Path(path).resolve()))) as host:
+        yield f"http://{host}"

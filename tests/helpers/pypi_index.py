@@ -15,14 +15,15 @@ import html
 import io
 import re
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from audit.testing.http import serve_handler
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -222,16 +223,6 @@ def serve_with_ranges(root: Path) -> Iterator[ServedIndex]:
     tests; lazy wheel reading needs ranges, the way PyPI and most file hosts serve them.
     """
     served = ServedIndex(url="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _range_handler(root, served))
-    server.daemon_threads = True
-    served.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="pypi-index", daemon=True
-    )
-    thread.start()
-    try:
+    with serve_handler(_range_handler(root, served)) as host:
+        served.url = f"http://{host}"
         yield served
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

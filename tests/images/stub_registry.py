@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from audit.images.registry import OCI_MANIFEST
+from audit.testing.http import serve_handler
 
 CONFIG = json.dumps({"architecture": "arm", "os": "linux", "variant": "v7"}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
@@ -92,15 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def stub_registry(script: Script) -> Iterator[str]:
     """Serve `script` on 127.0.0.1; yields the host:port."""
-    handler = type("Handler", (_Handler,), {"script": script})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(type("Handler", (_Handler,), {"script": script})) as host:
+        yield host
 
 
 @contextmanager
