@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.errors import InputError
-from audit.redact import redact_url
+from audit.core.errors import InputError
+from audit.core.redact import redact_url
 
 CHANNEL_ALIAS = "https://conda.anaconda.org"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

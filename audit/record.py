@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.fsutil import atomic_write_text
+from audit.core.fs import atomic_write_text
 
 #: Version of the record's JSON shape; bump on incompatible changes.
 RECORD_SCHEMA = 1
@@ -84,7 +84,7 @@ def write_record(path: Path, record: BuildRecord) -> None:
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    from audit.errors import InputError
+    from audit.core.errors import InputError
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -34,16 +34,18 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # support: the test helpers
 
-from audit.build import env_dockerfile  # noqa: E402
-from audit.testing.build import (  # noqa: E402
+from support.build import (  # noqa: E402
     add_pip_entry,
     busybox_path,
     import_busybox,
     make_wheel,
     push_tag,
 )
-from audit.testing.registry import LocalRegistry  # noqa: E402
+from support.registry import LocalRegistry  # noqa: E402
+
+from audit.build.run import env_dockerfile  # noqa: E402
 
 ENVIRONMENT = """\
 name: bench

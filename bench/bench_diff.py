@@ -120,7 +120,7 @@ def bench_diff(args: argparse.Namespace, work: Path) -> None:
 
     from deepdiff import DeepDiff
 
-    from audit.drift import diff_inventories
+    from audit.diff.classify import diff_inventories
 
     size = args.deepdiff_size
     small_old, small_new = make_inventories(size, seed=11)

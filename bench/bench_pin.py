@@ -27,17 +27,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # support: the test helpers
 
-from audit.images.pin import PinOptions, run_pin  # noqa: E402
-from audit.images.reference import parse_reference  # noqa: E402
-from audit.images.registry import RegistryClient  # noqa: E402
-from audit.testing.http import serve_handler  # noqa: E402
-from audit.testing.registry import (  # noqa: E402
+from support.http import serve_handler  # noqa: E402
+from support.registry import (  # noqa: E402
     LocalRegistry,
     StaticCredentials,
     push_image,
     push_index,
 )
+
+from audit.pin.run import PinOptions, run_pin  # noqa: E402
+from audit.registry.client import RegistryClient  # noqa: E402
+from audit.registry.reference import parse_reference  # noqa: E402
 
 FILES, REFS_PER_FILE = 10, 4
 

@@ -34,9 +34,10 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # support: the test helpers
 
-from audit.testing.http import serve_handler  # noqa: E402
-from audit.testing.verify import record_for_lock, synthetic_lock  # noqa: E402
+from support.http import serve_handler  # noqa: E402
+from support.verify import record_for_lock, synthetic_lock  # noqa: E402
 
 PLAIN_HEADS = """\
 import sys, urllib.request
@@ -100,12 +101,11 @@ def bench_static(count: int, runs: int) -> dict[str, float]:
 
 def bench_rebuild(runs: int) -> dict[str, float]:
     import docker
-
-    from audit.testing.build import busybox_path, import_busybox, push_tag
-    from audit.testing.registry import LocalRegistry
+    from support.build import busybox_path, import_busybox, push_tag
+    from support.registry import LocalRegistry
 
     sys.path.insert(0, str(REPO_ROOT / "tests"))
-    from helpers import make_channel
+    from support import make_channel
 
     client = docker.from_env()
     busybox = busybox_path()

@@ -7,8 +7,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from helpers import make_channel
-from helpers.http import serve_directory
+from support import make_channel
+from support.http import serve_directory
 
 # ---------------------------------------------------------------------------------------
 # Fixture conda channel (fixtures/make_channel.py) and HTTP serving (tests/helpers/http.py)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from helpers.cli import repro_audit
+from support.cli import repro_audit
 
 from audit import __version__
 

@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 import zstandard
-from helpers import REPO_ROOT, make_channel, solve, versions
-from helpers.http import serve_directory
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rattler import Subdir
 from rattler import install as rattler_install
 from rattler.exceptions import InstallerError, SolverError
+from support import REPO_ROOT, make_channel, solve, versions
+from support.http import serve_directory
 
 PYTHON_311_LINUX = "linux-64/python-3.11.9-h9f0c242_0_cpython.conda"
 SIX_116 = "six-1.16.0-pyh6c4a22f_0.conda"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers.cli import repro_audit
+from support.cli import repro_audit
 
 PLATFORMS = ("linux-64", "osx-arm64", "win-64")
 
@@ -99,7 +99,7 @@ def test_lock_content_hash_matches_conda_lock(project: Path) -> None:
     from conda_lock.src_parser import make_lock_spec
     from conda_lock.virtual_package import default_virtual_package_repodata
 
-    from audit.spec import MAPPING_PATH
+    from audit.envfile.spec import MAPPING_PATH
 
     spec = make_lock_spec(src_files=[project / "environment.yml"], mapping_url=str(MAPPING_PATH))
     expected = compute_content_hashes(spec, default_virtual_package_repodata(cuda_version=""))

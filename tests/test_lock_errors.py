@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_lock import BASIC, run, write_env
 
-from audit import fsutil
+from audit.core import fs as fsutil
 
 
 @pytest.fixture

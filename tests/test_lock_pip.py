@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers.http import serve_directory
-from helpers.pypi_index import build_wheel, write_index
+from support.http import serve_directory
+from support.pypi_index import build_wheel, write_index
 from test_lock import run
 
 NATIVE = {

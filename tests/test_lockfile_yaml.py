@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.lockfile import dump_lockfile
+from audit.lockfile.condalock import dump_lockfile
 
 TRICKY = [
     "1.0",

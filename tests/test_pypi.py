@@ -1,4 +1,4 @@
-"""audit.pypi: lock the pip section per platform with uv, against a local index.
+"""audit.lock.pypi: lock the pip section per platform with uv, against a local index.
 
 The index is built here from tiny real wheels (helpers.pypi_index) and served on
 127.0.0.1; only the test marked `pypi` talks to the real PyPI (deselected by default).
@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers.http import serve_directory
-from helpers.pypi_index import (
+from packaging.tags import Tag
+from support.http import serve_directory
+from support.pypi_index import (
     build_sdist,
     build_wheel,
     serve_with_ranges,
     sha256_file,
     write_index,
 )
-from packaging.tags import Tag
 
-from audit import pypi
-from audit.errors import FindingsError, InfrastructureError, InputError
-from audit.pypi import (
+from audit.core.errors import FindingsError, InfrastructureError, InputError
+from audit.lock import pypi
+from audit.lock.pypi import (
     MAPPING_PATH,
     PipLocked,
     conda_platform_to_uv,

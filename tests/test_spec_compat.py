@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit.errors import InputError
-from audit.lockfile import document_entries, read_entries, read_metadata
-from audit.spec import load_spec
+from audit.core.errors import InputError
+from audit.envfile.spec import load_spec
+from audit.lockfile.condalock import document_entries, read_entries, read_metadata
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ENVS = sorted((SHARED / "envs-conda-lock").rglob("*.y*ml")) if SHARED.exists() else []

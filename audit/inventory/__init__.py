@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from audit.errors import InputError
+from audit.core.errors import InputError
 from audit.inventory.interface import (
     MANAGERS,
     Inventory,

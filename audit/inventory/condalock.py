@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from audit.core.redact import redact_url
 from audit.inventory.interface import (
     MANAGERS,
     Inventory,
@@ -26,7 +27,6 @@ from audit.inventory.normalize import (
     split_conda_filename,
     url_filename,
 )
-from audit.redact import redact_url
 
 SUPPORTED_VERSIONS = (1,)
 

@@ -15,10 +15,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from audit.errors import InfrastructureError
+from audit.core.errors import InfrastructureError
+from audit.core.redact import redact_url
 from audit.inventory.image import oci_platform, pick_descriptor, read_archive, read_layers
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
-from audit.redact import redact_url
 
 DAEMON_PREFIX = "docker-daemon:"
 ARCHIVE_PREFIX = "docker-archive:"
@@ -228,13 +228,13 @@ class _VerifyingStream(io.RawIOBase):
 class RegistrySource(InventorySource):
     """`docker://REF`: manifest and layer blobs from a registry (OCI distribution API).
 
-    Manifests, auth and retries come from `audit.images.registry.RegistryClient`; layer
+    Manifests, auth and retries come from `audit.registry.client.RegistryClient`; layer
     blobs are streamed here (that client reads bodies whole, which a multi-GB layer must
     not be) with the authorization it negotiated, and their sha256 is verified.
     """
 
     def __init__(self, spec: str, platform: str | None = None, client: Any = None) -> None:
-        from audit.images.reference import ReferenceError, parse_reference
+        from audit.registry.reference import ReferenceError, parse_reference
 
         self.spec = redact_url(spec)
         self.platform = platform
@@ -247,7 +247,7 @@ class RegistrySource(InventorySource):
     def read(self) -> list[Inventory]:
         import json
 
-        from audit.images.registry import INDEX_TYPES, RegistryClient
+        from audit.registry.client import INDEX_TYPES, RegistryClient
 
         client = self._client or RegistryClient()
         ref = self.ref

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from audit.core.redact import redact_url
 from audit.inventory.interface import Inventory, InventoryError, InventorySource, Package, dedupe
 from audit.inventory.normalize import (
     channel_from_url,
@@ -19,7 +20,6 @@ from audit.inventory.normalize import (
     url_filename,
     wheel_name_version,
 )
-from audit.redact import redact_url
 
 _PLATFORM = re.compile(r"^#\s*platform:\s*(\S+)")
 _PIP = re.compile(r"^#\s*pip\s+(?P<name>[A-Za-z0-9._-]+)\s*@\s*(?P<url>\S+)")

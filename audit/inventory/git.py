@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from audit.errors import InfrastructureError
+from audit.core.errors import InfrastructureError
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
 
 PREFIX = "git:"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from audit.errors import InputError
+from audit.core.errors import InputError
 
 #: Package managers an inventory knows; `Package.manager` is always one of them.
 MANAGERS = ("conda", "pip", "deb", "apk")

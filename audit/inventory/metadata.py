@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from audit.core.redact import redact_url
 from audit.inventory.interface import InventoryError, Package
 from audit.inventory.normalize import depends_from_list, normalize_channel
-from audit.redact import redact_url
 
 #: INSTALLER values that mean "conda owns this dist-info": not a pip package.
 CONDA_INSTALLERS = frozenset({"conda", "mamba", "micromamba", "rattler", "pixi", "conda-forge"})

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
-from audit.redact import redact_url
+from audit.core.redact import redact_url
 
 #: conda's default channel_alias: a bare channel name `conda-forge` lives there.
 CHANNEL_ALIAS = "https://conda.anaconda.org"

@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from audit.core.redact import redact_url
 from audit.inventory.interface import Inventory, InventoryError, InventorySource, Package, dedupe
 from audit.inventory.normalize import channel_from_url, depends_from_list, normalize_channel
-from audit.redact import redact_url
 
 _VERSION = re.compile(r"^version:\s*(\d+)\s*$", re.MULTILINE)
 

@@ -22,7 +22,7 @@ Verdicts (exit 0 for the first two, 1 for the others, 3 when the check could not
 * DRIFTED — the inventory differs (the classified diff, as `repro-audit diff` gives it);
 * UNREPRODUCIBLE — an input is missing or does not verify (each one listed).
 
-The mirror (`audit.mirror`) turns "gone upstream" into "still here": an artifact or base
+The mirror (`audit.verify.mirror`) turns "gone upstream" into "still here": an artifact or base
 image that its upstream lost but the mirror holds, verified, does not block a verdict.
 
 Layout: `verdict` (the verdict model, pure), `options`, `inputs` (the record's files,

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from audit.errors import (
+from audit.core.errors import (
     InputError,
 )
 from audit.verify.inputs import RECORD_NAME

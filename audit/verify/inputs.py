@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.errors import (
+from audit.artifacts import Artifact
+from audit.core.errors import (
     ReproAuditError,
 )
-from audit.fetch import Artifact
-from audit.mirror import sha256_path
+from audit.verify.mirror import sha256_path
 from audit.verify.verdict import (
     GONE,
     MISMATCH,
@@ -102,13 +102,13 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
     When the lock is unavailable the record's own package list stands in, so the
     artifact checks still run.
     """
-    from audit.materialize import _artifact, _wheel_artifact, read_pip_wheels
+    from audit.build.materialize import _artifact, _wheel_artifact, read_pip_wheels
 
     problems: list[Problem] = []
     platform = inputs.conda_platform
     if inputs.lockfile is not None:
         from audit.inventory import read_inventory
-        from audit.lockfile import read_lock_records
+        from audit.lockfile.condalock import read_lock_records
 
         try:
             records = read_lock_records(inputs.lockfile, platform)
@@ -164,7 +164,7 @@ def _record_packages(inputs: Inputs) -> list[Artifact]:
 
 def pinned_bases(inputs: Inputs) -> tuple[list[Any], list[Problem]]:
     """The base images as ImageRefs with digests; unpinned ones are problems."""
-    from audit.images.reference import ReferenceError, parse_reference
+    from audit.registry.reference import ReferenceError, parse_reference
 
     refs: dict[str, Any] = {}
     problems = []

@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from audit.errors import (
+from audit.artifacts import Artifact
+from audit.core.errors import (
     ReproAuditError,
 )
-from audit.fetch import Artifact
 from audit.verify.inputs import Inputs
 from audit.verify.options import Progress, VerifyOptions
 from audit.verify.static import _verified_size
@@ -25,9 +25,9 @@ def write_mirror(
     say: Progress,
 ) -> list[str]:
     """Fill the mirror (verified fetch for artifacts, registry API for images); notes."""
-    from audit.fetch import fetch_one
-    from audit.images.registry import RegistryClient
-    from audit.mirror import Mirror
+    from audit.artifacts import fetch_one
+    from audit.registry.client import RegistryClient
+    from audit.verify.mirror import Mirror
 
     assert options.mirror is not None
     mirror = Mirror.open(options.mirror, create=True)

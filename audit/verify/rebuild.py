@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from audit.errors import (
+from audit.artifacts import Artifact
+from audit.core.errors import (
     InputError,
 )
-from audit.fetch import Artifact
 from audit.verify.inputs import RECORD_NAME, Inputs
 from audit.verify.options import Progress, VerifyOptions
 from audit.verify.verdict import (
@@ -22,8 +22,8 @@ from audit.verify.verdict import (
 
 def _seed_cache(artifacts: list[Artifact], sources: list[Path], target: Path) -> None:
     """Link every artifact some source cache holds into a fresh cache (verified on use)."""
-    from audit.fetch import cache_path
-    from audit.mirror import _link_or_copy
+    from audit.artifacts import cache_path
+    from audit.verify.mirror import _link_or_copy
 
     for artifact in artifacts:
         destination = cache_path(target, artifact)
@@ -79,8 +79,8 @@ def rebuild(
     say: Progress,
 ) -> Rebuild:
     """Build again from the recorded inputs only and set the result beside the record."""
-    from audit.build import BuildOptions, connect_docker, run_build
-    from audit.drift import diff_inventories
+    from audit.build.run import BuildOptions, connect_docker, run_build
+    from audit.diff.classify import diff_inventories
     from audit.inventory import Inventory
 
     if inputs.lockfile is None:
@@ -151,7 +151,7 @@ def rebuild(
 def builder_images(cache_dir: Path) -> list[str]:
     """The classic builder's own images behind each reproducible image a build made.
 
-    `audit.imageid` remembers them under `<cache>/images/<hex>-<epoch>-<n>`; a rebuild
+    `audit.build.imageid` remembers them under `<cache>/images/<hex>-<epoch>-<n>`; a rebuild
     removes them (and, through pruning, the user stage beneath) when it is done.
     """
     memo = Path(cache_dir) / "images"
@@ -164,7 +164,7 @@ def _cleanup(images: list[str], recorded_id: str | None) -> None:
     """Remove what the rebuild added to dockerd, never the recorded image or a tagged one."""
     import docker.errors
 
-    from audit.build import connect_docker
+    from audit.build.run import connect_docker
 
     client = connect_docker()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from audit.errors import (
+from audit.core.errors import (
     FindingsError,
     InfrastructureError,
     InputError,
@@ -33,7 +33,7 @@ def _say_nothing(_phase: str, _message: str) -> None:
 
 def run_verify(options: VerifyOptions) -> VerifyResult:
     """The whole `verify` command; raises a ReproAuditError for input/infra failures."""
-    from audit.solve import default_cache_dir
+    from audit.core.fs import default_cache_dir
 
     say = options.progress or _say_nothing
     if options.write_mirror and options.mirror is None:
@@ -52,7 +52,7 @@ def run_verify(options: VerifyOptions) -> VerifyResult:
             timings["mirror_seconds"] = time.perf_counter() - started
         mirror = None
         if options.mirror is not None:
-            from audit.mirror import Mirror
+            from audit.verify.mirror import Mirror
 
             mirror = Mirror.open(options.mirror)
         say("checking", f"{len(artifacts)} artifacts and {len(refs)} base images")

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.errors import (
+from audit.artifacts import Artifact, _hash_file
+from audit.core.errors import (
     InfrastructureError,
     InputError,
     ReproAuditError,
 )
-from audit.fetch import Artifact, _hash_file
-from audit.redact import redact_url
+from audit.core.redact import redact_url
 from audit.verify.inputs import Inputs
 from audit.verify.options import VerifyOptions
 from audit.verify.verdict import (
@@ -96,7 +96,7 @@ def check_artifact(
     timeout: float,
 ) -> Problem | None:
     """None when the artifact is available upstream (or mirrored) and verifies."""
-    from audit.fetch import cache_path
+    from audit.artifacts import cache_path
 
     where = redact_url(artifact.url)
     label = f"{artifact.label} {artifact.file_name}"
@@ -173,7 +173,7 @@ def check_artifact(
 
 def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> _Probe:
     """Download the artifact; OK with its sha256 in `detail` (kept in the cache if it matches)."""
-    from audit.fetch import _download, cache_path
+    from audit.artifacts import _download, cache_path
 
     target = cache_path(cache_dir, artifact)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +197,7 @@ def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> _
 
 
 def check_base(client: Any, ref: Any, mirror: Any, platform: str) -> Problem | None:
-    from audit.images.registry import DeniedError, NotFoundError
+    from audit.registry.client import DeniedError, NotFoundError
 
     mirrored = mirror is not None and mirror.image_missing(ref.digest, platform) is None
     try:
@@ -229,7 +229,7 @@ def static_checks(
     mirror: Any,
 ) -> list[Problem]:
     """Every artifact and base digest, concurrently; the problems found."""
-    from audit.images.registry import RegistryClient
+    from audit.registry.client import RegistryClient
 
     client = RegistryClient(insecure=options.insecure, timeout=options.timeout, retries=1)
     jobs: list[Callable[[], Problem | None]] = []

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from audit.errors import (
+from audit.core.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
 )

@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.cli import repro_audit
+from support.cli import repro_audit
 
 ENVIRONMENT_YML = """\
 name: app

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 from build_helpers import BASE_REPOSITORY, BaseImage, write_project
-from helpers.docker import require_docker, require_tool
-
-from audit.testing.build import busybox_path, import_busybox, push_tag
-from audit.testing.registry import LocalRegistry
+from support.build import busybox_path, import_busybox, push_tag
+from support.docker import require_docker, require_tool
+from support.registry import LocalRegistry
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +69,7 @@ def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield cache
     # the classic builder's images behind the reproducible images (kept by `build` as its
     # build cache) and, pruned with them, the user stages beneath
-    from helpers.docker import docker_client
+    from support.docker import docker_client
 
     from audit.verify import builder_images
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from build_helpers import PREFIX, BaseImage, cli, write_project
-from helpers import make_channel
-from helpers.docker import require_docker
+from support import make_channel
+from support.docker import require_docker
 
 from audit.inventory import read_inventory
 
@@ -180,8 +180,9 @@ def test_push_records_the_repo_digest(
     build_cache: Path,
     base_image: BaseImage,
 ) -> None:
-    from audit.images.registry import RegistryClient
-    from audit.testing.registry import StaticCredentials
+    from support.registry import StaticCredentials
+
+    from audit.registry.client import RegistryClient
 
     tag = images(f"{base_image.host}/ra-build-pushed:1")
     record = build(project, tag, build_cache, "--push")
@@ -195,7 +196,7 @@ def test_push_records_the_repo_digest(
 def test_locked_wheels_reach_the_image_and_the_inventory_matches_the_lock(
     project: Path, tmp_path: Path, tag_for: Callable[[str], str], build_cache: Path
 ) -> None:
-    from audit.testing.build import add_pip_entry, make_wheel
+    from support.build import add_pip_entry, make_wheel
 
     client = require_docker()
     wheel = make_wheel(tmp_path)

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 from build_helpers import PREFIX, cli, write_project
-from helpers import make_channel
+from support import make_channel
+from support.build import add_pip_entry, make_wheel
 
-from audit.build import (
+from audit.artifacts import Artifact, cache_path, fetch_all, fetch_one
+from audit.build.materialize import conda_platform, materialize, normalize_prefix, stage_digest
+from audit.build.run import (
     BaseImage,
     base_images,
     docker_endpoint,
@@ -22,11 +25,8 @@ from audit.build import (
     refuse_unpinned,
     user_context_tar,
 )
-from audit.errors import FindingsError, InputError
-from audit.fetch import Artifact, cache_path, fetch_all, fetch_one
+from audit.core.errors import FindingsError, InputError
 from audit.inventory import read_inventory
-from audit.materialize import conda_platform, materialize, normalize_prefix, stage_digest
-from audit.testing.build import add_pip_entry, make_wheel
 
 DIGEST = "sha256:" + "a" * 64
 

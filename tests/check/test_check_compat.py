@@ -1,8 +1,8 @@
 """The light readers of `check` agree with the heavy ones they stand in for.
 
-- audit.envfile (no conda-lock) vs audit.spec (conda-lock's parser) on conda-lock's own
-  environment.yml fixture corpus: same conda and pip package names per platform.
-- audit.checks.lockscan (line scanner) vs a YAML load on real conda-lock.yml files.
+- audit.envfile.lines (no conda-lock) vs audit.envfile.spec (conda-lock's parser) on
+  conda-lock's own environment.yml fixture corpus: same conda and pip package names per platform.
+- audit.lockfile.scan (line scanner) vs a YAML load on real conda-lock.yml files.
 - --online against a private file:// channel with one package deleted.
 """
 
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import make_channel
+from support import make_channel
 
-from audit.checks.lockscan import scan_lock
-from audit.envfile import filter_selectors, pip_name, read_envfiles
-from audit.platforms import DEFAULT_PLATFORMS
+from audit.core.platforms import DEFAULT_PLATFORMS
+from audit.envfile.lines import filter_selectors, pip_name, read_envfiles
+from audit.lockfile.scan import scan_lock
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 ENVS = DATA / "envs-conda-lock"
@@ -47,8 +47,8 @@ def _pep503(name: str) -> str:
 
 @pytest.mark.parametrize("path", _env_files(), ids=lambda p: str(p.relative_to(ENVS)))
 def test_envfile_matches_conda_lock_parser(path: Path) -> None:
-    from audit.errors import InputError
-    from audit.spec import load_spec
+    from audit.core.errors import InputError
+    from audit.envfile.spec import load_spec
 
     try:
         spec = load_spec([path])
@@ -167,10 +167,10 @@ def test_online_reports_a_vanished_base_digest(tmp_path: Path, run) -> None:
     import subprocess
     import sys
 
-    from helpers.docker import require_tool
+    from support.docker import require_tool
+    from support.registry import LocalRegistry, StaticCredentials, push_image
 
-    from audit.images.registry import RegistryClient
-    from audit.testing.registry import LocalRegistry, StaticCredentials, push_image
+    from audit.registry.client import RegistryClient
 
     require_tool("docker-registry")
     registry = LocalRegistry(tmp_path / "registry").start()

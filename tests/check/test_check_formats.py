@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from audit.check import RULES, CheckResult, Finding, finding
-from audit.formats.check_human import format_human
-from audit.formats.check_json import format_check_json
-from audit.formats.github import format_github
-from audit.formats.junit import format_junit
-from audit.formats.sarif import format_sarif
+from audit.check.formats.github import format_github
+from audit.check.formats.human import format_human
+from audit.check.formats.json import format_check_json
+from audit.check.formats.junit import format_junit
+from audit.check.formats.sarif import format_sarif
+from audit.check.run import RULES, CheckResult, Finding, finding
 
 SCHEMA = Path(__file__).parent / "sarif-schema-2.1.0.json"
 

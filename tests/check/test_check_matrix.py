@@ -57,8 +57,8 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def rehash(project: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
     """Hand-edit the lock's input digest and content hashes to match environment.yml."""
-    from audit.lock import LockOptions, _digest, parse_inputs
-    from audit.lockfile import read_metadata
+    from audit.lock.run import LockOptions, _digest, parse_inputs
+    from audit.lockfile.condalock import read_metadata
 
     monkeypatch.setenv("REPRO_AUDIT_CACHE_DIR", str(cache))
     lock = project / "conda-lock.yml"

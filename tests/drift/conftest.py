@@ -30,10 +30,10 @@ from drift_helpers import (  # noqa: F401
     require,
     write_env,
 )
-from helpers import make_channel
+from support import make_channel
+from support.registry import LocalRegistry, StaticCredentials, push_image
 
-from audit.images.registry import RegistryClient
-from audit.testing.registry import LocalRegistry, StaticCredentials, push_image
+from audit.registry.client import RegistryClient
 
 
 @pytest.fixture(scope="session")

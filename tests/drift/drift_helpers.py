@@ -10,10 +10,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import make_channel
-from helpers.docker import require_tool as require  # noqa: F401 (re-exported)
-
-from audit.testing.registry import LocalRegistry
+from support import make_channel
+from support.docker import require_tool as require  # noqa: F401 (re-exported)
+from support.registry import LocalRegistry
 
 ENV_DEPS = ["python 3.11.*", "numpy", "six", "tzdata"]
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from audit.drift import (
+from audit.core.errors import InputError
+from audit.diff.classify import (
     KINDS,
     classify,
     compare_versions,
@@ -15,11 +16,10 @@ from audit.drift import (
     field_details,
     parse_fail_on,
 )
-from audit.errors import InputError
-from audit.formats.diff_html import format_diff_html
-from audit.formats.diff_json import format_diff_json
-from audit.formats.diff_markdown import format_diff_markdown
-from audit.formats.diff_table import format_diff_table
+from audit.diff.formats.html import format_diff_html
+from audit.diff.formats.json import format_diff_json
+from audit.diff.formats.markdown import format_diff_markdown
+from audit.diff.formats.table import format_diff_table
 from audit.inventory import Inventory, Package
 
 CF = "https://conda.anaconda.org/conda-forge"

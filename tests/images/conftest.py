@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers.docker import require_tool
+from support.docker import require_tool
+from support.registry import LocalRegistry, StaticCredentials, make_htpasswd
 
-from audit.images.credentials import Credential
-from audit.images.registry import RegistryClient
-from audit.testing.registry import LocalRegistry, StaticCredentials, make_htpasswd
+from audit.registry.client import RegistryClient
+from audit.registry.credentials import Credential
 
 USER, PASSWORD = "alice", "s3cret-pw"
 

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from audit.images.registry import OCI_MANIFEST
-from audit.testing.http import serve_handler
+from support.http import serve_handler
+
+from audit.registry.client import OCI_MANIFEST
 
 CONFIG = json.dumps({"architecture": "arm", "os": "linux", "variant": "v7"}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()

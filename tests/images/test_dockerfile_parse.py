@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import InputError
-from audit.images.compose import parse_compose
-from audit.images.dockerfile import ImageSite, apply_edits, parse_dockerfile
+from audit.core.errors import InputError
+from audit.dockerfile.compose import parse_compose
+from audit.dockerfile.parser import ImageSite, apply_edits, parse_dockerfile
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("REPRO_AUDIT_UPDATE_GOLDEN") == "1"

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.registry import LocalRegistry, free_port, push_image, push_index
 
-from audit.images.registry import RegistryClient
-from audit.testing.registry import LocalRegistry, free_port, push_image, push_index
+from audit.registry.client import RegistryClient
 
 from .conftest import PASSWORD, USER, CliResult
 

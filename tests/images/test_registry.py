@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from support.registry import LocalRegistry, StaticCredentials, push_image, push_index
 
-from audit.errors import EXIT_INFRA, EXIT_INPUT
-from audit.images.credentials import Credential, DockerCredentials
-from audit.images.reference import parse_reference
-from audit.images.registry import (
+from audit.core.errors import EXIT_INFRA, EXIT_INPUT
+from audit.registry.client import (
     DOCKER_MANIFEST,
     OCI_INDEX,
     OCI_MANIFEST,
@@ -23,7 +22,8 @@ from audit.images.registry import (
     RegistryClient,
     UnreachableError,
 )
-from audit.testing.registry import LocalRegistry, StaticCredentials, push_image, push_index
+from audit.registry.credentials import Credential, DockerCredentials
+from audit.registry.reference import parse_reference
 
 from .conftest import PASSWORD, USER
 from .stub_registry import MANIFEST_DIGEST, Script, silent_server, stub_registry
@@ -159,7 +159,7 @@ def test_registry_that_does_not_answer_times_out() -> None:
 
 
 def test_connection_refused_is_infrastructure_error() -> None:
-    from audit.testing.registry import free_port
+    from support.registry import free_port
 
     ref = parse_reference(f"127.0.0.1:{free_port()}/team/app:1.0")
     with pytest.raises(UnreachableError):
@@ -186,7 +186,7 @@ def test_scheme_http_only_for_loopback_and_insecure_hosts() -> None:
 
 
 def test_insecure_registries_from_env_and_option(monkeypatch: pytest.MonkeyPatch) -> None:
-    from audit.cli import _insecure_registries
+    from audit.cli.common import insecure_registries as _insecure_registries
 
     monkeypatch.setenv("REPRO_AUDIT_INSECURE_REGISTRIES", "a:5000, b")
     assert _insecure_registries(["c"]) == frozenset({"a:5000", "b", "c"})

@@ -14,9 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit.errors import InputError
-from audit.images.compose import parse_compose
-from audit.images.dockerfile import apply_edits, parse_dockerfile
+from audit.core.errors import InputError
+from audit.dockerfile.compose import parse_compose
+from audit.dockerfile.parser import apply_edits, parse_dockerfile
 
 IMPLICIT = "sha256:" + "e" * 64  # digest given to references without a tag
 EXPLICIT = "sha256:" + "f" * 64  # digest given to references with a tag

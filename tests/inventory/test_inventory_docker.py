@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.docker import require_docker, require_tool
 from inventory_images import DPKG_STATUS, base_layers, conda_meta
+from support.docker import require_docker, require_tool
 
 from audit.inventory import read_inventory
 from audit.inventory.docker_sources import RegistrySource
@@ -82,7 +82,7 @@ def test_daemon_unknown_image() -> None:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from audit.testing.registry import LocalRegistry
+    from support.registry import LocalRegistry
 
     require_tool("docker-registry")
     local = LocalRegistry(tmp_path_factory.mktemp("registry")).start()
@@ -93,7 +93,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _push(host: str, repository: str, tag: str, layers: list[bytes]) -> None:
-    from audit.images.registry import OCI_MANIFEST, RegistryClient
+    from audit.registry.client import OCI_MANIFEST, RegistryClient
 
     client = RegistryClient()
     config = json.dumps({"os": "linux", "architecture": "arm64", "rootfs": {}}).encode()
@@ -149,7 +149,7 @@ def test_registry_blob_digest_is_verified() -> None:
 
 
 def test_registry_unknown_blob(registry: str) -> None:
-    from audit.images.registry import RegistryClient
+    from audit.registry.client import RegistryClient
 
     _push(registry, "team/blob", "1", base_layers("gzip")[:1])
     source = RegistrySource(f"docker://{registry}/team/blob:1", client=RegistryClient())
@@ -159,7 +159,7 @@ def test_registry_unknown_blob(registry: str) -> None:
 
 def test_require_docker_skips_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     """No Docker: a skip locally, a failure when REPRO_AUDIT_REQUIRE_DOCKER=1."""
-    import helpers.docker as helper
+    import support.docker as helper
 
     monkeypatch.setattr(helper, "docker_client", lambda: (None, "socket missing"))
     monkeypatch.delenv(helper.REQUIRE_ENV, raising=False)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from inventory_images import base_layers, docker_save
 
-from audit.formats.cyclonedx import format_cyclonedx, purl
-from audit.formats.inventory_table import format_table
 from audit.inventory import Inventory, Package, read_inventory
+from audit.inventory.formats.cyclonedx import format_cyclonedx, purl
+from audit.inventory.formats.table import format_table
 from audit.inventory.image import read_archive
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

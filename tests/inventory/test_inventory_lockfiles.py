@@ -12,7 +12,7 @@ import yaml
 from inventory_corpus import LOCKFILES, lockfile_params
 from packaging.utils import canonicalize_name
 
-from audit.errors import InputError
+from audit.core.errors import InputError
 from audit.inventory import open_source, read_inventory
 from audit.inventory.condalock import CondaLockSource
 from audit.inventory.explicit import ExplicitSource

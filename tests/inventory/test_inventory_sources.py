@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import InputError
+from audit.core.errors import InputError
 from audit.inventory import Inventory, Package, open_source, read_inventory
 from audit.inventory.git import GitSource
 from audit.inventory.interface import InventoryError

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from helpers import make_channel
-from helpers.docker import require_docker, require_tool
-from helpers.http import serve_directory
+from support import make_channel
+from support.build import busybox_path
+from support.docker import require_docker, require_tool
+from support.http import serve_directory
+from support.registry import LocalRegistry
 from verify_helpers import ENVIRONMENT_YML, World, push_base
 
-from audit.testing.build import busybox_path
-from audit.testing.registry import LocalRegistry
 from audit.verify import builder_images
 
 

@@ -14,8 +14,8 @@ import json
 import shutil
 
 import pytest
-from helpers import make_channel
-from helpers.docker import require_docker
+from support import make_channel
+from support.docker import require_docker
 from verify_helpers import cli, delete_manifest, locked_file, push_base
 
 pytestmark = pytest.mark.docker

@@ -11,15 +11,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from helpers import make_channel
-from helpers.docker import require_tool
-from helpers.http import serve_directory
+from support import make_channel
+from support.docker import require_tool
+from support.http import serve_directory
+from support.verify import record_for_lock, synthetic_lock
 from verify_helpers import cli, locked_file, verify_json
 
-from audit.drift import diff_inventories
-from audit.imageid import normalize_config
+from audit.build.imageid import normalize_config
+from audit.diff.classify import diff_inventories
 from audit.inventory import Inventory, Package
-from audit.testing.verify import record_for_lock, synthetic_lock
 from audit.verify import GONE, MISMATCH, Problem, Rebuild, Verdict, decide
 
 # --------------------------------------------------------------------------- verdicts
@@ -106,7 +106,7 @@ def test_normalize_config_is_deterministic() -> None:
 
 
 def test_substitute_bases_only_changes_the_text_sent_to_docker() -> None:
-    from audit.build import substitute_bases
+    from audit.build.run import substitute_bases
 
     digest = "sha256:" + "a" * 64
     text = f"FROM reg:5000/base:1@{digest} AS b\nCOPY x /\n"
@@ -167,7 +167,7 @@ def test_static_available_then_gone_then_mirrored(http_project, tmp_path: Path) 
 
 def test_mirror_is_a_channel_rattler_can_solve(http_project, tmp_path: Path) -> None:
     """The mirror's repodata holds exactly the locked records: a solve from it gives the lock."""
-    from helpers import solve, versions
+    from support import solve, versions
 
     _, project, env, _ = http_project
     mirror = tmp_path / "mirror"
@@ -270,10 +270,11 @@ def test_bad_input_is_exit_2(tmp_path: Path) -> None:
 def test_mirror_image_and_docker_archive(tmp_path: Path) -> None:
     """An image copied through the registry API becomes an OCI layout and a docker-archive."""
     require_tool("docker-registry")
-    from audit.images.reference import parse_reference
-    from audit.images.registry import RegistryClient
-    from audit.mirror import Mirror
-    from audit.testing.registry import LocalRegistry, push_index
+    from support.registry import LocalRegistry, push_index
+
+    from audit.registry.client import RegistryClient
+    from audit.registry.reference import parse_reference
+    from audit.verify.mirror import Mirror
 
     registry = LocalRegistry(tmp_path / "registry").start()
     try:

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers.cli import repro_audit
-
-from audit.testing.build import busybox_path, busybox_rootfs, push_tag
+from support.build import busybox_path, busybox_rootfs, push_tag
+from support.cli import repro_audit
 
 ENVIRONMENT_YML = """\
 name: app
@@ -80,7 +79,7 @@ class World:
 
 def delete_manifest(host: str, repository: str, digest: str) -> int:
     """Registry API DELETE of a manifest by digest (storage.delete.enabled); the status."""
-    from audit.testing.registry import LocalRegistry
+    from support.registry import LocalRegistry
 
     return LocalRegistry(Path("."), port=int(host.rsplit(":", 1)[1])).delete_manifest(
         repository, digest

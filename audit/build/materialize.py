@@ -1,0 +1,483 @@
+"""conda-lock.yml → a staged conda prefix whose files say the in-image prefix, as a tar.
+
+The staged environment is what becomes the image's environment layer, so it must be a
+pure function of the lock, the platform and the prefix:
+
+1. every artifact (conda packages, pip wheels) is fetched and verified against the lock
+   (`audit.artifacts`) before anything is installed;
+2. rattler installs the conda packages from those verified files only (records point at
+   the cache as `file://`), with `alternative_target_prefix` and no link scripts;
+3. `conda-meta/*.json` lose rattler's host paths and get the locked URL back;
+4. the locked wheels are installed with PyPA `installer` (INSTALLER=pip, shebangs naming
+   the in-image prefix);
+5. the tree is written as a tar with fixed mtimes, owners and modes, sorted, under
+   `rootfs/<prefix>/` so the Docker `COPY rootfs/ /` creates the prefix's parent
+   directories from the tar too (otherwise they carry the build's wall-clock time).
+
+The tar is cached under the cache dir by a key over all of that; a cached tar is used
+only if it still hashes to what was recorded when it was made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import posixpath
+import stat
+import tarfile
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from audit import __version__
+from audit.artifacts import Artifact, fetch_all
+from audit.core.errors import InputError
+from audit.core.fs import atomic_write_text
+from audit.core.redact import redact_url
+
+if TYPE_CHECKING:
+    from rattler import RepoDataRecord
+
+#: Bump when the staged tree for the same lock changes (part of the stage cache key).
+STAGE_FORMAT = "1"
+#: Directory of the env tree inside the build context.
+ROOTFS = "rootfs"
+#: conda subdirs an image can have, and their OCI platforms.
+CONDA_TO_OCI = {"linux-64": "linux/amd64", "linux-aarch64": "linux/arm64"}
+OCI_TO_CONDA = {v: k for k, v in CONDA_TO_OCI.items()}
+OCI_TO_CONDA.update(
+    {
+        "linux/x86_64": "linux-64",
+        "linux/aarch64": "linux-aarch64",
+        "linux/arm64/v8": "linux-aarch64",
+    }
+)
+#: Keys of rattler's conda-meta records that hold host paths of its package cache.
+HOST_PATH_KEYS = ("extracted_package_dir", "package_tarball_full_path")
+
+
+def conda_platform(platform: str) -> str:
+    """`linux/amd64` or `linux-64` → `linux-64`; anything but Linux amd64/arm64 is exit 2."""
+    if platform in CONDA_TO_OCI:
+        return platform
+    if platform in OCI_TO_CONDA:
+        return OCI_TO_CONDA[platform]
+    raise InputError(
+        f"unsupported image platform {platform!r}",
+        hint="use linux/amd64 (linux-64) or linux/arm64 (linux-aarch64)",
+    )
+
+
+@dataclass
+class StagedEnv:
+    """The environment as a deterministic tar, plus what went into it."""
+
+    tar_path: Path
+    tar_sha256: str
+    platform: str
+    prefix: str
+    conda: list[dict[str, str]] = field(default_factory=list)
+    pip: list[dict[str, str]] = field(default_factory=list)
+    cached: bool = False
+    fetched: int = 0
+
+    @property
+    def verified(self) -> bool:
+        """Built in this run from verified artifacts (a cached stage still needs a check)."""
+        return not self.cached
+
+
+@dataclass(frozen=True)
+class PipWheel:
+    name: str
+    version: str
+    url: str
+    sha256: str
+
+    @property
+    def file_name(self) -> str:
+        return posixpath.basename(urllib.parse.urlparse(self.url).path)
+
+
+# --------------------------------------------------------------------------- lock reading
+
+
+def lock_platforms(lockfile: Path) -> tuple[str, ...]:
+    from audit.lockfile.condalock import read_metadata
+
+    meta = read_metadata(lockfile)
+    if meta is None:
+        raise InputError("no such lockfile", where=str(lockfile), hint="run `repro-audit lock`")
+    return meta.platforms
+
+
+def read_pip_wheels(lockfile: Path, platform: str) -> list[PipWheel]:
+    """The `manager: pip` entries of one platform (conda-lock v1 keeps url + sha256)."""
+    from audit.inventory.condalock import CondaLockSource
+
+    wheels = []
+    for inventory in CondaLockSource(str(lockfile), lockfile.read_bytes()).read():
+        if inventory.platform != platform:
+            continue
+        for package in inventory.packages:
+            if package.manager != "pip":
+                continue
+            if not package.url or not package.sha256:
+                raise InputError(
+                    f"pip package {package.name} has no url or sha256 in the lock",
+                    where=str(lockfile),
+                )
+            wheels.append(PipWheel(package.name, package.version, package.url, package.sha256))
+    return wheels
+
+
+def _artifact(record: RepoDataRecord) -> Artifact:
+    if not record.sha256:
+        raise InputError(f"{record.name.normalized} {record.version} has no sha256 in the lock")
+    return Artifact(
+        name=record.name.normalized,
+        version=str(record.version),
+        platform=record.subdir or "",
+        url=record.url,
+        sha256=record.sha256.hex(),
+        file_name=record.file_name,
+        size=record.size or None,
+    )
+
+
+def _wheel_artifact(wheel: PipWheel, platform: str) -> Artifact:
+    if not wheel.file_name.endswith(".whl"):
+        raise InputError(f"pip package {wheel.name}: {wheel.file_name} is not a wheel")
+    return Artifact(wheel.name, wheel.version, platform, wheel.url, wheel.sha256, wheel.file_name)
+
+
+def channel_of(url: str) -> str:
+    """`…/channel/subdir/file.conda` → `…/channel`, redacted."""
+    return redact_url(url.rsplit("/", 2)[0]) if url.count("/") >= 4 else ""
+
+
+# --------------------------------------------------------------------------- staging
+
+
+def stage_key(artifacts: list[Artifact], platform: str, prefix: str, epoch: int) -> str:
+    body = json.dumps(
+        {
+            "format": STAGE_FORMAT,
+            "tool": __version__,
+            "platform": platform,
+            "prefix": prefix,
+            "epoch": epoch,
+            "artifacts": [[a.sha256, a.file_name, redact_url(a.url)] for a in artifacts],
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def materialize(
+    lockfile: Path,
+    platform: str,
+    prefix: str,
+    cache_dir: Path,
+    *,
+    epoch: int = 0,
+    progress: Callable[[str, str], None] | None = None,
+    reuse_stage: bool = True,
+) -> StagedEnv:
+    """Verify, stage and tar the locked environment of `platform` for `prefix`.
+
+    With `reuse_stage`, a tar staged before from the same artifacts is returned without
+    reading any artifact (`verified=False`): the caller must check its digest while it
+    reads it (`build` hashes the bytes it streams to Docker) and call again with
+    `reuse_stage=False` on a mismatch.
+    """
+    say = progress or (lambda _phase, _msg: None)
+    prefix = normalize_prefix(prefix)
+    available = lock_platforms(lockfile)
+    if platform not in available:
+        raise InputError(
+            f"the lock has no platform {platform}",
+            where=str(lockfile),
+            hint=f"it has {', '.join(available) or 'none'}; run `repro-audit lock -p {platform}`",
+        )
+    from audit.lockfile.condalock import read_lock_records
+
+    say("resolving", f"{platform} from {lockfile}")
+    records = sorted(read_lock_records(lockfile, platform), key=lambda r: r.name.normalized)
+    wheels = sorted(read_pip_wheels(lockfile, platform), key=lambda w: w.name)
+    artifacts = [_artifact(r) for r in records] + [_wheel_artifact(w, platform) for w in wheels]
+
+    summary_conda = [
+        {
+            "name": r.name.normalized,
+            "version": str(r.version),
+            "build": str(r.build),
+            "sha256": r.sha256.hex(),
+            "url": redact_url(r.url),
+        }
+        for r in records
+    ]
+    summary_pip = [
+        {"name": w.name, "version": w.version, "sha256": w.sha256, "url": redact_url(w.url)}
+        for w in wheels
+    ]
+    key = stage_key(artifacts, platform, prefix, epoch)
+    stages = Path(cache_dir) / "stages"
+    tar_path = stages / f"{key}.tar"
+    meta_path = stages / f"{key}.json"
+    cached = _cached_tar(tar_path, meta_path) if reuse_stage else None
+    if cached is not None:
+        say("installing", "environment unchanged: staged before from the same artifacts")
+        return StagedEnv(
+            tar_path, cached, platform, prefix, summary_conda, summary_pip, cached=True
+        )
+
+    say("fetching", f"{len(artifacts)} artifacts (size and sha256 checked)")
+    counter = {"fetched": 0}
+
+    def done(_artifact: Artifact, cached: bool) -> None:
+        if not cached:
+            counter["fetched"] += 1
+
+    verified = fetch_all(artifacts, cache_dir, on_done=done)
+
+    say("installing", f"{len(records)} conda packages and {len(wheels)} wheels into {prefix}")
+    stages.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="stage-", dir=stages) as tmp:
+        stage = Path(tmp) / "env"
+        _install_conda(records, verified, stage, platform, prefix, cache_dir)
+        normalize_conda_meta(stage, {r.file_name: r for r in records})
+        if wheels:
+            _install_wheels(wheels, verified, stage, prefix, records)
+        fd, tmp_tar = tempfile.mkstemp(prefix=".env-", suffix=".tar", dir=stages)
+        with os.fdopen(fd, "wb") as handle:
+            digest = write_env_tar(stage, prefix, handle, epoch)
+        os.replace(tmp_tar, tar_path)
+    meta = {"sha256": digest, "key": key, "size": tar_path.stat().st_size}
+    atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
+    return StagedEnv(
+        tar_path, digest, platform, prefix, summary_conda, summary_pip, fetched=counter["fetched"]
+    )
+
+
+def normalize_prefix(prefix: str) -> str:
+    """An absolute POSIX path without trailing slash; `/` and relative paths are exit 2."""
+    clean = posixpath.normpath(prefix)
+    if not clean.startswith("/") or clean == "/" or ".." in PurePosixPath(clean).parts:
+        raise InputError(f"--prefix must be an absolute path below /, not {prefix!r}")
+    return clean
+
+
+def _cached_tar(tar_path: Path, meta_path: Path) -> str | None:
+    """The recorded digest of a cached env tar of the recorded size, else None.
+
+    Not re-hashed here: whoever reads the tar hashes what it reads (one pass, not two).
+    """
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        recorded, size = str(meta["sha256"]), int(meta["size"])
+        return recorded if tar_path.stat().st_size == size else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def stage_digest(tar_path: Path) -> str:
+    """sha256 of a staged env tar (what `StagedEnv.tar_sha256` promises)."""
+    h = hashlib.sha256()
+    with tar_path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def drop_stage(staged: StagedEnv) -> None:
+    """Forget a cached stage that no longer matches its digest."""
+    staged.tar_path.unlink(missing_ok=True)
+    staged.tar_path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def _install_conda(
+    records: list[RepoDataRecord],
+    verified: dict[str, Path],
+    stage: Path,
+    platform: str,
+    prefix: str,
+    cache_dir: Path,
+) -> None:
+    """rattler install from the verified cache files only; no link scripts."""
+    from rattler import RepoDataRecord, Subdir, install
+
+    local = []
+    for record in records:
+        path = verified[record.sha256.hex()]
+        channel = channel_of(record.url) or "https://localhost/unknown"
+        local.append(RepoDataRecord(record, record.file_name, path.as_uri(), channel))
+    try:
+        asyncio.run(
+            install(
+                local,
+                target_prefix=stage,
+                cache_dir=Path(cache_dir) / "rattler-pkgs",
+                platform=Subdir(platform),
+                alternative_target_prefix=prefix,
+                execute_link_scripts=False,
+                show_progress=False,
+            )
+        )
+    except Exception as exc:  # rattler raises its own exception types
+        raise InputError(f"installing the locked packages failed: {exc}") from None
+    (stage / "CACHEDIR.TAG").unlink(missing_ok=True)
+
+
+def normalize_conda_meta(stage: Path, by_file: dict[str, Any]) -> None:
+    """Drop rattler's host paths and restore the locked (redacted) URL and channel."""
+    for path in sorted((stage / "conda-meta").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for key in HOST_PATH_KEYS:
+            data.pop(key, None)
+        if isinstance(data.get("link"), dict):
+            data["link"].pop("source", None)
+        record = by_file.get(str(data.get("fn") or ""))
+        if record is not None:
+            data["url"] = redact_url(record.url)
+            data["channel"] = channel_of(record.url)
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _python_version(records: list[RepoDataRecord]) -> str:
+    for record in records:
+        if record.name.normalized == "python":
+            parts = str(record.version).split(".")
+            return ".".join(parts[:2])
+    raise InputError("the lock has pip wheels but no python package to install them into")
+
+
+def _install_wheels(
+    wheels: list[PipWheel],
+    verified: dict[str, Path],
+    stage: Path,
+    prefix: str,
+    records: list[RepoDataRecord],
+) -> None:
+    """Install each verified wheel with PyPA `installer`, as pip would lay it out."""
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.exceptions import InstallerError
+    from installer.sources import WheelFile
+
+    py = _python_version(records)
+    site = stage / "lib" / f"python{py}" / "site-packages"
+    for wheel in wheels:
+        scheme = {
+            "purelib": str(site),
+            "platlib": str(site),
+            "headers": str(stage / "include" / f"python{py}" / wheel.name),
+            "scripts": str(stage / "bin"),
+            "data": str(stage),
+        }
+        destination = SchemeDictionaryDestination(
+            scheme,
+            interpreter=f"{prefix}/bin/python",
+            script_kind="posix",
+            hash_algorithm="sha256",
+            bytecode_optimization_levels=(),
+        )
+        try:
+            with WheelFile.open(verified[wheel.sha256.lower()]) as source:
+                install(source, destination, additional_metadata={"INSTALLER": b"pip\n"})
+        except (InstallerError, ValueError, OSError, KeyError) as exc:
+            raise InputError(f"installing wheel {wheel.file_name} failed: {exc}") from None
+
+
+# --------------------------------------------------------------------------- tar
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every path under `root`, sorted by its POSIX relative path (symlinks not followed)."""
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        base = Path(dirpath)
+        entries.extend(base / d for d in dirnames)
+        entries.extend(base / f for f in filenames)
+    return iter(sorted(entries, key=lambda p: p.relative_to(root).as_posix()))
+
+
+def write_env_tar(stage: Path, prefix: str, handle: Any, epoch: int = 0) -> str:
+    """Write `stage` as `rootfs/<prefix>/…` with one mtime, uid/gid 0, fixed modes; sha256."""
+    hasher = _HashingWriter(handle)
+    with tarfile.open(fileobj=hasher, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        parts = [ROOTFS, *PurePosixPath(prefix).parts[1:]]
+        for i in range(1, len(parts) + 1):
+            archive.addfile(_dir_info("/".join(parts[:i]), epoch))
+        base = "/".join(parts)
+        for path in _walk(stage):
+            name = f"{base}/{path.relative_to(stage).as_posix()}"
+            info = _member(path, name, epoch)
+            if info.isreg():
+                with path.open("rb") as data:
+                    archive.addfile(info, data)
+            else:
+                archive.addfile(info)
+    return hasher.digest()
+
+
+def _dir_info(name: str, epoch: int) -> tarfile.TarInfo:
+    info = _info(name, epoch)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    return info
+
+
+def _info(name: str, epoch: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
+    return info
+
+
+def _member(path: Path, name: str, epoch: int) -> tarfile.TarInfo:
+    """A normalised member: dirs 0755, files 0755/0644 by their x bit, symlinks as is."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        info = _info(name, epoch)
+        info.type, info.linkname, info.mode = tarfile.SYMTYPE, os.readlink(path), 0o777
+        return info
+    if stat.S_ISDIR(st.st_mode):
+        return _dir_info(name, epoch)
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"unexpected file type in the staged environment: {name}")
+    info = _info(name, epoch)
+    info.size = st.st_size
+    info.mode = 0o755 if st.st_mode & 0o111 else 0o644
+    return info
+
+
+class _HashingWriter:
+    """A write-only file object that hashes what passes through to `inner`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.h = hashlib.sha256()
+        self.offset = 0
+
+    def write(self, data: Any) -> int:
+        self.h.update(data)
+        self.inner.write(data)
+        self.offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.offset
+
+    def digest(self) -> str:
+        return self.h.hexdigest()
+
+
+def copy_tree_from(tar_path: Path) -> Iterator[tuple[tarfile.TarInfo, Any]]:
+    """Members of a staged env tar with their file objects (for a build context)."""
+    with tarfile.open(tar_path, mode="r:") as archive:
+        for member in archive:
+            yield member, archive.extractfile(member) if member.isreg() else None

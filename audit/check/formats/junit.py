@@ -1,0 +1,47 @@
+"""Check result → JUnit XML: one test case per rule, failing when the rule found something.
+
+CI systems that only understand test reports (GitLab, Jenkins, Azure) then show each rule
+as a test; each finding is a line of its failure.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from audit.check.run import RULES, CheckResult
+
+
+def format_junit(result: CheckResult) -> str:
+    by_rule: dict[str, list] = {rule_id: [] for rule_id in RULES}
+    for f in result.findings:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    failing = [r for r, found in by_rule.items() if any(f.level != "note" for f in found)]
+    suites = ET.Element("testsuites", name="repro-audit check")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="repro-audit check",
+        tests=str(len(by_rule)),
+        failures=str(len(failing)),
+        errors="0",
+        skipped="0",
+    )
+    for rule_id, found in by_rule.items():
+        rule = RULES[rule_id]
+        case = ET.SubElement(
+            suite, "testcase", classname="repro-audit.check", name=f"{rule_id} {rule.name}"
+        )
+        if rule_id in failing:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                type=rule.name,
+                message=f"{len(found)} finding(s): {rule.summary}",
+            )
+            failure.text = "\n".join(f"{f.where}: {f.level}: {f.message}" for f in found)
+        elif found:
+            ET.SubElement(case, "system-out").text = "\n".join(
+                f"{f.where}: {f.level}: {f.message}" for f in found
+            )
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

@@ -1,0 +1,68 @@
+"""Check result → SARIF 2.1.0 for GitHub code scanning (validated against the schema in tests).
+
+Every rule is listed in the driver (so code scanning shows its name and help), results
+point at repository-relative URIs under `%SRCROOT%`, with a region when the line is known.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from audit import __version__
+from audit.check.run import RULES, CheckResult
+
+SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+HELP_URI = "https://github.com/repro-audit/repro-audit#check"
+
+
+def sarif_document(result: CheckResult) -> dict[str, Any]:
+    rule_ids = list(RULES)
+    rules = [
+        {
+            "id": rule.id,
+            "name": rule.name,
+            "shortDescription": {"text": rule.summary},
+            "helpUri": HELP_URI,
+            "defaultConfiguration": {"level": rule.level},
+        }
+        for rule in RULES.values()
+    ]
+    results = []
+    for f in result.findings:
+        location: dict[str, Any] = {"artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"}}
+        if f.line:
+            location["region"] = {"startLine": f.line}
+        results.append(
+            {
+                "ruleId": f.rule_id,
+                "ruleIndex": rule_ids.index(f.rule_id),
+                "level": f.level,
+                "message": {"text": f.message},
+                "locations": [{"physicalLocation": location}],
+            }
+        )
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "repro-audit",
+                        "version": __version__,
+                        "informationUri": HELP_URI,
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": result.root.resolve().as_uri() + "/"}},
+                "results": results,
+            }
+        ],
+    }
+
+
+def format_sarif(result: CheckResult) -> str:
+    return json.dumps(sarif_document(result), indent=2, sort_keys=True) + "\n"

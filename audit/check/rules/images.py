@@ -1,0 +1,55 @@
+"""Image rules: every pulled image pinned by digest and recorded in image-lock.json.
+
+The logic is `pin --check`'s (audit.pin.run.check), run over the Dockerfiles and compose
+files found in the project; this module only turns its reports into findings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from audit.check.run import Finding, finding, rel
+
+
+def check_images(
+    root: Path,
+    dockerfiles: list[Path],
+    compose_files: list[Path],
+    texts: dict[str, str],
+    findings: list[Finding],
+) -> list[Any]:
+    """Findings for unpinned and lock-mismatched references; returns the image sites."""
+    if not dockerfiles and not compose_files:
+        return []
+    from audit.pin.run import PinOptions, check, load_sources
+
+    sources = load_sources(PinOptions(dockerfiles=dockerfiles, compose_files=compose_files))
+    for source in sources:
+        texts[rel(root, source.path)] = source.text
+        if source.lock_path.exists():
+            # an unreadable lock is reported by read_lock below, as bad input
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                texts[rel(root, source.lock_path)] = source.lock_path.read_text(encoding="utf-8")
+    result = check(sources)
+    for report in result.references:
+        if report.status == "unpinned":
+            findings.append(
+                finding(
+                    "RA011",
+                    rel(root, report.file),
+                    report.line,
+                    f"{report.reference} is not pinned by digest (run `repro-audit pin`)",
+                )
+            )
+        elif report.status == "lock-mismatch":
+            findings.append(
+                finding(
+                    "RA012",
+                    rel(root, report.file),
+                    report.line,
+                    f"{report.reference} does not match the image lock: {report.detail}",
+                )
+            )
+    return [site for source in sources for site in source.sites]

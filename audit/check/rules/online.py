@@ -1,0 +1,131 @@
+"""`check --online`: what only the network can tell — is every locked thing still there?
+
+Each locked artifact URL gets a HEAD (a ranged GET when HEAD is refused), each pinned image
+digest a manifest GET, concurrently with timeouts. A 404/410/401/403 answer is a finding;
+no answer at all is "unreachable", which is exit 3 only when nothing could be checked.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audit.check.run import CheckOptions, Finding, finding
+from audit.core.redact import redact_url
+
+if TYPE_CHECKING:
+    from audit.check.rules.conda import CondaProject
+
+MAX_WORKERS = 16
+GONE = "gone"
+OK = "ok"
+UNREACHABLE = "unreachable"
+
+
+def probe_url(url: str, timeout: float) -> tuple[str, str]:
+    """(ok | gone | unreachable, detail) for one artifact URL."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        path = Path(urllib.request.url2pathname(parsed.path))
+        return (OK, "") if path.is_file() else (GONE, "file not found")
+    for method, headers in (("HEAD", {}), ("GET", {"Range": "bytes=0-0"})):
+        request = urllib.request.Request(url, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout):
+                return OK, ""
+        except urllib.error.HTTPError as error:
+            if error.code in (405, 501) and method == "HEAD":
+                continue
+            if error.code in (401, 403, 404, 410):
+                return GONE, f"HTTP {error.code}"
+            return UNREACHABLE, f"HTTP {error.code}"
+        except (OSError, ValueError) as exc:
+            return UNREACHABLE, str(getattr(exc, "reason", exc))
+    return UNREACHABLE, "no answer"
+
+
+def check_online(
+    project: CondaProject, sites: list[Any], options: CheckOptions
+) -> tuple[int, int, list[Finding]]:
+    """(checked, unreachable, findings) over the lock's URLs and the pinned image digests."""
+    urls: dict[str, tuple[str, int]] = {}
+    if project.scanned is not None:
+        for entry in project.scanned.entries:
+            if entry.url and entry.url not in urls:
+                urls[entry.url] = (f"{entry.name} {entry.version} ({entry.platform})", entry.line)
+    refs: dict[Any, Any] = {}
+    for site in sites:
+        if site.ref.pinned:
+            refs.setdefault(site.ref, site)
+    jobs: list[tuple[str, Any]] = [("url", u) for u in urls] + [("image", r) for r in refs]
+    if not jobs:
+        return 0, 0, []
+    client = None
+    if refs:
+        from audit.registry.client import RegistryClient
+
+        client = RegistryClient(insecure=options.insecure, timeout=options.timeout, retries=1)
+
+    def one(job: tuple[str, Any]) -> tuple[str, str]:
+        kind, item = job
+        if kind == "url":
+            return probe_url(item, options.timeout)
+        return _probe_image(client, item)
+
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs))) as pool:
+        outcomes = list(pool.map(one, jobs))
+    checked = unreachable = 0
+    out: list[Finding] = []
+    for (kind, item), (status, detail) in zip(jobs, outcomes, strict=True):
+        if status == UNREACHABLE:
+            unreachable += 1
+            continue
+        checked += 1
+        if status != GONE:
+            continue
+        if kind == "url":
+            what, line = urls[item]
+            out.append(
+                finding(
+                    "RA017",
+                    project.lock_name,
+                    line,
+                    f"{what} cannot be downloaded from {redact_url(item)} ({detail})",
+                )
+            )
+        else:
+            site = refs[item]
+            out.append(
+                finding(
+                    "RA018",
+                    _site_file(project.root, site.path),
+                    site.line,
+                    f"{item} is no longer in its registry ({detail})",
+                )
+            )
+    return checked, unreachable, out
+
+
+def _site_file(root: Path, path: str) -> str:
+    from audit.check.run import rel
+
+    return rel(root, path)
+
+
+def _probe_image(client: Any, ref: Any) -> tuple[str, str]:
+    from audit.core.errors import InfrastructureError, ReproAuditError
+    from audit.registry.client import DeniedError, NotFoundError
+
+    try:
+        client.get_manifest(ref.api_host, ref.repository, ref.digest)
+        return OK, ""
+    except (NotFoundError, DeniedError) as exc:
+        return GONE, exc.message
+    except InfrastructureError as exc:
+        return UNREACHABLE, exc.message
+    except ReproAuditError as exc:
+        return GONE, exc.message

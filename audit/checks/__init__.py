@@ -1,1 +1,0 @@
-"""The rule groups of `repro-audit check`, one module each (see audit/check.py)."""

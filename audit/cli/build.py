@@ -1,0 +1,98 @@
+"""`repro-audit build`: build the locked image and write its record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli.app import app
+from audit.cli.common import CacheDirOpt, JsonOpt, emit_json, stderr_console, wants_json
+
+
+@app.command()
+def build(
+    lockfile: Annotated[
+        Path, typer.Option("--lockfile", help="conda-lock.yml to build from.")
+    ] = Path("conda-lock.yml"),
+    file: Annotated[
+        Path | None,
+        typer.Option("-f", "--file", help="Pinned Dockerfile (default ./Dockerfile)."),
+    ] = None,
+    context: Annotated[
+        Path | None,
+        typer.Option("--context", help="Build context directory (default: the Dockerfile's)."),
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="No Dockerfile: start FROM this IMAGE@sha256:… instead."),
+    ] = None,
+    tag: Annotated[str | None, typer.Option("-t", "--tag", help="Tag for the image.")] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option("--platform", help="linux/amd64 or linux/arm64 (default: the engine's)."),
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option("--prefix", help="In-image prefix (default /opt/conda/envs/<name>)."),
+    ] = None,
+    record: Annotated[
+        Path, typer.Option("--record", help="Where to write the build record (JSON).")
+    ] = Path("build-record.json"),
+    push: Annotated[
+        bool, typer.Option("--push", help="Push the tag and record the repo digest.")
+    ] = False,
+    allow_unpinned: Annotated[
+        bool,
+        typer.Option("--allow-unpinned", help="Build from unpinned images (recorded)."),
+    ] = False,
+    environment: Annotated[
+        Path | None,
+        typer.Option("--environment", help="environment.yml to hash (default: the lock's)."),
+    ] = None,
+    cache_dir: CacheDirOpt = None,
+    reproducible_image: Annotated[
+        bool,
+        typer.Option(
+            "--reproducible-image/--no-reproducible-image",
+            help="Normalise the image config (SOURCE_DATE_EPOCH) so rebuilds keep the image id.",
+        ),
+    ] = True,
+    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    as_json: JsonOpt = False,
+) -> None:
+    """Build an image whose conda environment is exactly the lock, and record the build."""
+    from audit.build.run import BuildOptions, iter_progress_lines, run_build
+
+    console = stderr_console()
+
+    def progress(phase: str, message: str) -> None:
+        from rich.markup import escape
+
+        line = f"[bold]{phase:>10}[/bold] {escape(message)}"
+        console.print(line, highlight=False, soft_wrap=True)
+
+    options = BuildOptions(
+        lockfile=lockfile,
+        dockerfile=file,
+        context=context,
+        base=base,
+        tag=tag,
+        platform=platform,
+        prefix=prefix,
+        record=record,
+        push=push,
+        allow_unpinned=allow_unpinned,
+        cache_dir=cache_dir,
+        environment=environment,
+        progress=progress,
+        reproducible_image=reproducible_image,
+    )
+    result = run_build(options)
+    if wants_json(output_format, as_json):
+        emit_json("build", 0, result.to_json())
+    else:
+        for line in iter_progress_lines(result):
+            typer.echo(line)
+    raise typer.Exit(0)

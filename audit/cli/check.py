@@ -1,0 +1,70 @@
+"""`repro-audit check`: the fast, offline pre-merge gate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli.app import app
+from audit.cli.common import InsecureRegistryOpt, check_format, insecure_registries, write_output
+
+
+@app.command()
+def check(
+    path: Annotated[
+        Path,
+        typer.Argument(help="Project directory (environment.yml, conda-lock.yml, Dockerfiles)."),
+    ] = Path("."),
+    output_format: Annotated[
+        str, typer.Option("--format", help="human | github | sarif | junit | json")
+    ] = "human",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the report to FILE.")
+    ] = None,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online", help="Also check each locked artifact and image digest still exists."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds per request with --online.")
+    ] = 10.0,
+    insecure_registry: InsecureRegistryOpt = None,
+) -> None:
+    """Pre-merge checks, offline: lock in sync, images pinned, no secrets, team policy."""
+    from audit.check.run import CheckOptions, run_check
+
+    check_format(output_format, ("human", "github", "sarif", "junit", "json"))
+    options = CheckOptions(
+        root=path,
+        online=online,
+        timeout=timeout,
+        insecure=insecure_registries(insecure_registry) if online else frozenset(),
+    )
+    result = run_check(options)
+    if output_format == "human":
+        from audit.check.formats.human import format_human
+
+        text = format_human(result, color=output is None and sys.stdout.isatty())
+    elif output_format == "github":
+        from audit.check.formats.github import format_github
+
+        text = format_github(result)
+    elif output_format == "sarif":
+        from audit.check.formats.sarif import format_sarif
+
+        text = format_sarif(result)
+    elif output_format == "junit":
+        from audit.check.formats.junit import format_junit
+
+        text = format_junit(result)
+    else:
+        from audit.check.formats.json import format_check_json
+
+        text = format_check_json(result)
+    write_output(text, output)
+    raise typer.Exit(result.exit_code)

@@ -1,0 +1,73 @@
+"""What the command modules share: option types, the output writers, the JSON envelope.
+
+One definition each, so every command reads and behaves alike. Terminal text goes through
+`audit.cli.console`; JSON through `emit_json` (the envelope of `audit.core.jsonout`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from audit.core.errors import InputError
+from audit.core.jsonout import dumps, envelope
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+CacheDirOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Repodata, package and artifact cache.")
+]
+InsecureRegistryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--insecure-registry", help="Use plain http for this registry host."),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds per channel or registry request.")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
+]
+
+
+def check_format(value: str, allowed: tuple[str, ...]) -> str:
+    """`value` if it is one of `allowed`, else the one-line usage error (exit 2)."""
+    if value not in allowed:
+        raise InputError(f"--format must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def wants_json(output_format: str, as_json: bool) -> bool:
+    """`--json` is kept as an alias of `--format json` where it existed."""
+    return as_json or check_format(output_format, ("text", "json")) == "json"
+
+
+def emit_json(command: str, exit_code: int, data: dict[str, Any], schema: int = 1) -> None:
+    """Machine output: the common envelope, sorted keys, one document on stdout."""
+    sys.stdout.write(dumps(envelope(command, exit_code, data, schema)))
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """A report to stdout, or atomically to FILE."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from audit.core.fs import atomic_write_text
+
+        atomic_write_text(output, text)
+
+
+def insecure_registries(values: list[str] | None) -> frozenset[str]:
+    """--insecure-registry hosts plus REPRO_AUDIT_INSECURE_REGISTRIES (spaces or commas)."""
+    from_env = os.environ.get("REPRO_AUDIT_INSECURE_REGISTRIES", "")
+    hosts = [h.strip() for h in from_env.replace(",", " ").split() if h.strip()]
+    return frozenset(hosts + list(values or []))
+
+
+def stderr_console() -> Any:
+    """A rich console on stderr for progress and human messages (stdout stays parseable)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)

@@ -1,0 +1,96 @@
+"""`repro-audit lock`: resolve environment.yml into conda-lock.yml and explicit lockfiles."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli.app import app
+from audit.cli.common import CacheDirOpt, JsonOpt, emit_json, wants_json
+
+
+@app.command()
+def lock(
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("-f", "--file", help="environment.yml to lock (repeatable, merged)."),
+    ] = None,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option("-p", "--platform", help="Target platform (repeatable)."),
+    ] = None,
+    lockfile: Annotated[
+        Path, typer.Option("--lockfile", help="Where to write conda-lock.yml.")
+    ] = Path("conda-lock.yml"),
+    explicit: Annotated[
+        bool,
+        typer.Option("--explicit/--no-explicit", help="Also write conda-<platform>.lock files."),
+    ] = True,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the lock is stale or missing; never write.")
+    ] = False,
+    update: Annotated[
+        list[str] | None,
+        typer.Option("--update", help="Re-solve these packages, keep the rest (repeatable)."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Re-solve even when the inputs are unchanged (new upstream)."),
+    ] = False,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("-c", "--channel", help="Override the file's channels (repeatable)."),
+    ] = None,
+    virtual_packages: Annotated[
+        Path | None,
+        typer.Option(
+            "--virtual-packages", help="Virtual packages per platform (conda-lock format)."
+        ),
+    ] = None,
+    with_cuda: Annotated[
+        str | None,
+        typer.Option("--with-cuda", help="Add __cuda of this version to linux and win platforms."),
+    ] = None,
+    pypi_index_url: Annotated[
+        str | None,
+        typer.Option("--pypi-index-url", help="Index for the pip: section (default PyPI)."),
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-file", help="JSON {host-or-channel: 'user:pass' | token} for channels."
+        ),
+    ] = None,
+    cache_dir: CacheDirOpt = None,
+    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve environment.yml into conda-lock.yml and explicit per-platform lockfiles."""
+    from audit.lock.render import render_lock_result
+    from audit.lock.run import LockOptions, run_lock
+
+    options = LockOptions(
+        files=list(file or [Path("environment.yml")]),
+        platforms=list(platform or []),
+        lockfile=lockfile,
+        explicit=explicit,
+        check=check,
+        update=list(update or []),
+        force=force,
+        channels=list(channel or []),
+        virtual_packages=virtual_packages,
+        with_cuda=with_cuda,
+        pypi_index_url=pypi_index_url,
+        auth_file=auth_file,
+        cache_dir=cache_dir,
+        progress=not wants_json(output_format, as_json) and sys.stderr.isatty(),
+    )
+    result = run_lock(options)
+    if wants_json(output_format, as_json):
+        emit_json("lock", result.exit_code, result.to_json())
+    else:
+        sys.stderr.write(render_lock_result(result))
+    raise typer.Exit(result.exit_code)

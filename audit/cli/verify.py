@@ -1,0 +1,88 @@
+"""`repro-audit verify`: does a recorded build still reproduce?"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli.app import app
+from audit.cli.common import (
+    CacheDirOpt,
+    InsecureRegistryOpt,
+    JsonOpt,
+    TimeoutOpt,
+    emit_json,
+    insecure_registries,
+    stderr_console,
+    wants_json,
+)
+
+
+@app.command()
+def verify(
+    record: Annotated[
+        str,
+        typer.Argument(
+            help="Build record (build-record.json), or git:REV[:path] for the record, lock and "
+            "pinned Dockerfile committed at a revision."
+        ),
+    ],
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Rebuild from the recorded inputs and compare (Docker)."),
+    ] = False,
+    mirror: Annotated[
+        Path | None,
+        typer.Option("--mirror", help="Mirror DIR to fall back on (conda channel + OCI layout)."),
+    ] = None,
+    write_mirror: Annotated[
+        bool,
+        typer.Option(
+            "--write-mirror", help="Create/refresh --mirror DIR with every input, then verify."
+        ),
+    ] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Download and hash every artifact (not only HEAD).")
+    ] = False,
+    keep_image: Annotated[
+        bool, typer.Option("--keep-image", help="Keep the rebuilt image in Docker.")
+    ] = False,
+    insecure_registry: InsecureRegistryOpt = None,
+    timeout: TimeoutOpt = 15.0,
+    cache_dir: CacheDirOpt = None,
+    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    as_json: JsonOpt = False,
+) -> None:
+    """Does a recorded build still reproduce? AVAILABLE/REPRODUCED exit 0, others 1."""
+    from audit.verify import VerifyOptions, render_text, run_verify
+
+    console = stderr_console()
+
+    def progress(phase: str, message: str) -> None:
+        from rich.markup import escape
+
+        console.print(f"[bold]{phase:>10}[/bold] {escape(message)}", highlight=False)
+
+    quiet_ok = not wants_json(output_format, as_json) or sys.stderr.isatty()
+    options = VerifyOptions(
+        record=record,
+        rebuild=rebuild,
+        mirror=mirror,
+        write_mirror=write_mirror,
+        deep=deep,
+        cache_dir=cache_dir,
+        insecure=insecure_registries(insecure_registry),
+        timeout=timeout,
+        keep_image=keep_image,
+        progress=progress if quiet_ok else None,
+    )
+    result = run_verify(options)
+    if wants_json(output_format, as_json):
+        emit_json("verify", result.exit_code, result.to_json())
+    else:
+        for line in render_text(result):
+            typer.echo(line)
+    raise typer.Exit(result.exit_code)

@@ -1,0 +1,69 @@
+"""Drift → a terminal table (rich), returned as a string: data in, text out."""
+
+from __future__ import annotations
+
+import io
+
+from audit.diff.changes import KIND_MARK, by_manager, describe, summary_text
+from audit.diff.classify import Drift
+
+KIND_STYLE = {
+    "added": "green",
+    "removed": "red",
+    "upgraded": "cyan",
+    "downgraded": "yellow",
+    "rebuilt": "blue",
+    "channel-changed": "magenta",
+    "hash-changed": "bold red",
+    "moved": "magenta",
+    "metadata-changed": "dim",
+}
+
+
+def format_diff_table(drift: Drift, width: int = 120, color: bool = False) -> str:
+    """One table per platform and manager: kind, name, old, new, what else changed."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        color_system="auto" if color else None,
+        highlight=False,
+        markup=False,
+    )
+    console.print(Text(f"{drift.old_source} → {drift.new_source}: {summary_text(drift.counts())}"))
+    for platform in drift.platforms:
+        console.print()
+        head = f"[{platform.platform or 'unknown platform'}] {summary_text(platform.counts())}"
+        console.print(Text(head, style="bold"))
+        for manager, changes in by_manager(platform.changes):
+            table = Table(
+                title=f"{manager} ({len(changes)})",
+                title_justify="left",
+                show_edge=False,
+                box=None,
+                pad_edge=False,
+            )
+            for column in ("", "kind", "name", "old", "new", "details"):
+                table.add_column(column, overflow="fold")
+            for change in changes:
+                style = KIND_STYLE.get(change.kind, "")
+                table.add_row(
+                    Text(KIND_MARK.get(change.kind, "?"), style=style),
+                    Text(change.kind, style=style),
+                    change.name if change.kind != "moved" else _moved_name(change),
+                    change.old_version,
+                    change.new_version,
+                    describe(change),
+                )
+            console.print(table)
+    return buffer.getvalue()
+
+
+def _moved_name(change) -> str:  # type: ignore[no-untyped-def]
+    old = change.old.name if change.old else "?"
+    return change.name if old == change.name else f"{old} → {change.name}"

@@ -1,0 +1,544 @@
+"""How a lockfile changed over git history, and each package's version timeline.
+
+Git objects come through one long-lived `git cat-file --batch` process (not a process
+per revision). A conda-lock.yml is split into its package entries and each entry is
+parsed once per distinct text (cached by content), so walking 200 revisions of a
+750-package lock parses only the entries that changed. A corrupt lock at a revision is
+a finding for that revision; the walk goes on against the last good one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from audit.core.errors import InfrastructureError, InputError
+from audit.diff.classify import PlatformDrift, diff_inventories
+from audit.inventory.interface import Inventory, InventoryError, Package, dedupe
+
+#: Root causes a finding can carry (see drift_report).
+CAUSE_SPEC = "spec edit"
+CAUSE_UPSTREAM = "new upstream release"
+CAUSE_BASE_IMAGE = "base image moved"
+CAUSE_OUTSIDE = "installed outside the lock"
+CAUSE_TOOL = "lock-format/tool change"
+
+
+# --------------------------------------------------------------------------- git
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    time: int
+    subject: str
+
+
+class GitRepo:
+    """A repository read through `git log` and one persistent `git cat-file --batch`."""
+
+    def __init__(self, path: Path) -> None:
+        path = Path(path)
+        if not path.exists():
+            raise InputError("no such directory", where=str(path))
+        top = self._run(["rev-parse", "--show-toplevel"], path if path.is_dir() else path.parent)
+        if top.returncode != 0:
+            raise InputError("not inside a git repository", where=str(path))
+        self.top = Path(top.stdout.decode().strip())
+        self._batch: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+        try:
+            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+        except FileNotFoundError:
+            raise InfrastructureError("git is not installed", hint="install git") from None
+
+    def git(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return self._run(list(args), self.top)
+
+    def relpath(self, path: Path) -> str:
+        """`path` (absolute or relative to the cwd) as a repository path, POSIX style."""
+        resolved = Path(path).resolve()
+        try:
+            return resolved.relative_to(self.top.resolve()).as_posix()
+        except ValueError:
+            raise InputError(f"{path} is outside the repository {self.top}") from None
+
+    def rev_parse(self, rev: str) -> str:
+        """The commit sha of `rev`; InputError for an unknown revision."""
+        done = self.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+        if done.returncode != 0:
+            raise InputError(f"unknown git revision {rev!r}", where=str(self.top))
+        return done.stdout.decode().strip()
+
+    def log(self, path: str, *, limit: int | None = None, since: str | None = None) -> list[Commit]:
+        """Commits that touched `path`, newest first (`since..HEAD` or the last `limit`)."""
+        args = ["log", "--format=%H%x00%ct%x00%s", "--no-show-signature"]
+        if limit is not None:
+            args.append(f"-n{limit}")
+        args.append(f"{since}..HEAD" if since else "HEAD")
+        done = self.git(*args, "--", path)
+        if done.returncode != 0:
+            message = done.stderr.decode(errors="replace").strip().splitlines()
+            if "does not have any commits" in " ".join(message):
+                return []
+            raise InputError(f"git log failed: {message[0] if message else 'unknown error'}")
+        commits = []
+        for line in done.stdout.decode("utf-8", errors="replace").splitlines():
+            sha, ctime, subject = (line.split("\x00") + ["", ""])[:3]
+            if sha:
+                commits.append(Commit(sha, int(ctime or 0), subject))
+        return commits
+
+    def read(self, rev: str, path: str) -> tuple[str, bytes] | None:
+        """(blob sha, bytes) of `path` at `rev`, or None when absent there."""
+        if self._batch is None:
+            self._batch = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                cwd=self.top,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        assert self._batch.stdin is not None and self._batch.stdout is not None
+        self._batch.stdin.write(f"{rev}:{path}\n".encode())
+        self._batch.stdin.flush()
+        header = self._batch.stdout.readline()
+        parts = header.split()
+        if len(parts) != 3 or parts[1] != b"blob":
+            if len(parts) == 3:  # a tree or commit: consume its body, it is not a file
+                self._batch.stdout.read(int(parts[2]) + 1)
+            return None
+        data = self._batch.stdout.read(int(parts[2]))
+        self._batch.stdout.read(1)  # the newline after each object
+        return parts[0].decode(), data
+
+    def close(self) -> None:
+        if self._batch is not None:
+            if self._batch.stdin is not None:
+                self._batch.stdin.close()
+            self._batch.wait(timeout=10)
+            if self._batch.stdout is not None:
+                self._batch.stdout.close()
+            self._batch = None
+
+    def __enter__(self) -> GitRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- fast lock parse
+
+
+def _loader() -> type:
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LockParser:
+    """conda-lock.yml bytes → inventories, caching each package entry by its text.
+
+    The document is split at its top-level `package:` list items; entries seen before
+    (in any revision) are not parsed again. Anything that does not split cleanly falls
+    back to the ordinary reader, so the result is always what `inventory` would say.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[bytes, Package] = {}
+
+    def parse(self, data: bytes, where: str) -> list[Inventory]:
+        split = _split_lock(data)
+        if split is None:
+            return self._full(data, where)
+        head, items = split
+        try:
+            meta_doc = yaml.load(head, Loader=_loader())
+        except yaml.YAMLError:
+            return self._full(data, where)
+        if not isinstance(meta_doc, dict) or meta_doc.get("version", 1) != 1:
+            return self._full(data, where)
+        meta = meta_doc.get("metadata") if isinstance(meta_doc.get("metadata"), dict) else {}
+        by_platform: dict[str, list[Package]] = {str(p): [] for p in meta.get("platforms") or ()}
+        for item in items:
+            key = hashlib.blake2b(item, digest_size=16).digest()
+            package = self._entries.get(key)
+            if package is None:
+                package = self._entry(item, data, where)
+                if package is None:
+                    return self._full(data, where)
+                self._entries[key] = package
+            by_platform.setdefault(package.platform, []).append(package)
+        return [
+            Inventory(source=where, platform=platform, packages=dedupe(packages))
+            for platform, packages in by_platform.items()
+        ]
+
+    def _entry(self, item: bytes, data: bytes, where: str) -> Package | None:
+        from audit.inventory.condalock import package_from_entry
+
+        try:
+            parsed = yaml.load(item, Loader=_loader())
+        except yaml.YAMLError:
+            return None
+        if not isinstance(parsed, list) or len(parsed) != 1 or not isinstance(parsed[0], dict):
+            return None
+        try:
+            return package_from_entry(parsed[0])
+        except (InventoryError, ValueError):
+            return None
+
+    @staticmethod
+    def _full(data: bytes, where: str) -> list[Inventory]:
+        from audit.inventory import source_from_bytes
+
+        return source_from_bytes(where, data, "conda-lock.yml").read()
+
+
+def _split_lock(data: bytes) -> tuple[bytes, list[bytes]] | None:
+    """(everything but the package list, one chunk per package entry), or None.
+
+    Entries are the `- ` lines at column 0 after a top-level `package:` line, up to the
+    next top-level key; the package list must be the last top-level key or be followed
+    only by other top-level keys (kept in the head).
+    """
+    lines = data.splitlines(keepends=True)
+    head: list[bytes] = []
+    items: list[bytes] = []
+    current: list[bytes] | None = None
+    in_packages = False
+    seen_packages = False
+    for line in lines:
+        if not in_packages:
+            if line.rstrip() == b"package:":
+                if seen_packages:
+                    return None
+                in_packages = seen_packages = True
+                continue
+            head.append(line)
+            continue
+        first = line[:1]
+        if line.startswith(b"- "):
+            if current is not None:
+                items.append(b"".join(current))
+            current = [line]
+        elif first in (b" ", b"\t") or line.strip() == b"" or first == b"#":
+            if current is None:
+                if line.strip() and first != b"#":
+                    return None
+                continue
+            current.append(line)
+        else:  # another top-level key ends the list
+            if current is not None:
+                items.append(b"".join(current))
+                current = None
+            in_packages = False
+            head.append(line)
+    if current is not None:
+        items.append(b"".join(current))
+    if not seen_packages:
+        return None
+    return b"".join(head), items
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass
+class Revision:
+    """One commit that touched the lock: what changed, and why we think so."""
+
+    commit: Commit
+    changes: list[PlatformDrift] = field(default_factory=list)
+    error: str | None = None
+    cause: str = ""
+    created: bool = False
+    spec_changed: bool = False
+    dockerfile_changed: bool = False
+    image_lock_changed: bool = False
+
+    @property
+    def change_count(self) -> int:
+        return sum(len(p.changes) for p in self.changes)
+
+    def to_json(self) -> dict[str, Any]:
+        from audit.diff.formats.json import platform_document
+
+        return {
+            "sha": self.commit.sha,
+            "time": self.commit.time,
+            "subject": self.commit.subject,
+            "error": self.error,
+            "cause": self.cause,
+            "created": self.created,
+            "spec_changed": self.spec_changed,
+            "dockerfile_changed": self.dockerfile_changed,
+            "image_lock_changed": self.image_lock_changed,
+            "platforms": [platform_document(p) for p in self.changes if p.changes],
+        }
+
+
+@dataclass
+class History:
+    """Revisions oldest first (the first is the baseline) and per-package timelines."""
+
+    lockfile: str
+    revisions: list[Revision]
+    #: (platform, manager, name) → version at each revision ("" = absent), for packages
+    #: whose version changed at least once in the window
+    timelines: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
+    platforms: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lockfile": self.lockfile,
+            "platforms": list(self.platforms),
+            "revisions": [r.to_json() for r in self.revisions],
+            "timelines": [
+                {"platform": p, "manager": m, "name": n, "versions": versions}
+                for (p, m, n), versions in sorted(self.timelines.items())
+            ],
+        }
+
+
+def _label(package: Package | None) -> str:
+    return package.version if package is not None else ""
+
+
+def _cause(revision: Revision) -> str:
+    """Why the lock changed in this revision: the spec, the tool, or upstream."""
+    if revision.error:
+        return CAUSE_TOOL
+    if revision.spec_changed:
+        return CAUSE_SPEC
+    kinds = {c.kind for p in revision.changes for c in p.changes}
+    if not kinds or kinds <= {"metadata-changed", "channel-changed"}:
+        return CAUSE_TOOL
+    return CAUSE_UPSTREAM
+
+
+def walk_history(
+    repo: GitRepo,
+    lockfile: str,
+    *,
+    spec_files: Sequence[str] = (),
+    dockerfiles: Sequence[str] = (),
+    image_locks: Sequence[str] = (),
+    limit: int = 20,
+    since: str | None = None,
+) -> History:
+    """The lock at the last `limit` commits that touched it (or those after `since`).
+
+    Paths are repository paths. The commit before the window (or `since` itself) is
+    the baseline every change is measured from; without one, the oldest commit of the
+    window is the lock's creation.
+    """
+    if limit < 1:
+        raise InputError("-n must be at least 1")
+    base_commit: Commit | None = None
+    if since:
+        base_sha = repo.rev_parse(since)
+        commits = list(reversed(repo.log(lockfile, since=base_sha)))
+        shown = repo.git("show", "-s", "--format=%ct%x00%s", base_sha).stdout.decode()
+        ctime, _, subject = shown.strip().partition("\x00")
+        base_commit = Commit(base_sha, int(ctime or 0), subject)
+        if repo.read(base_sha, lockfile) is None:
+            base_commit = None
+    else:
+        repo.rev_parse("HEAD")
+        found = repo.log(lockfile, limit=limit + 1)
+        if not found:
+            raise InputError(f"{lockfile!r} was never committed", where=str(repo.top))
+        commits = list(reversed(found))
+        if len(found) > limit:
+            base_commit, commits = commits[0], commits[1:]
+    parser = LockParser()
+    revisions: list[Revision] = []
+    states: list[dict[str, Inventory] | None] = []
+    last_good: dict[str, Inventory] | None = None
+    last_blobs: dict[str, str | None] = {}
+
+    def blobs(sha: str) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for group, paths in (("spec", spec_files), ("docker", dockerfiles), ("image", image_locks)):
+            out[group] = "|".join(
+                (found[0] if (found := repo.read(sha, p)) else "-") for p in paths
+            )
+        return out
+
+    def load(sha: str) -> tuple[dict[str, Inventory] | None, str | None]:
+        found = repo.read(sha, lockfile)
+        if found is None:
+            return None, f"{lockfile} is absent at {sha[:12]}"
+        try:
+            inventories = parser.parse(found[1], f"git:{sha[:12]}:{lockfile}")
+        except InventoryError as exc:
+            return None, exc.one_line()
+        return {i.platform: i for i in inventories}, None
+
+    if base_commit is not None:
+        state, error = load(base_commit.sha)
+        base = Revision(base_commit, error=error)
+        base.cause = ""
+        last_good = state
+        last_blobs = blobs(base_commit.sha)
+        revisions.append(base)
+        states.append(state)
+    for commit in commits:
+        state, error = load(commit.sha)
+        revision = Revision(commit, error=error)
+        current_blobs = blobs(commit.sha)
+        if last_blobs:
+            revision.spec_changed = current_blobs["spec"] != last_blobs["spec"]
+            revision.dockerfile_changed = current_blobs["docker"] != last_blobs["docker"]
+            revision.image_lock_changed = current_blobs["image"] != last_blobs["image"]
+        last_blobs = current_blobs
+        if state is not None and last_good is None:
+            revision.created = True
+        elif state is not None and last_good is not None:
+            revision.changes = _diff_states(last_good, state)
+        if state is not None:
+            last_good = state
+        revision.cause = "" if revision.created else _cause(revision)
+        revisions.append(revision)
+        states.append(state)
+    platforms = tuple(sorted({p for s in states if s for p in s}))
+    return History(
+        lockfile=lockfile,
+        revisions=revisions,
+        timelines=_timelines(states),
+        platforms=platforms,
+    )
+
+
+def _diff_states(old: dict[str, Inventory], new: dict[str, Inventory]) -> list[PlatformDrift]:
+    out = []
+    for platform in sorted(set(old) | set(new)):
+        a = old.get(platform) or Inventory(source="", platform=platform)
+        b = new.get(platform) or Inventory(source="", platform=platform)
+        out.append(diff_inventories(a, b, platform=platform))
+    return out
+
+
+def _timelines(
+    states: Sequence[dict[str, Inventory] | None],
+) -> dict[tuple[str, str, str], list[str]]:
+    """Version per revision of every package whose version (or build) moved in the window.
+
+    A package rebuilt without a new version is labelled `version-build` throughout.
+
+    A revision whose lock was unreadable repeats the previous versions (the lock that
+    was in force), so the lines stay continuous.
+    """
+    keyed: list[dict[tuple[str, str, str], tuple[str, str]]] = []
+    previous: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for state in states:
+        if state is None:
+            keyed.append(previous)
+            continue
+        current = {
+            (platform, p.manager, p.name): (p.version, p.build)
+            for platform, inventory in state.items()
+            for p in inventory.packages
+        }
+        keyed.append(current)
+        previous = current
+    moved: set[tuple[str, str, str]] = set()
+    rebuilt: set[tuple[str, str, str]] = set()
+    for before, after in zip(keyed, keyed[1:], strict=False):
+        if before is after:
+            continue
+        for key in before.keys() | after.keys():
+            old, new = before.get(key), after.get(key)
+            if old != new:
+                moved.add(key)
+                if old and new and old[0] == new[0]:
+                    rebuilt.add(key)
+
+    def label(value: tuple[str, str] | None, with_build: bool) -> str:
+        if value is None:
+            return ""
+        return f"{value[0]}-{value[1]}" if with_build and value[1] else value[0]
+
+    return {key: [label(k.get(key), key in rebuilt) for k in keyed] for key in sorted(moved)}
+
+
+def iter_changes(history: History) -> Iterator[tuple[Revision, PlatformDrift]]:
+    for revision in history.revisions:
+        for platform in revision.changes:
+            if platform.changes:
+                yield revision, platform
+
+
+def repo_path(repo: GitRepo, path: Path) -> str:
+    """A repository path for `path` given relative to the cwd or absolute."""
+    return PurePosixPath(repo.relpath(path)).as_posix()
+
+
+# --------------------------------------------------------------------------- base images
+
+
+@dataclass(frozen=True)
+class ImageMove:
+    """A pinned tag whose digest changed in a commit of an image-lock.json."""
+
+    commit: Commit
+    path: str
+    reference: str  # registry/repository:tag
+    old: str
+    new: str
+
+
+def _pinned_tags(data: bytes) -> dict[str, str] | None:
+    """registry/repository:tag → digest of an image-lock.json blob (None when unreadable)."""
+    try:
+        images = json.loads(data).get("images") or {}
+        return {
+            f"{e['registry']}/{e['repository']}:{e.get('tag') or ''}": str(e["digest"])
+            for e in sorted(images.values(), key=lambda e: str(e.get("digest", "")))
+            if e.get("tag")
+        }
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+
+
+def image_lock_moves(
+    repo: GitRepo, image_locks: Sequence[str], *, limit: int = 20, since: str | None = None
+) -> list[ImageMove]:
+    """Tags re-pinned to another digest, over the same window as the lock's history.
+
+    Each image-lock.json is walked on its own commits (a base can move without the conda
+    lock changing); the commit before the window is the baseline when there is one.
+    """
+    moves: list[ImageMove] = []
+    for path in image_locks:
+        found = repo.log(
+            path, since=repo.rev_parse(since) if since else None, limit=None if since else limit + 1
+        )
+        commits = list(reversed(found))
+        previous: dict[str, str] | None = None
+        if since:
+            blob = repo.read(repo.rev_parse(since), path)
+            previous = _pinned_tags(blob[1]) if blob else None
+        for commit in commits:
+            blob = repo.read(commit.sha, path)
+            current = _pinned_tags(blob[1]) if blob else None
+            if previous is not None and current is not None:
+                for reference in sorted(previous.keys() & current.keys()):
+                    if previous[reference] != current[reference]:
+                        moves.append(
+                            ImageMove(
+                                commit, path, reference, previous[reference], current[reference]
+                            )
+                        )
+            if current is not None:
+                previous = current
+    return sorted(moves, key=lambda m: (m.commit.time, m.path, m.reference))

@@ -1,0 +1,528 @@
+"""`drift`: the periodic report combining lock history, upstream, base images and image.
+
+Four sections, each computed independently so one unreachable channel or registry marks
+only its own section unavailable. Every finding carries a likely root cause:
+
+- spec edit: the lock changed in a revision where environment.yml changed too (or
+  environment.yml today no longer matches the lock's content hash);
+- new upstream release: the lock changed (or would change today) with the spec as it was;
+- lock-format/tool change: the lock's bytes changed but only URLs or metadata did, or
+  the lock became unreadable;
+- base image moved: a pinned tag now points at another digest;
+- installed outside the lock: the image holds packages (or versions) the lock does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from audit.core.errors import (
+    EXIT_FINDINGS,
+    EXIT_INFRA,
+    EXIT_OK,
+    InfrastructureError,
+    InputError,
+    ReproAuditError,
+)
+from audit.diff.classify import Change, diff_inventories
+from audit.drift.history import (
+    CAUSE_BASE_IMAGE,
+    CAUSE_OUTSIDE,
+    CAUSE_SPEC,
+    CAUSE_TOOL,
+    CAUSE_UPSTREAM,
+    GitRepo,
+    History,
+    ImageMove,
+    image_lock_moves,
+    walk_history,
+)
+from audit.inventory.interface import Inventory
+
+CAUSES = (CAUSE_SPEC, CAUSE_UPSTREAM, CAUSE_BASE_IMAGE, CAUSE_OUTSIDE, CAUSE_TOOL)
+CAUSE_OTHER_LOCK = "image built from another lock"
+SECTION_TITLES = {
+    "history": "Lock history",
+    "upstream": "Upstream (re-lock today)",
+    "images": "Base images",
+    "image_vs_lock": "Image vs lock",
+}
+SECTION_ORDER = tuple(SECTION_TITLES)
+#: Package managers a conda lock speaks for; deb/apk come with the base image.
+LOCK_MANAGERS = frozenset({"conda", "pip"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that drifted, where, and the likely reason."""
+
+    section: str
+    kind: str
+    cause: str
+    subject: str
+    platform: str = ""
+    manager: str = ""
+    old: str = ""
+    new: str = ""
+    revision: str = ""
+    detail: str = ""
+
+    def sort_key(self) -> tuple[int, str, str, str, str, str]:
+        return (
+            SECTION_ORDER.index(self.section),
+            self.revision,
+            self.platform,
+            self.manager,
+            self.subject,
+            self.kind,
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "section": self.section,
+            "kind": self.kind,
+            "cause": self.cause,
+            "subject": self.subject,
+            "platform": self.platform,
+            "manager": self.manager,
+            "old": self.old,
+            "new": self.new,
+            "revision": self.revision,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Section:
+    """One part of the report: ok (maybe with findings), unavailable (why), or skipped."""
+
+    name: str
+    status: str = "ok"
+    reason: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return SECTION_TITLES[self.name]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "status": self.status,
+            "reason": self.reason,
+            "findings": [f.to_json() for f in sorted(self.findings, key=Finding.sort_key)],
+            "data": self.data,
+        }
+
+
+@dataclass
+class DriftReport:
+    """Everything `drift` found; formats render it, the CLI exits with `exit_code`."""
+
+    repository: str
+    lockfile: str
+    head: str
+    sections: list[Section]
+    history: History | None = None
+    chart_platform: str = ""
+
+    @property
+    def findings(self) -> list[Finding]:
+        return sorted((f for s in self.sections for f in s.findings), key=Finding.sort_key)
+
+    def section(self, name: str) -> Section | None:
+        return next((s for s in self.sections if s.name == name), None)
+
+    @property
+    def exit_code(self) -> int:
+        """1 on any finding; 3 when every requested section was unavailable; else 0."""
+        if self.findings:
+            return EXIT_FINDINGS
+        requested = [s for s in self.sections if s.status != "skipped"]
+        if requested and all(s.status == "unavailable" for s in requested):
+            return EXIT_INFRA
+        return EXIT_OK
+
+    def cause_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for finding in self.findings:
+            out[finding.cause] = out.get(finding.cause, 0) + 1
+        return dict(sorted(out.items()))
+
+
+@dataclass
+class DriftOptions:
+    path: Path = Path(".")
+    lockfile: Path = Path("conda-lock.yml")
+    files: list[Path] = field(default_factory=list)
+    limit: int = 20
+    since: str | None = None
+    image: str | None = None
+    platform: str | None = None
+    history: bool = True
+    upstream: bool = True
+    images: bool = True
+    cache_dir: Path | None = None
+    insecure: frozenset[str] = frozenset()
+    timeout: float = 15.0
+    retries: int = 2
+
+
+def _under(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else base / path
+
+
+def run_drift(options: DriftOptions) -> DriftReport:
+    """Compute every requested section; bad input raises, unreachable services do not."""
+    if options.limit < 1:
+        raise InputError("-n must be at least 1")
+    root = Path(options.path)
+    with GitRepo(root) as repo:
+        lock_path = _under(root, options.lockfile)
+        env_paths = [_under(root, f) for f in (options.files or [Path("environment.yml")])]
+        lock_rel = repo.relpath(lock_path)
+        env_rels = [repo.relpath(p) for p in env_paths]
+        tracked = _tracked_files(repo)
+        dockerfiles = sorted(p for p in tracked if _is_dockerfile(p))
+        image_locks = sorted(p for p in tracked if PurePosixPath(p).name == "image-lock.json")
+        head = repo.rev_parse("HEAD") if options.history or options.since else ""
+        sections: list[Section] = []
+        history: History | None = None
+        if options.history:
+            history = walk_history(
+                repo,
+                lock_rel,
+                spec_files=env_rels,
+                dockerfiles=dockerfiles,
+                image_locks=image_locks,
+                limit=options.limit,
+                since=options.since,
+            )
+            moves = image_lock_moves(repo, image_locks, limit=options.limit, since=options.since)
+            sections.append(history_section(history, moves))
+        else:
+            sections.append(Section("history", status="skipped"))
+        top = repo.top
+    lock_inventories, lock_error = _read_lock(lock_path)
+    if options.upstream:
+        sections.append(upstream_section(options, lock_path, env_paths, lock_inventories))
+    else:
+        sections.append(Section("upstream", status="skipped"))
+    if options.images:
+        locks = sorted({top / p for p in image_locks} | _untracked_image_locks(root))
+        sections.append(images_section(options, locks, top))
+    else:
+        sections.append(Section("images", status="skipped"))
+    if options.image:
+        sections.append(image_vs_lock_section(options, lock_inventories, lock_error))
+    else:
+        sections.append(Section("image_vs_lock", status="skipped"))
+    platforms = history.platforms if history else tuple(i.platform for i in lock_inventories)
+    chart = "linux-64" if "linux-64" in platforms else (platforms[0] if platforms else "")
+    return DriftReport(
+        repository=top.name,
+        lockfile=lock_rel,
+        head=head,
+        sections=sections,
+        history=history,
+        chart_platform=options.platform or chart,
+    )
+
+
+def _tracked_files(repo: GitRepo) -> list[str]:
+    done = repo.git("ls-files", "-z")
+    return [p for p in done.stdout.decode("utf-8", errors="replace").split("\0") if p]
+
+
+def _is_dockerfile(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name == "Dockerfile" or name.startswith("Dockerfile.") or name.endswith(".Dockerfile")
+
+
+def _untracked_image_locks(root: Path) -> set[Path]:
+    candidate = root / "image-lock.json"
+    return {candidate.resolve()} if candidate.is_file() else set()
+
+
+def _read_lock(path: Path) -> tuple[list[Inventory], str]:
+    from audit.inventory import open_source
+
+    try:
+        return open_source(str(path)).read(), ""
+    except ReproAuditError as exc:
+        return [], exc.one_line()
+
+
+# --------------------------------------------------------------------------- history
+
+
+def history_section(history: History, moves: Sequence[ImageMove] = ()) -> Section:
+    """One finding per package change per revision, unreadable locks, re-pinned bases."""
+    section = Section("history")
+    for move in moves:
+        section.findings.append(
+            Finding(
+                "history",
+                "image-moved",
+                CAUSE_BASE_IMAGE,
+                move.reference,
+                old=move.old,
+                new=move.new,
+                revision=move.commit.sha[:12],
+                detail=f"re-pinned in {move.path}",
+            )
+        )
+    for revision in history.revisions:
+        short = revision.commit.sha[:12]
+        if revision.error:
+            section.findings.append(
+                Finding(
+                    "history",
+                    "corrupt-lock",
+                    CAUSE_TOOL,
+                    history.lockfile,
+                    revision=short,
+                    detail=revision.error,
+                )
+            )
+        if not (revision.error or revision.created or revision.change_count) and (
+            revision is not history.revisions[0]
+        ):
+            section.findings.append(
+                Finding(
+                    "history",
+                    "lock-rewritten",
+                    revision.cause,
+                    history.lockfile,
+                    revision=short,
+                    detail="the lock's bytes changed, no package did",
+                )
+            )
+        for platform in revision.changes:
+            for change in platform.changes:
+                section.findings.append(
+                    _change_finding("history", change, revision.cause, revision=short)
+                )
+    section.data = {
+        "revisions": len(history.revisions),
+        "changed_revisions": sum(1 for r in history.revisions if r.change_count or r.error),
+        "packages_with_new_versions": len({(m, n) for (_, m, n) in history.timelines}),
+    }
+    return section
+
+
+def _change_finding(section: str, change: Change, cause: str, *, revision: str = "") -> Finding:
+    from audit.diff.changes import describe
+
+    return Finding(
+        section,
+        change.kind,
+        cause,
+        change.name,
+        platform=change.platform,
+        manager=change.manager,
+        old=change.old_version,
+        new=change.new_version,
+        revision=revision,
+        detail=describe(change),
+    )
+
+
+# --------------------------------------------------------------------------- upstream
+
+
+def upstream_section(
+    options: DriftOptions, lock_path: Path, env_paths: list[Path], locked: list[Inventory]
+) -> Section:
+    """Diff the committed lock against a solve of environment.yml today (nothing written)."""
+    section = Section("upstream")
+    missing = [p for p in env_paths if not p.is_file()]
+    if missing:
+        return Section("upstream", "unavailable", f"{missing[0].name} not found")
+    if not locked:
+        return Section("upstream", "unavailable", f"cannot read {lock_path.name}")
+    from audit.drift.upstream import solve_without_writing
+    from audit.lock.run import LockOptions
+    from audit.lockfile.condalock import read_metadata
+
+    meta = None
+    with contextlib.suppress(ReproAuditError, OSError, ValueError):
+        meta = read_metadata(lock_path)
+    platforms = sorted(i.platform for i in locked if i.platform)
+    lock_options = LockOptions(
+        files=env_paths,
+        platforms=list(meta.platforms) if meta else platforms,
+        lockfile=lock_path,
+        explicit=False,
+        check=True,
+        cache_dir=options.cache_dir,
+    )
+    try:
+        solved = solve_without_writing(lock_options, probe_timeout=options.timeout)
+    except InfrastructureError as exc:
+        return Section("upstream", "unavailable", exc.one_line())
+    except InputError as exc:
+        return Section("upstream", "unavailable", f"cannot solve today: {exc.one_line()}")
+    old_hash = dict(meta.content_hash) if meta else {}
+    by_platform = {i.platform: i for i in locked}
+    stale = []
+    for inventory in solved.inventories:
+        before = by_platform.get(inventory.platform)
+        spec_changed = old_hash.get(inventory.platform) != solved.content_hash.get(
+            inventory.platform
+        )
+        if spec_changed:
+            stale.append(inventory.platform)
+        if before is None:
+            continue
+        cause = CAUSE_SPEC if spec_changed else CAUSE_UPSTREAM
+        result = diff_inventories(before, inventory, platform=inventory.platform)
+        for change in result.changes:
+            section.findings.append(_change_finding("upstream", change, cause))
+    section.data = {
+        "platforms": [i.platform for i in solved.inventories],
+        "spec_changed_since_lock": sorted(stale),
+    }
+    return section
+
+
+# --------------------------------------------------------------------------- base images
+
+
+def images_section(options: DriftOptions, locks: list[Path], top: Path) -> Section:
+    """For each pinned tag of every image-lock.json: does the tag still name that digest?"""
+    from audit.imagelock import read_lock
+    from audit.registry.client import NotFoundError, RegistryClient
+    from audit.registry.reference import ImageRef
+
+    section = Section("images")
+    entries: dict[str, tuple[ImageRef, str, list[str]]] = {}
+    for path in locks:
+        for entry in read_lock(path).values():
+            if not entry.tag:
+                continue
+            ref = ImageRef(entry.registry, entry.repository, entry.tag)
+            where = [_display(top, path.parent / f) for f in entry.files] or [_display(top, path)]
+            key = f"{ref.tagged()}@{entry.digest}"
+            entries.setdefault(key, (ref, entry.digest, []))[2].extend(where)
+    if not entries:
+        section.data = {"checked": 0, "unavailable": [], "note": "no pinned tags found"}
+        return section
+    client = RegistryClient(
+        insecure=options.insecure, timeout=options.timeout, retries=options.retries, backoff=0.1
+    )
+    unavailable: list[dict[str, str]] = []
+    checked = []
+    for key in sorted(entries):
+        ref, digest, files = entries[key]
+        try:
+            resolved = client.resolve(ref)
+        except NotFoundError as exc:
+            section.findings.append(
+                Finding(
+                    "images",
+                    "tag-missing",
+                    CAUSE_BASE_IMAGE,
+                    ref.tagged(),
+                    old=digest,
+                    detail=f"{exc.one_line()}; pinned in {', '.join(sorted(set(files)))}",
+                )
+            )
+            continue
+        except ReproAuditError as exc:
+            unavailable.append({"reference": ref.tagged(), "reason": exc.one_line()})
+            continue
+        checked.append({"reference": ref.tagged(), "pinned": digest, "now": resolved.digest})
+        if resolved.digest != digest:
+            section.findings.append(
+                Finding(
+                    "images",
+                    "image-moved",
+                    CAUSE_BASE_IMAGE,
+                    ref.tagged(),
+                    old=digest,
+                    new=resolved.digest,
+                    detail=f"pinned in {', '.join(sorted(set(files)))}",
+                )
+            )
+    section.data = {"checked": len(checked), "references": checked, "unavailable": unavailable}
+    if unavailable and not checked and not section.findings:
+        section.status = "unavailable"
+        section.reason = unavailable[0]["reason"]
+    return section
+
+
+def _display(top: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(top.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+# --------------------------------------------------------------------------- image vs lock
+
+
+def image_vs_lock_section(
+    options: DriftOptions, locked: list[Inventory], lock_error: str
+) -> Section:
+    """conda and pip packages of the image (or build record) that the lock does not explain."""
+    from audit.inventory import normalize_platform, open_source
+
+    assert options.image is not None
+    if not locked:
+        return Section("image_vs_lock", "unavailable", lock_error or "the lock holds nothing")
+    try:
+        image_inventories = open_source(options.image, options.platform).read()
+    except InfrastructureError as exc:
+        return Section("image_vs_lock", "unavailable", exc.one_line())
+    if not image_inventories:
+        raise InputError("holds no inventory", where=options.image)
+    wanted = normalize_platform(options.platform)
+    image = next((i for i in image_inventories if wanted and i.platform == wanted), None)
+    image = image or image_inventories[0]
+    platform = wanted or image.platform
+    lock = next((i for i in locked if i.platform == platform), None)
+    if lock is None:
+        if len(locked) == 1:
+            lock = locked[0]
+        else:
+            available = ", ".join(sorted(i.platform for i in locked))
+            raise InputError(
+                f"the lock has no platform {platform or '(image says none)'}",
+                hint=f"pass -p PLATFORM (lock: {available})",
+            )
+    ours = Inventory(lock.source, lock.platform, _only(lock))
+    theirs = Inventory(image.source, lock.platform, _only(image))
+    result = diff_inventories(ours, theirs, platform=lock.platform)
+    section = Section("image_vs_lock")
+    for change in result.changes:
+        if change.kind == "metadata-changed":
+            continue  # the lock and an installed record spell URLs and depends differently
+        if change.kind == "removed":
+            finding = _change_finding("image_vs_lock", change, CAUSE_OTHER_LOCK)
+            finding = Finding(**{**finding.to_json(), "kind": "missing-from-image"})
+        elif change.kind == "added":
+            finding = _change_finding("image_vs_lock", change, CAUSE_OUTSIDE)
+            finding = Finding(**{**finding.to_json(), "kind": "outside-lock"})
+        else:
+            finding = _change_finding("image_vs_lock", change, CAUSE_OUTSIDE)
+        section.findings.append(finding)
+    system = [p for p in image.packages if p.manager not in LOCK_MANAGERS]
+    section.data = {
+        "image": image.source,
+        "platform": lock.platform,
+        "image_packages": len(image.packages),
+        "system_packages": len(system),
+        "explained": len(result.changes) == 0,
+    }
+    return section
+
+
+def _only(inventory: Inventory) -> tuple:
+    return tuple(p for p in inventory.packages if p.manager in LOCK_MANAGERS)

@@ -1,0 +1,422 @@
+"""The `lock` stage: environment.yml → conda-lock.yml + explicit files.
+
+Order of work, cheapest first: an input digest of the raw files says in milliseconds that
+nothing changed; otherwise conda-lock's semantic content hash decides; only a stale lock
+is solved (all platforms concurrently), and only then is anything written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from audit.core.fs import atomic_write_text
+from audit.core.platforms import check_platform
+from audit.lockfile.condalock import (
+    LockedEntry,
+    LockMetadata,
+    explicit_input_hash,
+    explicit_path,
+    input_digest,
+    read_metadata,
+)
+
+if TYPE_CHECKING:
+    from audit.core.platforms import VirtualPackageSet
+    from audit.envfile.spec import EnvSpec
+
+
+@dataclass
+class LockOptions:
+    files: list[Path]
+    platforms: list[str] = field(default_factory=list)
+    lockfile: Path = Path("conda-lock.yml")
+    explicit: bool = True
+    check: bool = False
+    update: list[str] = field(default_factory=list)
+    force: bool = False
+    channels: list[str] = field(default_factory=list)
+    virtual_packages: Path | None = None
+    with_cuda: str | None = None
+    pypi_index_url: str | None = None
+    auth_file: Path | None = None
+    cache_dir: Path | None = None
+    progress: bool = False
+
+
+@dataclass(frozen=True, order=True)
+class PackageChange:
+    """A package that differs between the old lock and the new one."""
+
+    platform: str
+    manager: str
+    name: str
+    old: str | None
+    new: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "manager": self.manager,
+            "name": self.name,
+            "old": self.old,
+            "new": self.new,
+        }
+
+
+@dataclass
+class LockResult:
+    """What `lock` did or found; the CLI renders it and exits with `exit_code`."""
+
+    status: str  # "current" | "written" | "stale"
+    lockfile: Path
+    platforms: tuple[str, ...] = ()
+    stale: dict[str, str] = field(default_factory=dict)  # platform → why
+    changes: list[PackageChange] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FINDINGS if self.status == "stale" else EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "lockfile": self.lockfile.as_posix(),
+            "platforms": list(self.platforms),
+            "stale": dict(sorted(self.stale.items())),
+            "changes": [c.to_json() for c in sorted(self.changes)],
+            "counts": {p: dict(sorted(c.items())) for p, c in sorted(self.counts.items())},
+            "written": [p.as_posix() for p in self.written],
+            "exit_code": self.exit_code,
+        }
+
+
+def run_lock(options: LockOptions) -> LockResult:
+    """Lock, or say the lock is current, or (with `check`) say what is stale."""
+    for platform in options.platforms:
+        check_platform(platform)
+    digest = _digest(options)
+    meta = read_metadata(options.lockfile)
+    if options.check and (options.update or options.force):
+        raise InputError("--check cannot be combined with --update or --force")
+    relock = bool(options.update) or options.force
+    if meta is not None and not relock and meta.input_digest == digest:
+        missing = _explicit_problems(options, meta, meta.platforms)
+        if not missing:
+            return LockResult("current", options.lockfile, meta.platforms)
+    with _progress(options.progress) as say:
+        say("reading environment")
+        spec, virtual, hashes = parse_inputs(options, digest)
+        stale = _stale_platforms(meta, spec.platforms, hashes)
+        if not stale:
+            stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
+        if not stale and not relock:
+            return LockResult("current", options.lockfile, spec.platforms)
+        if options.check:
+            return LockResult("stale", options.lockfile, spec.platforms, stale=stale)
+        return _solve_and_write(options, spec, virtual, hashes, digest, meta, say)
+
+
+def parse_inputs(options: LockOptions, digest: str) -> tuple[EnvSpec, VirtualPackageSet, dict]:
+    """EnvSpec, virtual packages and content hashes; from the parse cache when inputs match.
+
+    conda-lock's parser and hash are the truth, but importing conda-lock alone costs
+    ~0.4 s; their result depends only on the bytes the input digest covers, so it is
+    cached under that digest and reused until any input byte changes.
+    """
+    from audit.core.platforms import VirtualPackageSet, load_virtual_packages
+    from audit.envfile.spec import EnvSpec, load_spec
+
+    cache = _parse_cache_path(options, digest)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        return (
+            EnvSpec.from_json(data["spec"]),
+            VirtualPackageSet.from_json(data["virtual"]),
+            dict(data["content_hash"]),
+        )
+    spec = load_spec(options.files, platforms=options.platforms, channels=options.channels)
+    virtual = load_virtual_packages(options.virtual_packages, options.with_cuda)
+    hashes = _content_hashes(spec, virtual)
+    entry = {"spec": spec.to_json(), "virtual": virtual.to_json(), "content_hash": hashes}
+    with contextlib.suppress(OSError, InputError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache, json.dumps(entry, sort_keys=True))
+    return spec, virtual, hashes
+
+
+def _parse_cache_path(options: LockOptions, digest: str) -> Path:
+    from audit.core.fs import default_cache_dir
+
+    base = options.cache_dir or default_cache_dir()
+    # the spec remembers file names for messages, so the key covers where the files are too
+    where = [str(Path.cwd()), *(str(f) for f in options.files)]
+    key = hashlib.sha256(json.dumps([digest, where]).encode()).hexdigest()
+    return base / "parsed-specs" / f"{key}.json"
+
+
+def _digest(options: LockOptions) -> str:
+    return input_digest(
+        options.files,
+        platforms=options.platforms,
+        channels=options.channels,
+        extra_files=[options.virtual_packages],
+        options={
+            "with_cuda": options.with_cuda,
+            "pypi_index_url": options.pypi_index_url,
+            "explicit": str(options.explicit),
+        },
+    )
+
+
+def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
+    from conda_lock.content_hash import compute_content_hashes
+
+    return compute_content_hashes(spec.lock_spec, virtual.fake_repo)
+
+
+def _stale_platforms(
+    meta: LockMetadata | None, platforms: tuple[str, ...], hashes: dict[str, str]
+) -> dict[str, str]:
+    """Why each platform's lock is not current (empty when all are)."""
+    if meta is None:
+        return {p: "no lockfile" for p in platforms}
+    stale: dict[str, str] = {}
+    for platform in platforms:
+        if platform not in meta.platforms or platform not in meta.content_hash:
+            stale[platform] = "platform missing from the lock"
+        elif meta.content_hash[platform] != hashes[platform]:
+            stale[platform] = "environment changed since the lock (content hash differs)"
+    for platform in meta.platforms:
+        if platform not in platforms:
+            stale[platform] = "platform locked but no longer requested"
+    return stale
+
+
+def _explicit_problems(
+    options: LockOptions, meta: LockMetadata | None, platforms: tuple[str, ...]
+) -> dict[str, str]:
+    """Explicit files that are missing or carry another input hash than conda-lock.yml."""
+    if not options.explicit or meta is None:
+        return {}
+    problems: dict[str, str] = {}
+    for platform in platforms:
+        path = explicit_path(options.lockfile, platform)
+        found = explicit_input_hash(path)
+        if found is None:
+            problems[platform] = f"{path.name} missing"
+        elif found != meta.content_hash.get(platform):
+            problems[platform] = f"{path.name} does not match conda-lock.yml"
+    return problems
+
+
+@dataclass
+class Solved:
+    """A solve's outcome before anything is written: records, wheels, the lock document."""
+
+    records: dict[str, list]
+    pip: dict[str, list]
+    document: dict[str, Any]
+
+
+def solve_document(
+    options: LockOptions,
+    spec: EnvSpec,
+    virtual: VirtualPackageSet,
+    hashes: dict[str, str],
+    digest: str,
+    say: Any = lambda _msg: None,
+    *,
+    locked: dict[str, list] | None = None,
+    before_solve: Any = None,
+) -> Solved:
+    """Solve every platform (conda, then pip) into the lock document `lock` would write.
+
+    Shared by `lock` and by drift's upstream section, which must see exactly what a
+    re-lock would give. `before_solve(channels)` may refuse early (e.g. a dead host).
+    """
+    from audit.channels import bind_channel_specs, install_auth_file, resolve_channels
+    from audit.lock.solve import SolveRequest, solve_all
+    from audit.lockfile.condalock import lock_document, relative_sources
+
+    channels = resolve_channels(spec.channels, base_dir=options.files[0].resolve().parent)
+    if before_solve is not None:
+        before_solve(channels)
+    requests = [
+        SolveRequest(
+            platform=p,
+            specs=bind_channel_specs(spec.conda_specs[p], channels),
+            virtual_packages=virtual.for_platform(p),
+            locked=tuple((locked or {}).get(p, ())),
+        )
+        for p in spec.platforms
+    ]
+    with tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp:
+        install_auth_file(options.auth_file, work_dir=Path(tmp))
+        say(f"solving {len(requests)} platform(s)")
+        where = {name: loc for name in spec.lines if (loc := spec.where(name))}
+        records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
+        pip = _lock_pip_sections(options, spec, virtual, records, say)
+    document = lock_document(
+        platforms=spec.platforms,
+        channels=[c.display for c in channels],
+        sources=relative_sources(options.files, options.lockfile),
+        content_hash=hashes,
+        conda=records,
+        pip=pip,
+        categories=spec.categories,
+        digest=digest,
+    )
+    return Solved(records=records, pip=pip, document=document)
+
+
+def _solve_and_write(
+    options: LockOptions,
+    spec: EnvSpec,
+    virtual: VirtualPackageSet,
+    hashes: dict[str, str],
+    digest: str,
+    meta: LockMetadata | None,
+    say: Any,
+) -> LockResult:
+    from audit.lockfile.condalock import (
+        document_entries,
+        read_entries,
+        render_explicit,
+        write_explicit,
+        write_lockfile,
+    )
+
+    old_entries = read_entries(options.lockfile) if meta is not None else []
+    locked = _locked_for_update(options, spec.platforms) if options.update else {}
+    solved = solve_document(options, spec, virtual, hashes, digest, say, locked=locked)
+    records, pip = solved.records, solved.pip
+    say("writing lockfiles")
+    written: list[Path] = []
+    if options.explicit:
+        for platform in spec.platforms:
+            path = explicit_path(options.lockfile, platform)
+            text = render_explicit(
+                platform, hashes[platform], records[platform], pip.get(platform, ())
+            )
+            write_explicit(path, text)
+            written.append(path)
+    write_lockfile(solved.document, options.lockfile)
+    written.insert(0, options.lockfile)
+    return LockResult(
+        "written",
+        options.lockfile,
+        spec.platforms,
+        changes=diff_entries(old_entries, document_entries(solved.document))
+        if meta is not None
+        else [],
+        counts={
+            p: {
+                "conda": sum(1 for r in records[p] if not r.name.normalized.startswith("__")),
+                "pip": len(pip.get(p, ())),
+            }
+            for p in spec.platforms
+        },
+        written=written,
+    )
+
+
+def _locked_for_update(options: LockOptions, platforms: tuple[str, ...]) -> dict[str, list]:
+    """The existing lock's records as solver preferences, minus the packages to update."""
+    from audit.lockfile.condalock import read_lock_records
+
+    wanted = {n.lower() for n in options.update}
+    found: set[str] = set()
+    locked: dict[str, list] = {}
+    for platform in platforms:
+        records = read_lock_records(options.lockfile, platform)
+        names = {r.name.normalized for r in records}
+        found |= wanted & names
+        locked[platform] = [r for r in records if r.name.normalized not in wanted]
+    unknown = sorted(wanted - found)
+    if unknown:
+        raise InputError(
+            f"cannot update {', '.join(unknown)}: not in the lock", where=str(options.lockfile)
+        )
+    return locked
+
+
+def _lock_pip_sections(
+    options: LockOptions, spec: Any, virtual: Any, records: dict[str, list], say: Any
+) -> dict[str, list]:
+    """Lock each platform's pip: requirements for the python the conda solve picked."""
+    todo = [p for p in spec.platforms if spec.pip_specs.get(p)]
+    if not todo:
+        return {}
+    from audit.lock.pypi import lock_pip
+
+    say(f"resolving pip packages for {len(todo)} platform(s)")
+    index_url = options.pypi_index_url or next(iter(spec.pip_index_urls), None)
+
+    def one(platform: str) -> list:
+        installed = {r.name.normalized: str(r.version) for r in records[platform]}
+        python = installed.get("python")
+        if python is None:
+            raise InputError(
+                f"the pip: section needs python in the conda dependencies ({platform})",
+                where=str(options.files[0]),
+            )
+        glibc = next(
+            (v.version for v in virtual.for_platform(platform) if v.name == "__glibc"), None
+        )
+        return lock_pip(
+            spec.pip_specs[platform],
+            platform=platform,
+            python_version=".".join(python.split(".")[:2]),
+            conda_installed=installed,
+            index_url=index_url,
+            extra_index_urls=spec.pip_extra_index_urls,
+            glibc=glibc,
+            cache_dir=options.cache_dir,
+            source=str(options.files[0]),
+        )
+
+    with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+        results = list(pool.map(one, todo))
+    return dict(zip(todo, results, strict=True))
+
+
+def diff_entries(old: list[LockedEntry], new: list[LockedEntry]) -> list[PackageChange]:
+    """Per (platform, manager, name): what changed between two locks."""
+
+    def index(entries: list[LockedEntry]) -> dict[tuple[str, str, str], str]:
+        return {
+            (e.platform, e.manager, e.name): f"{e.version}-{e.build}" if e.build else e.version
+            for e in entries
+        }
+
+    a, b = index(old), index(new)
+    changes = [
+        PackageChange(*key, a.get(key), b.get(key))
+        for key in sorted(set(a) | set(b))
+        if a.get(key) != b.get(key)
+    ]
+    return changes
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Any]:
+    """A rich status line on stderr while work is slow; silent when not a terminal."""
+    if not enabled:
+        yield lambda _msg: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("working") as status:
+        yield lambda msg: status.update(f"{msg}…")

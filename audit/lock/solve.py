@@ -1,0 +1,198 @@
+"""EnvSpec → solved conda records per platform, with py-rattler.
+
+All platforms are solved concurrently through one Gateway, so repodata shared between
+them (noarch, above all) is fetched and parsed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from audit.channels import ChannelRef
+from audit.core.errors import InfrastructureError, InputError, UnsatisfiableError
+from audit.core.fs import default_cache_dir  # noqa: F401
+from audit.core.platforms import VirtualPackage
+
+if TYPE_CHECKING:
+    from rattler import Gateway, RepoDataRecord
+
+#: Connection failures are retried this many times, with exponential backoff, then exit 3.
+RETRIES = 3
+BACKOFF_SECONDS = 0.5
+
+_CONNECTION_HINTS = (
+    "error sending request",
+    "connection refused",
+    "dns error",
+    "timed out",
+    "connection reset",
+    "tcp connect error",
+    "operation timed out",
+    "503",
+    "502",
+    "504",
+    "429",
+)
+_MISSING_HINTS = ("404", "not found", "no such file", "could not find subdir")
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    """One platform's solve: specs, the virtual packages assumed, preferred records."""
+
+    platform: str
+    specs: tuple[str, ...]
+    virtual_packages: tuple[VirtualPackage, ...]
+    locked: tuple[RepoDataRecord, ...] = ()
+
+
+
+
+def make_gateway(cache_dir: Path | None) -> Gateway:
+    """A Gateway whose client retries transient HTTP errors and reads channel credentials."""
+    from rattler import Gateway
+    from rattler.networking import AuthenticationMiddleware, Client, RetryMiddleware
+
+    client = Client([AuthenticationMiddleware(), RetryMiddleware(max_retries=RETRIES)])
+    return Gateway(cache_dir=str(cache_dir or default_cache_dir() / "rattler"), client=client)
+
+
+def solve_all(
+    channels: Sequence[ChannelRef],
+    requests: Sequence[SolveRequest],
+    *,
+    cache_dir: Path | None = None,
+    where: Mapping[str, str] | None = None,
+) -> dict[str, list[RepoDataRecord]]:
+    """Solve every request concurrently; records per platform, sorted topologically.
+
+    Transient channel errors are retried with backoff, then raise InfrastructureError.
+    """
+    attempt = 0
+    while True:
+        try:
+            return asyncio.run(_solve_all(channels, requests, cache_dir))
+        except Exception as exc:
+            error = classify_solver_error(exc, channels, where or {})
+            if isinstance(error, InfrastructureError) and attempt < RETRIES - 1:
+                time.sleep(BACKOFF_SECONDS * (2**attempt))
+                attempt += 1
+                continue
+            raise error from None
+
+
+async def _solve_all(
+    channels: Sequence[ChannelRef], requests: Sequence[SolveRequest], cache_dir: Path | None
+) -> dict[str, list[RepoDataRecord]]:
+    gateway = make_gateway(cache_dir)
+    rattler_channels = [c.to_rattler() for c in channels]
+    results = await asyncio.gather(
+        *(_solve_one(gateway, rattler_channels, request) for request in requests)
+    )
+    return {request.platform: records for request, records in zip(requests, results, strict=True)}
+
+
+async def _solve_one(gateway: Gateway, channels: list, request: SolveRequest) -> list:
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version, solve
+
+    virtual = [
+        GenericVirtualPackage(PackageName(v.name), Version(v.version), BuildString(v.build))
+        for v in request.virtual_packages
+    ]
+    try:
+        records = await solve(
+            channels,
+            list(request.specs),
+            gateway=gateway,
+            platforms=[request.platform, "noarch"],
+            virtual_packages=virtual,
+            locked_packages=list(request.locked) or None,
+        )
+    except Exception as exc:
+        exc.add_note(f"platform={request.platform}")
+        raise
+    return install_order(records)
+
+
+def install_order(records: list[RepoDataRecord]) -> list[RepoDataRecord]:
+    """Records in rattler's topological (install) order, keeping the RepoDataRecords."""
+    from rattler import RepoDataRecord
+
+    by_name = {r.name.normalized: r for r in records}
+    ordered = RepoDataRecord.sort_topologically(records)
+    return [by_name[r.name.normalized] for r in ordered]
+
+
+def classify_solver_error(
+    exc: BaseException, channels: Sequence[ChannelRef], where: Mapping[str, str]
+) -> Exception:
+    """Turn a rattler exception into our one-line error with the right exit code."""
+    from rattler.exceptions import GatewayError, InvalidMatchSpecError, SolverError
+
+    platform = next(
+        (n.split("=", 1)[1] for n in getattr(exc, "__notes__", []) if n.startswith("platform=")),
+        None,
+    )
+    text = str(exc)
+    lower = text.lower()
+    if isinstance(exc, SolverError):
+        return UnsatisfiableError(
+            f"cannot solve on {platform}: {explain_conflict(text)}",
+            where=_conflict_where(text, where),
+        )
+    if isinstance(exc, InvalidMatchSpecError):
+        return InputError(f"invalid match spec: {_first_line(text)}")
+    if isinstance(exc, GatewayError):
+        channel = _channel_in(text, channels)
+        if any(h in lower for h in _CONNECTION_HINTS):
+            return InfrastructureError(
+                f"channel unreachable: {channel or _first_line(text)}",
+                hint="check the URL, the network and credentials",
+            )
+        if any(h in lower for h in _MISSING_HINTS):
+            return InputError(
+                f"unknown channel: {channel or _first_line(text)}",
+                hint="a channel needs a noarch/repodata.json",
+            )
+        if "401" in lower or "403" in lower or "unauthorized" in lower or "forbidden" in lower:
+            return InputError(
+                f"access denied to channel {channel or ''}".strip(),
+                hint="pass credentials with --auth-file or in the environment",
+            )
+        return InfrastructureError(f"channel error: {_first_line(text)}")
+    if isinstance(exc, (InputError, InfrastructureError)):
+        return exc  # type: ignore[return-value]
+    return InfrastructureError(f"solver failed: {type(exc).__name__}: {_first_line(text)}")
+
+
+def explain_conflict(text: str) -> str:
+    """The solver's explanation folded onto one line (it names the conflicting specs)."""
+    text = re.sub(r"^Cannot solve the request because of:\s*", "", text.strip())
+    lines = [ln.strip(" │├└─").strip() for ln in text.splitlines()]
+    return "; ".join(ln for ln in lines if ln)[:600] or "unsatisfiable"
+
+
+def _conflict_where(text: str, where: Mapping[str, str]) -> str | None:
+    """file:line of the first requested package named in the solver's explanation."""
+    for name, loc in where.items():
+        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+            return loc
+    return None
+
+
+def _channel_in(text: str, channels: Sequence[ChannelRef]) -> str | None:
+    for channel in channels:
+        if channel.url.rstrip("/") in text or channel.display in text:
+            return channel.display
+    match = re.search(r"channel '([^']+)'", text)
+    return match.group(1) if match else None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
