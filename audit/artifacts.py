@@ -10,7 +10,6 @@ it. A cached file is re-hashed on every use: the cache is a speed-up, not a trus
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.core.errors import FindingsError, InfrastructureError, InputError
+from audit.core.fs import sha256_file
 from audit.core.redact import redact_url
 
 CHUNK = 1 << 20
@@ -55,16 +55,6 @@ def cache_path(cache_dir: Path, artifact: Artifact) -> Path:
     return artifact_dir(cache_dir) / artifact.sha256.lower() / artifact.file_name
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
 def _mismatch(artifact: Artifact, what: str, expected: str, got: str) -> FindingsError:
     return FindingsError(
         f"{what} mismatch for {artifact.label}: expected {expected}, got {got}",
@@ -75,7 +65,7 @@ def _mismatch(artifact: Artifact, what: str, expected: str, got: str) -> Finding
 
 def verify(path: Path, artifact: Artifact) -> None:
     """Raise FindingsError (exit 1) unless `path` has the locked size and sha256."""
-    digest, size = _hash_file(path)
+    digest, size = sha256_file(path)
     if artifact.size is not None and size != artifact.size:
         raise _mismatch(artifact, "size", f"{artifact.size} bytes", f"{size} bytes")
     if digest != artifact.sha256.lower():

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from audit import __version__
 from audit.artifacts import Artifact, fetch_all
 from audit.core.errors import InputError
-from audit.core.fs import atomic_write_text
+from audit.core.fs import atomic_write_text, sha256_file
 from audit.core.redact import redact_url
 
 if TYPE_CHECKING:
@@ -288,11 +288,7 @@ def _cached_tar(tar_path: Path, meta_path: Path) -> str | None:
 
 def stage_digest(tar_path: Path) -> str:
     """sha256 of a staged env tar (what `StagedEnv.tar_sha256` promises)."""
-    h = hashlib.sha256()
-    with tar_path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(tar_path)[0]
 
 
 def drop_stage(staged: StagedEnv) -> None:

@@ -36,6 +36,7 @@ from audit.build.materialize import (
     materialize,
 )
 from audit.core.errors import FindingsError, InfrastructureError, InputError
+from audit.core.fs import sha256_file
 from audit.core.redact import redact_url
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -113,14 +114,6 @@ class BuildResult:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def source_date_epoch() -> int:
@@ -217,7 +210,7 @@ def environment_inputs(lockfile: Path, environment: Path | None) -> list[dict[st
     for path in paths:
         entry: dict[str, Any] = {"path": str(path), "sha256": None}
         if path.is_file():
-            entry["sha256"] = sha256_file(path)
+            entry["sha256"] = sha256_file(path)[0]
         out.append(entry)
     return out
 
@@ -589,7 +582,7 @@ def run_build(options: BuildOptions) -> BuildResult:
 
         staged = materialize(lockfile, subdir, prefix, cache_dir, epoch=epoch, progress=say)
         prefix = staged.prefix
-        lock_sha = sha256_file(lockfile)
+        lock_sha = sha256_file(lockfile)[0]
         content_hash = meta.content_hash.get(subdir, "")
 
         # 1. the user's Dockerfile as written

@@ -13,13 +13,14 @@ file's modification time.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audit.check.run import Finding, finding, rel
-from audit.core.errors import InputError
+from audit.core.errors import InfrastructureError, InputError
 from audit.core.platforms import check_platform
 
 if TYPE_CHECKING:
@@ -226,20 +227,14 @@ def _required(policy: Policy, project: CondaProject) -> list[Finding]:
 
 def lock_timestamp(root: Path, lock: Path) -> float:
     """Commit time of the lock's last change in git, else its modification time."""
-    import subprocess
+    from audit.core.git import run_git
 
     try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%ct", "--", lock.name],
-            cwd=lock.parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            return float(out.stdout.strip())
-    except (OSError, subprocess.SubprocessError, ValueError):
+        done = run_git(["log", "-1", "--format=%ct", "--", lock.name], lock.parent, timeout=10)
+        text = done.stdout.decode().strip()
+        if done.returncode == 0 and text.isdigit():
+            return float(text)
+    except (InfrastructureError, OSError, subprocess.SubprocessError):
         pass
     return lock.stat().st_mtime
 

@@ -1,11 +1,18 @@
-"""Atomic file replacement: a lockfile, Dockerfile or record is replaced whole or not at all."""
+"""Files: atomic replacement (whole or not at all, fsynced), sha256 of a file, the cache root.
+
+A lockfile, Dockerfile, record or cached artifact is written to a temp file beside its
+target, fsynced, then renamed over it: a crash leaves the old file or the new one.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from audit.core.errors import InputError
 
@@ -52,3 +59,34 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "repro-audit"
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """(hex sha256, size in bytes) of a file, read in chunks (`hashlib.file_digest`)."""
+    with open(path, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256")
+        return digest.hexdigest(), handle.tell()
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary handle whose bytes replace `path` atomically when the block succeeds.
+
+    For streamed writes (downloads, tars): the temp file sits beside `path`, is fsynced
+    and renamed on success, removed on any failure. OSError propagates to the caller,
+    which knows what the file is (an artifact, a mirror blob) and how to say it.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

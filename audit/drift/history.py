@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -19,7 +18,9 @@ from typing import Any
 
 import yaml
 
-from audit.core.errors import InfrastructureError, InputError
+from audit.core.errors import InputError
+from audit.core.git import Commit, GitRepo  # noqa: F401 - re-exported for drift.report
+from audit.core.yamlio import safe_loader
 from audit.diff.classify import PlatformDrift, diff_inventories
 from audit.inventory.interface import Inventory, InventoryError, Package, dedupe
 
@@ -31,117 +32,7 @@ CAUSE_OUTSIDE = "installed outside the lock"
 CAUSE_TOOL = "lock-format/tool change"
 
 
-# --------------------------------------------------------------------------- git
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    time: int
-    subject: str
-
-
-class GitRepo:
-    """A repository read through `git log` and one persistent `git cat-file --batch`."""
-
-    def __init__(self, path: Path) -> None:
-        path = Path(path)
-        if not path.exists():
-            raise InputError("no such directory", where=str(path))
-        top = self._run(["rev-parse", "--show-toplevel"], path if path.is_dir() else path.parent)
-        if top.returncode != 0:
-            raise InputError("not inside a git repository", where=str(path))
-        self.top = Path(top.stdout.decode().strip())
-        self._batch: subprocess.Popen[bytes] | None = None
-
-    @staticmethod
-    def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-        try:
-            return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-        except FileNotFoundError:
-            raise InfrastructureError("git is not installed", hint="install git") from None
-
-    def git(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        return self._run(list(args), self.top)
-
-    def relpath(self, path: Path) -> str:
-        """`path` (absolute or relative to the cwd) as a repository path, POSIX style."""
-        resolved = Path(path).resolve()
-        try:
-            return resolved.relative_to(self.top.resolve()).as_posix()
-        except ValueError:
-            raise InputError(f"{path} is outside the repository {self.top}") from None
-
-    def rev_parse(self, rev: str) -> str:
-        """The commit sha of `rev`; InputError for an unknown revision."""
-        done = self.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-        if done.returncode != 0:
-            raise InputError(f"unknown git revision {rev!r}", where=str(self.top))
-        return done.stdout.decode().strip()
-
-    def log(self, path: str, *, limit: int | None = None, since: str | None = None) -> list[Commit]:
-        """Commits that touched `path`, newest first (`since..HEAD` or the last `limit`)."""
-        args = ["log", "--format=%H%x00%ct%x00%s", "--no-show-signature"]
-        if limit is not None:
-            args.append(f"-n{limit}")
-        args.append(f"{since}..HEAD" if since else "HEAD")
-        done = self.git(*args, "--", path)
-        if done.returncode != 0:
-            message = done.stderr.decode(errors="replace").strip().splitlines()
-            if "does not have any commits" in " ".join(message):
-                return []
-            raise InputError(f"git log failed: {message[0] if message else 'unknown error'}")
-        commits = []
-        for line in done.stdout.decode("utf-8", errors="replace").splitlines():
-            sha, ctime, subject = (line.split("\x00") + ["", ""])[:3]
-            if sha:
-                commits.append(Commit(sha, int(ctime or 0), subject))
-        return commits
-
-    def read(self, rev: str, path: str) -> tuple[str, bytes] | None:
-        """(blob sha, bytes) of `path` at `rev`, or None when absent there."""
-        if self._batch is None:
-            self._batch = subprocess.Popen(
-                ["git", "cat-file", "--batch"],
-                cwd=self.top,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            )
-        assert self._batch.stdin is not None and self._batch.stdout is not None
-        self._batch.stdin.write(f"{rev}:{path}\n".encode())
-        self._batch.stdin.flush()
-        header = self._batch.stdout.readline()
-        parts = header.split()
-        if len(parts) != 3 or parts[1] != b"blob":
-            if len(parts) == 3:  # a tree or commit: consume its body, it is not a file
-                self._batch.stdout.read(int(parts[2]) + 1)
-            return None
-        data = self._batch.stdout.read(int(parts[2]))
-        self._batch.stdout.read(1)  # the newline after each object
-        return parts[0].decode(), data
-
-    def close(self) -> None:
-        if self._batch is not None:
-            if self._batch.stdin is not None:
-                self._batch.stdin.close()
-            self._batch.wait(timeout=10)
-            if self._batch.stdout is not None:
-                self._batch.stdout.close()
-            self._batch = None
-
-    def __enter__(self) -> GitRepo:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 # --------------------------------------------------------------------------- fast lock parse
-
-
-def _loader() -> type:
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class LockParser:
@@ -161,7 +52,7 @@ class LockParser:
             return self._full(data, where)
         head, items = split
         try:
-            meta_doc = yaml.load(head, Loader=_loader())
+            meta_doc = yaml.load(head, Loader=safe_loader())
         except yaml.YAMLError:
             return self._full(data, where)
         if not isinstance(meta_doc, dict) or meta_doc.get("version", 1) != 1:
@@ -186,7 +77,7 @@ class LockParser:
         from audit.inventory.condalock import package_from_entry
 
         try:
-            parsed = yaml.load(item, Loader=_loader())
+            parsed = yaml.load(item, Loader=safe_loader())
         except yaml.YAMLError:
             return None
         if not isinstance(parsed, list) or len(parsed) != 1 or not isinstance(parsed[0], dict):

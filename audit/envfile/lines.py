@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from audit.core.errors import InputError
+from audit.core.yamlio import safe_loader
 
 #: conda-lock's selector names per platform (copied from filter_platform_selectors).
 PLATFORM_SELECTORS: dict[str, frozenset[str]] = {
@@ -110,7 +111,7 @@ def filter_selectors(text: str, platform: str) -> str:
 
 
 def _compose(text: str, where: str) -> yaml.Node | None:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = safe_loader()
     try:
         return yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:

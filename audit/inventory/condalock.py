@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from audit.core.redact import redact_url
+from audit.core.yamlio import safe_loader
 from audit.inventory.interface import (
     MANAGERS,
     Inventory,
@@ -36,10 +37,6 @@ def looks_like_condalock(head: str) -> bool:
     return "\nmetadata:" in "\n" + head and ("\npackage:" in "\n" + head or "content_hash" in head)
 
 
-def _loader() -> type:
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 class CondaLockSource(InventorySource):
     """A conda-lock.yml's packages, one inventory per platform of its metadata."""
 
@@ -49,7 +46,7 @@ class CondaLockSource(InventorySource):
 
     def read(self) -> list[Inventory]:
         try:
-            doc = yaml.load(self.data, Loader=_loader())
+            doc = yaml.load(self.data, Loader=safe_loader())
         except yaml.YAMLError as exc:
             raise InventoryError(
                 f"not valid YAML: {str(exc).splitlines()[0]}", where=self.spec

@@ -6,10 +6,9 @@ subdirectory, a path relative to the working directory is tried next (`REV:./pat
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from audit.core.errors import InfrastructureError
+from audit.core.git import run_git
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
 
 PREFIX = "git:"
@@ -24,21 +23,14 @@ def split_git_spec(spec: str) -> tuple[str, str]:
     return rev, path
 
 
-def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise InfrastructureError("git is not installed", hint="install git") from None
-
-
 def show(rev: str, path: str, cwd: Path | None = None) -> bytes:
     """The bytes of `path` at `rev` in the repository containing `cwd`."""
     cwd = cwd or Path.cwd()
     where = f"git:{rev}:{path}"
-    top = _git(["rev-parse", "--show-toplevel"], cwd)
+    top = run_git(["rev-parse", "--show-toplevel"], cwd)
     if top.returncode != 0:
         raise InventoryError(f"{cwd} is not inside a git repository", where=where)
-    commit = _git(
+    commit = run_git(
         ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], cwd
     )
     if commit.returncode != 0:
@@ -48,7 +40,7 @@ def show(rev: str, path: str, cwd: Path | None = None) -> bytes:
     if not path.startswith(("./", "../")):
         candidates.append("./" + path)
     for candidate in candidates:
-        blob = _git(["cat-file", "blob", f"{sha}:{candidate}"], cwd)
+        blob = run_git(["cat-file", "blob", f"{sha}:{candidate}"], cwd)
         if blob.returncode == 0:
             return blob.stdout
     raise InventoryError(f"{path!r} does not exist at revision {rev} ({sha[:12]})", where=where)

@@ -26,6 +26,7 @@ import yaml
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text
 from audit.core.redact import redact_url
+from audit.core.yamlio import safe_loader
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
@@ -120,7 +121,7 @@ def parse_metadata(path: Path, head: str) -> LockMetadata:
     instead keep the file's line numbers).
     """
     try:
-        data = yaml.load(head, Loader=_loader())
+        data = yaml.load(head, Loader=safe_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" (line {mark.line + 1})" if mark else ""
@@ -154,10 +155,6 @@ def _metadata_block(text: str) -> str:
         return text
     following = _TOP_LEVEL_KEY.search(text, text.find("\n", start + 1) + 1)
     return text[:start] + "\n" + (text[following.start() :] if following else "")
-
-
-def _loader() -> type:
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_lock_records(path: Path, platform: str) -> list[RepoDataRecord]:
@@ -372,7 +369,7 @@ def _plain_by_parsing(text: str) -> bool:
     if not _PLAIN.fullmatch(text) or text.endswith((" ", ":")) or ": " in text or " #" in text:
         return False
     try:
-        return yaml.load(text, Loader=_loader()) == text
+        return yaml.load(text, Loader=safe_loader()) == text
     except yaml.YAMLError:
         return False
 

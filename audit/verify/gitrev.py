@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from audit.core.errors import (
-    InputError,
-)
+from audit.core.errors import InputError
+from audit.core.git import GitRepo
 from audit.verify.inputs import RECORD_NAME
 
 
@@ -29,37 +29,21 @@ def materialize_record(spec: str) -> Iterator[Path]:
             raise InputError("no such build record", where=str(path))
         yield path
         return
-    import subprocess
-
     rev, _, inner = spec[len("git:") :].partition(":")
     if not rev:
         raise InputError(f"expected git:REV or git:REV:path, got {spec!r}")
     inner = inner or RECORD_NAME
-    top = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
-    )
-    if top.returncode != 0:
-        raise InputError("not inside a git repository", where=spec)
-    root = Path(top.stdout.strip())
-    prefix = subprocess.run(
-        ["git", "rev-parse", "--show-prefix"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    with tempfile.TemporaryDirectory(prefix="repro-audit-verify-git-") as tmp:
-        archive = subprocess.run(
-            ["git", "archive", "--format=tar", "--end-of-options", f"{rev}^{{commit}}"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
-        if archive.returncode != 0:
-            detail = archive.stderr.decode(errors="replace").strip().splitlines()
-            raise InputError(
-                f"cannot read revision {rev!r}: {detail[-1] if detail else 'git archive failed'}",
-                where=spec,
-            )
-        import io
-
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+    try:
+        repo = GitRepo(Path.cwd())
+    except InputError:
+        raise InputError("not inside a git repository", where=spec) from None
+    with repo, tempfile.TemporaryDirectory(prefix="repro-audit-verify-git-") as tmp:
+        try:
+            data = repo.archive(rev)
+        except InputError as exc:
+            raise InputError(exc.message, where=spec) from None
+        prefix = repo.prefix
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(tmp, filter="data")
         for candidate in (Path(tmp) / prefix / inner, Path(tmp) / inner):
             if candidate.is_file():

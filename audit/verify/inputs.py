@@ -11,7 +11,7 @@ from audit.artifacts import Artifact
 from audit.core.errors import (
     ReproAuditError,
 )
-from audit.verify.mirror import sha256_path
+from audit.core.fs import sha256_file
 from audit.verify.verdict import (
     GONE,
     MISMATCH,
@@ -61,10 +61,10 @@ def locate(
         return None, Problem(kind, kind, "", GONE, "the record names no file")
     existing = [p for p in _candidates(str(recorded), record_dir) if p.is_file()]
     for path in existing:
-        if not expected or sha256_path(path) == expected:
+        if not expected or sha256_file(path)[0] == expected:
             return path, None
     if existing:
-        got = sha256_path(existing[0])
+        got = sha256_file(existing[0])[0]
         return existing[0], Problem(
             kind,
             str(recorded),

@@ -34,21 +34,13 @@ from typing import Any
 
 from audit.artifacts import Artifact
 from audit.core.errors import InputError
-from audit.core.fs import atomic_write_text
+from audit.core.fs import atomic_write_text, sha256_file
 
 MIRROR_INDEX = "mirror.json"
 MIRROR_KIND = "repro-audit/mirror"
 OCI_LAYOUT_VERSION = "1.0.0"
 REF_ANNOTATION = "org.opencontainers.image.ref.name"
 CHUNK = 1 << 20
-
-
-def sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -122,13 +114,13 @@ class Mirror:
     def artifact_digest(self, artifact: Artifact) -> str | None:
         """sha256 of the mirrored copy, or None when the mirror has none."""
         path = self.artifact_path(artifact)
-        return sha256_path(path) if path.is_file() else None
+        return sha256_file(path)[0] if path.is_file() else None
 
     def add_artifact(self, artifact: Artifact, verified: Path) -> None:
         """Copy an already verified file in (the caller hashed it: `audit.artifacts`)."""
         rel = self.artifact_rel(artifact)
         target = self.root / rel
-        if not target.is_file() or sha256_path(target) != artifact.sha256.lower():
+        if not target.is_file() or sha256_file(target)[0] != artifact.sha256.lower():
             _link_or_copy(verified, target)
         self.artifacts[artifact.sha256.lower()] = rel
 
@@ -289,7 +281,7 @@ class Mirror:
                 path = self.blob_path(layer["digest"])
                 if not path.is_file():
                     return f"layer {layer['digest']} is not in the mirror"
-                if "sha256:" + sha256_path(path) != layer["digest"]:
+                if "sha256:" + sha256_file(path)[0] != layer["digest"]:
                     return f"mirrored layer {layer['digest']} is corrupt"
         except (InputError, ValueError, KeyError) as exc:
             return str(exc)

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.artifacts import Artifact, _hash_file
+from audit.artifacts import Artifact
 from audit.core.errors import (
     InfrastructureError,
     InputError,
     ReproAuditError,
 )
+from audit.core.fs import sha256_file
 from audit.core.redact import redact_url
 from audit.verify.inputs import Inputs
 from audit.verify.options import VerifyOptions
@@ -83,7 +84,7 @@ def probe_url(url: str, timeout: float) -> _Probe:
 
 
 def _verified_size(path: Path, sha256: str) -> tuple[bool, int]:
-    digest, size = _hash_file(path)
+    digest, size = sha256_file(path)
     return digest == sha256.lower(), size
 
 
@@ -182,7 +183,7 @@ def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> _
     tmp = Path(tmp_name)
     try:
         _download(artifact, tmp, timeout)
-        digest, size = _hash_file(tmp)
+        digest, size = sha256_file(tmp)
         good = digest == artifact.sha256.lower()
         if good:
             os.replace(tmp, target)
