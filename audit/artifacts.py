@@ -72,7 +72,7 @@ def verify(path: Path, artifact: Artifact) -> None:
         raise _mismatch(artifact, "sha256", artifact.sha256.lower(), digest)
 
 
-def _download(artifact: Artifact, dest: Path, timeout: float) -> None:
+def download(artifact: Artifact, dest: Path, timeout: float) -> None:
     """Copy the artifact's bytes to `dest` (a temp file), from file:// or http(s)://."""
     parsed = urllib.parse.urlparse(artifact.url)
     shown = redact_url(artifact.url)
@@ -123,7 +123,7 @@ def fetch_one(artifact: Artifact, cache_dir: Path, *, timeout: float = 60.0) -> 
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _download(artifact, tmp, timeout)
+        download(artifact, tmp, timeout)
         verify(tmp, artifact)
         os.replace(tmp, path)
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text
+from audit.core.jsonout import dumps
 
 LOCK_NAME = "image-lock.json"
 LOCK_VERSION = 1
@@ -86,7 +87,7 @@ def render_lock(entries: dict[str, LockEntry]) -> str:
         "version": LOCK_VERSION,
         "images": {key: entries[key].to_json() for key in sorted(entries)},
     }
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return dumps(document)
 
 
 def write_lock(path: Path, entries: dict[str, LockEntry]) -> bool:

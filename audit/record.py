@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.fs import atomic_write_text
+from audit.core.jsonout import dumps
 
 #: Version of the record's JSON shape; bump on incompatible changes.
 RECORD_SCHEMA = 1
@@ -75,7 +76,7 @@ class BuildRecord:
 
 
 def dump_record(record: BuildRecord) -> str:
-    return json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n"
+    return dumps(record.to_json())
 
 
 def write_record(path: Path, record: BuildRecord) -> None:

@@ -6,4 +6,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_all
 cd "$ROOT"
 ruff check .
+lint-imports --no-cache  # the architecture contracts in pyproject.toml
 exec pytest -q -p no:cacheprovider "$@"

@@ -109,7 +109,7 @@ def _memo_hit(client: Any, memo: Path | None, tag: str | None) -> str | None:
     try:
         client.api.inspect_image(new_id)
         if tag:
-            from audit.build.run import split_tag
+            from audit.registry.reference import split_tag
 
             repository, version = split_tag(tag)
             client.api.tag(new_id, repository, version, force=True)

@@ -136,7 +136,7 @@ def read_pip_wheels(lockfile: Path, platform: str) -> list[PipWheel]:
     return wheels
 
 
-def _artifact(record: RepoDataRecord) -> Artifact:
+def conda_artifact(record: RepoDataRecord) -> Artifact:
     if not record.sha256:
         raise InputError(f"{record.name.normalized} {record.version} has no sha256 in the lock")
     return Artifact(
@@ -150,7 +150,7 @@ def _artifact(record: RepoDataRecord) -> Artifact:
     )
 
 
-def _wheel_artifact(wheel: PipWheel, platform: str) -> Artifact:
+def wheel_artifact(wheel: PipWheel, platform: str) -> Artifact:
     if not wheel.file_name.endswith(".whl"):
         raise InputError(f"pip package {wheel.name}: {wheel.file_name} is not a wheel")
     return Artifact(wheel.name, wheel.version, platform, wheel.url, wheel.sha256, wheel.file_name)
@@ -210,7 +210,7 @@ def materialize(
     say("resolving", f"{platform} from {lockfile}")
     records = sorted(read_lock_records(lockfile, platform), key=lambda r: r.name.normalized)
     wheels = sorted(read_pip_wheels(lockfile, platform), key=lambda w: w.name)
-    artifacts = [_artifact(r) for r in records] + [_wheel_artifact(w, platform) for w in wheels]
+    artifacts = [conda_artifact(r) for r in records] + [wheel_artifact(w, platform) for w in wheels]
 
     summary_conda = [
         {
@@ -240,7 +240,7 @@ def materialize(
     say("fetching", f"{len(artifacts)} artifacts (size and sha256 checked)")
     counter = {"fetched": 0}
 
-    def done(_artifact: Artifact, cached: bool) -> None:
+    def done(conda_artifact: Artifact, cached: bool) -> None:
         if not cached:
             counter["fetched"] += 1
 

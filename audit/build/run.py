@@ -38,6 +38,7 @@ from audit.build.materialize import (
 from audit.core.errors import FindingsError, InfrastructureError, InputError
 from audit.core.fs import sha256_file
 from audit.core.redact import redact_url
+from audit.registry.reference import split_tag  # noqa: F401
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: Name of the user's Dockerfile inside the build context when it lives outside it.
@@ -449,12 +450,6 @@ def _stream_build(client: Any, context: Any, say: Progress, **kwargs: Any) -> st
     return image_id
 
 
-def split_tag(reference: str) -> tuple[str, str]:
-    """`registry:5000/name:tag` → (`registry:5000/name`, `tag`); no tag → `latest`."""
-    repository, _, tag = reference.rpartition(":")
-    if not repository or "/" in tag:
-        return reference, "latest"
-    return repository, tag
 
 
 def _remove_untagged(client: Any, image_id: str) -> None:

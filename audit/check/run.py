@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK, InputError
+from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK
 
 
 @dataclass(frozen=True)
@@ -217,47 +217,3 @@ def rel(root: Path, path: Path | str) -> str:
         return Path(os.path.relpath(path, root)).as_posix()
     except ValueError:
         return Path(path).as_posix()
-
-
-# --------------------------------------------------------------------------- entry
-
-
-def run_check(options: CheckOptions) -> CheckResult:
-    """Run every rule over `options.root`."""
-    from audit.check import policy
-    from audit.check.rules import conda, images, secrets
-
-    root = options.root
-    if not root.exists():
-        raise InputError("no such directory", where=str(root))
-    if not root.is_dir():
-        raise InputError("not a directory (check takes a project directory)", where=str(root))
-    result = CheckResult(root)
-    rules = policy.load_policy(root)
-    if rules is not None:
-        result.files.append(rules.file)
-    env_path = next((root / n for n in ENV_NAMES if (root / n).is_file()), None)
-    lock_path = root / LOCK_NAME
-    dockerfiles, compose_files = discover_images(root)
-    if env_path is None and not lock_path.exists() and not dockerfiles and not compose_files:
-        raise InputError(
-            "nothing to check: no environment.yml, conda-lock.yml, Dockerfile or compose file",
-            where=str(root),
-        )
-    texts: dict[str, str] = {}
-    project = conda.check_conda(root, env_path, lock_path, rules, texts, result.findings)
-    image_sites = images.check_images(root, dockerfiles, compose_files, texts, result.findings)
-    if rules is not None:
-        result.findings.extend(policy.check_policy(rules, root, project))
-    for name, text in texts.items():
-        result.findings.extend(secrets.scan_text(name, text))
-    result.files.extend(texts)
-    if options.online:
-        from audit.check.rules import online
-
-        checked, unreachable, found = online.check_online(project, image_sites, options)
-        result.online_checked, result.online_unreachable = checked, unreachable
-        result.findings.extend(found)
-    result.findings = sorted(set(result.findings))
-    result.files = sorted(set(result.files))
-    return result

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import CacheDirOpt, JsonOpt, emit_json, stderr_console, wants_json
+from audit.cli.common import (
+    CacheDirOpt,
+    FormatOpt,
+    JsonOpt,
+    emit_json,
+    progress_printer,
+    wants_json,
+)
 
 
 @app.command()
@@ -59,19 +66,13 @@ def build(
             help="Normalise the image config (SOURCE_DATE_EPOCH) so rebuilds keep the image id.",
         ),
     ] = True,
-    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
 ) -> None:
     """Build an image whose conda environment is exactly the lock, and record the build."""
     from audit.build.run import BuildOptions, iter_progress_lines, run_build
 
-    console = stderr_console()
-
-    def progress(phase: str, message: str) -> None:
-        from rich.markup import escape
-
-        line = f"[bold]{phase:>10}[/bold] {escape(message)}"
-        console.print(line, highlight=False, soft_wrap=True)
+    progress = progress_printer()
 
     options = BuildOptions(
         lockfile=lockfile,

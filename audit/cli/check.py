@@ -36,7 +36,7 @@ def check(
     insecure_registry: InsecureRegistryOpt = None,
 ) -> None:
     """Pre-merge checks, offline: lock in sync, images pinned, no secrets, team policy."""
-    from audit.check.run import CheckOptions, run_check
+    from audit.check import CheckOptions, run_check
 
     check_format(output_format, ("human", "github", "sarif", "junit", "json"))
     options = CheckOptions(

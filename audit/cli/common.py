@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from audit.core.errors import InputError
 from audit.core.jsonout import dumps, envelope
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="text | json")]
 CacheDirOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Repodata, package and artifact cache.")
 ]
@@ -68,6 +70,20 @@ def insecure_registries(values: list[str] | None) -> frozenset[str]:
 
 def stderr_console() -> Any:
     """A rich console on stderr for progress and human messages (stdout stays parseable)."""
-    from rich.console import Console
+    from audit.core.console import make_console
 
-    return Console(stderr=True, highlight=False)
+    return make_console(stderr=True, color=sys.stderr.isatty())
+
+
+def progress_printer() -> Callable[[str, str], None]:
+    """`progress(phase, message)` printing `     phase message` lines on stderr."""
+    from rich.text import Text
+
+    console = stderr_console()
+
+    def progress(phase: str, message: str) -> None:
+        line = Text(f"{phase:>10}", style="bold")
+        line.append(f" {message}")
+        console.print(line, soft_wrap=True)
+
+    return progress

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import CacheDirOpt, JsonOpt, emit_json, wants_json
+from audit.cli.common import CacheDirOpt, FormatOpt, JsonOpt, emit_json, wants_json
 
 
 @app.command()
@@ -65,7 +65,7 @@ def lock(
         ),
     ] = None,
     cache_dir: CacheDirOpt = None,
-    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve environment.yml into conda-lock.yml and explicit per-platform lockfiles."""

@@ -10,6 +10,7 @@ import typer
 
 from audit.cli.app import app
 from audit.cli.common import (
+    FormatOpt,
     InsecureRegistryOpt,
     JsonOpt,
     TimeoutOpt,
@@ -41,7 +42,7 @@ def pin(
     retries: Annotated[
         int, typer.Option("--retries", help="Retries on 429/5xx and connection failures.")
     ] = 4,
-    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
 ) -> None:
     """Pin every image a build pulls to a digest and record it in image-lock.json."""

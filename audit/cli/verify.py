@@ -11,12 +11,13 @@ import typer
 from audit.cli.app import app
 from audit.cli.common import (
     CacheDirOpt,
+    FormatOpt,
     InsecureRegistryOpt,
     JsonOpt,
     TimeoutOpt,
     emit_json,
     insecure_registries,
-    stderr_console,
+    progress_printer,
     wants_json,
 )
 
@@ -53,18 +54,13 @@ def verify(
     insecure_registry: InsecureRegistryOpt = None,
     timeout: TimeoutOpt = 15.0,
     cache_dir: CacheDirOpt = None,
-    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
 ) -> None:
     """Does a recorded build still reproduce? AVAILABLE/REPRODUCED exit 0, others 1."""
     from audit.verify import VerifyOptions, render_text, run_verify
 
-    console = stderr_console()
-
-    def progress(phase: str, message: str) -> None:
-        from rich.markup import escape
-
-        console.print(f"[bold]{phase:>10}[/bold] {escape(message)}", highlight=False)
+    progress = progress_printer()
 
     quiet_ok = not wants_json(output_format, as_json) or sys.stderr.isatty()
     options = VerifyOptions(

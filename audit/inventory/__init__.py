@@ -7,9 +7,6 @@ Readers import their heavy dependencies (rattler, docker) only when they run.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from audit.core.errors import InputError
 from audit.inventory.interface import (
     MANAGERS,
@@ -17,9 +14,9 @@ from audit.inventory.interface import (
     InventoryError,
     InventorySource,
     Package,
-    no_gc,
     normalize_name,
 )
+from audit.inventory.sources import open_source, source_from_bytes
 
 __all__ = [
     "MANAGERS",
@@ -33,92 +30,6 @@ __all__ = [
     "read_inventory",
     "source_from_bytes",
 ]
-
-#: How much of a file is looked at to decide what it is.
-SNIFF_BYTES = 64 * 1024
-
-
-def source_from_bytes(
-    spec: str,
-    data: bytes,
-    filename: str = "",
-    platform: str | None = None,
-    path: Path | None = None,
-) -> InventorySource:
-    """The source for a lockfile or build record given its content (file or git blob)."""
-    head = data[:SNIFF_BYTES].decode("utf-8", errors="replace")
-    stripped = head.lstrip("\ufeff \t\r\n")
-    if stripped.startswith("{"):
-        from audit.inventory.record import RecordSource, looks_like_record
-
-        try:
-            with no_gc():
-                document = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InventoryError(f"not valid JSON: {exc}", where=spec) from None
-        if looks_like_record(document):
-            return RecordSource(spec, document=document)
-        if isinstance(document, dict) and "packages" in document and "source" in document:
-            return RecordSource(spec, document={"inventory": document})
-        raise InventoryError("JSON, but not a build record (no 'inventory' key)", where=spec)
-    from audit.inventory.pixi import PixiSource, looks_like_pixi
-
-    if looks_like_pixi(head):
-        return PixiSource(spec, data, path)
-    from audit.inventory.condalock import CondaLockSource, looks_like_condalock
-
-    if looks_like_condalock(head):
-        return CondaLockSource(spec, data)
-    from audit.inventory.explicit import ExplicitSource, looks_like_explicit
-
-    if looks_like_explicit(head) or filename.endswith((".lock", ".txt")) and "://" in head:
-        return ExplicitSource(spec, data)
-    raise InventoryError(
-        "not a lockfile this tool reads (conda-lock.yml, explicit .lock, pixi.lock) "
-        "nor a build record",
-        where=spec,
-    )
-
-
-def open_source(spec: str, platform: str | None = None) -> InventorySource:
-    """The InventorySource for `spec`, by transport prefix, else by what the path holds.
-
-    `platform` only matters to images (it picks a manifest of a multi-platform index).
-    """
-    if spec.startswith("docker-daemon:"):
-        from audit.inventory.docker_sources import DockerDaemonSource
-
-        return DockerDaemonSource(spec, platform)
-    if spec.startswith("docker-archive:"):
-        from audit.inventory.docker_sources import DockerArchiveSource
-
-        return DockerArchiveSource(spec, platform)
-    if spec.startswith("docker://"):
-        from audit.inventory.docker_sources import RegistrySource
-
-        return RegistrySource(spec, platform)
-    if spec.startswith("git:"):
-        from audit.inventory.git import GitSource
-
-        return GitSource(spec, platform)
-    if spec.startswith("oci:"):
-        raise InputError(
-            f"{spec}: the oci: transport is not supported",
-            hint="use docker-archive:FILE.tar (an OCI archive tar works) or docker-daemon:",
-        )
-    path = Path(spec)
-    if path.is_dir():
-        from audit.inventory.prefix import PrefixSource
-
-        return PrefixSource(spec, path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InventoryError("no such file or directory", where=spec) from None
-    except OSError as exc:
-        raise InventoryError(f"cannot read: {exc.strerror}", where=spec) from None
-    return source_from_bytes(spec, data, path.name, platform, path)
-
 
 def normalize_platform(platform: str | None) -> str | None:
     """`linux/amd64` → `linux-64` (images say os/arch, conda says subdir); others as given."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from audit.core.git import run_git
-from audit.inventory.interface import Inventory, InventoryError, InventorySource
+from audit.inventory.interface import InventoryError
 
 PREFIX = "git:"
 
@@ -44,19 +44,3 @@ def show(rev: str, path: str, cwd: Path | None = None) -> bytes:
         if blob.returncode == 0:
             return blob.stdout
     raise InventoryError(f"{path!r} does not exist at revision {rev} ({sha[:12]})", where=where)
-
-
-class GitSource(InventorySource):
-    """A lockfile at a revision: fetched with git, then read by the source its content fits."""
-
-    def __init__(self, spec: str, platform: str | None = None, cwd: Path | None = None) -> None:
-        self.spec = spec
-        self.rev, self.path = split_git_spec(spec)
-        self.platform = platform
-        self.cwd = cwd
-
-    def read(self) -> list[Inventory]:
-        from audit.inventory import source_from_bytes
-
-        data = show(self.rev, self.path, self.cwd)
-        return source_from_bytes(self.spec, data, Path(self.path).name, self.platform).read()

@@ -55,9 +55,9 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from audit.core.errors import FindingsError, InfrastructureError, InputError
-from audit.core.names import MAPPING_PATH, _load_mapping_cached, load_mapping  # noqa: F401
+from audit.core.names import MAPPING_PATH, load_mapping  # noqa: F401
 from audit.core.redact import redact_url
-from audit.envfile.pip import _option_url, split_pip_options  # noqa: F401
+from audit.envfile.pip import split_pip_options  # noqa: F401
 from audit.lockfile.models import PipLocked  # noqa: F401
 
 #: conda platform -> (uv target prefix, wheel arch); linux targets get a manylinux suffix.

@@ -105,7 +105,7 @@ def run_lock(options: LockOptions) -> LockResult:
     """Lock, or say the lock is current, or (with `check`) say what is stale."""
     for platform in options.platforms:
         check_platform(platform)
-    digest = _digest(options)
+    digest = options_digest(options)
     meta = read_metadata(options.lockfile)
     if options.check and (options.update or options.force):
         raise InputError("--check cannot be combined with --update or --force")
@@ -165,7 +165,8 @@ def _parse_cache_path(options: LockOptions, digest: str) -> Path:
     return base / "parsed-specs" / f"{key}.json"
 
 
-def _digest(options: LockOptions) -> str:
+def options_digest(options: LockOptions) -> str:
+    """The lock's input digest for these options (what `lock --check` compares)."""
     return input_digest(
         options.files,
         platforms=options.platforms,
@@ -415,8 +416,8 @@ def _progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield lambda _msg: None
         return
-    from rich.console import Console
+    from audit.core.console import make_console
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True, color=True)
     with console.status("working") as status:
         yield lambda msg: status.update(f"{msg}…")

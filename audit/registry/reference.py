@@ -143,3 +143,11 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(bare).is_loopback
     except ValueError:
         return False
+
+
+def split_tag(reference: str) -> tuple[str, str]:
+    """`registry:5000/name:tag` → (`registry:5000/name`, `tag`); no tag → `latest`."""
+    repository, _, tag = reference.rpartition(":")
+    if not repository or "/" in tag:
+        return reference, "latest"
+    return repository, tag

@@ -35,6 +35,7 @@ from typing import Any
 from audit.artifacts import Artifact
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text, sha256_file
+from audit.core.jsonout import dumps
 
 MIRROR_INDEX = "mirror.json"
 MIRROR_KIND = "repro-audit/mirror"
@@ -43,7 +44,7 @@ REF_ANNOTATION = "org.opencontainers.image.ref.name"
 CHUNK = 1 << 20
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
     """Hard link when on one file system (no second copy), else copy; atomic either way."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".mirror-", dir=target.parent)
@@ -91,7 +92,7 @@ class Mirror:
             "artifacts": dict(sorted(self.artifacts.items())),
             "images": dict(sorted(self.images.items())),
         }
-        atomic_write_text(self.root / MIRROR_INDEX, json.dumps(document, indent=2) + "\n")
+        atomic_write_text(self.root / MIRROR_INDEX, dumps(document))
 
     # ------------------------------------------------------------------ artifacts
 
@@ -121,7 +122,7 @@ class Mirror:
         rel = self.artifact_rel(artifact)
         target = self.root / rel
         if not target.is_file() or sha256_file(target)[0] != artifact.sha256.lower():
-            _link_or_copy(verified, target)
+            link_or_copy(verified, target)
         self.artifacts[artifact.sha256.lower()] = rel
 
     def write_repodata(self, records: Iterable[dict[str, Any]]) -> None:
@@ -146,7 +147,7 @@ class Mirror:
                 document[key][file_name] = body
             for key in ("packages", "packages.conda"):
                 document[key] = dict(sorted(document[key].items()))
-            atomic_write_text(path, json.dumps(document, indent=1, sort_keys=True) + "\n")
+            atomic_write_text(path, dumps(document, indent=1))
 
     def seed_cache(self, artifacts: Iterable[Artifact], cache_dir: Path) -> int:
         """Put every mirrored artifact into a fetch cache (verified there before use)."""
@@ -157,7 +158,7 @@ class Mirror:
             source = self.artifact_path(artifact)
             target = cache_path(cache_dir, artifact)
             if source.is_file() and not target.is_file():
-                _link_or_copy(source, target)
+                link_or_copy(source, target)
                 seeded += 1
         return seeded
 
@@ -254,7 +255,7 @@ class Mirror:
             }
         )
         document["manifests"] = sorted(entries, key=lambda e: str(e.get("digest")))
-        atomic_write_text(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(path, dumps(document))
 
     def image_blobs(self, digest: str, platform: str) -> tuple[bytes, str, list[dict[str, Any]]]:
         """(config bytes, config digest, layer descriptors) of `digest` for `platform`."""

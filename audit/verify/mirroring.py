@@ -12,7 +12,7 @@ from audit.core.errors import (
 )
 from audit.verify.inputs import Inputs
 from audit.verify.options import Progress, VerifyOptions
-from audit.verify.static import _verified_size
+from audit.verify.static import verified_size
 
 
 def write_mirror(
@@ -35,7 +35,7 @@ def write_mirror(
 
     def one(artifact: Artifact) -> str | None:
         if mirror.has_artifact(artifact):
-            good, _ = _verified_size(mirror.artifact_path(artifact), artifact.sha256)
+            good, _ = verified_size(mirror.artifact_path(artifact), artifact.sha256)
             if good:
                 mirror.artifacts[artifact.sha256.lower()] = mirror.artifact_rel(artifact)
                 return None

@@ -23,7 +23,7 @@ from audit.verify.verdict import (
 def _seed_cache(artifacts: list[Artifact], sources: list[Path], target: Path) -> None:
     """Link every artifact some source cache holds into a fresh cache (verified on use)."""
     from audit.artifacts import cache_path
-    from audit.verify.mirror import _link_or_copy
+    from audit.verify.mirror import link_or_copy
 
     for artifact in artifacts:
         destination = cache_path(target, artifact)
@@ -32,7 +32,7 @@ def _seed_cache(artifacts: list[Artifact], sources: list[Path], target: Path) ->
         for source in sources:
             candidate = cache_path(source, artifact)
             if candidate.is_file():
-                _link_or_copy(candidate, destination)
+                link_or_copy(candidate, destination)
                 break
 
 

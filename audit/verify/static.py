@@ -83,7 +83,7 @@ def probe_url(url: str, timeout: float) -> _Probe:
     return _Probe(UNREACHABLE, "no answer")
 
 
-def _verified_size(path: Path, sha256: str) -> tuple[bool, int]:
+def verified_size(path: Path, sha256: str) -> tuple[bool, int]:
     digest, size = sha256_file(path)
     return digest == sha256.lower(), size
 
@@ -106,7 +106,7 @@ def check_artifact(
     cached = False
     path = cache_path(cache_dir, artifact)
     if path.is_file():
-        good, size = _verified_size(path, expected)
+        good, size = verified_size(path, expected)
         if good:
             cached, known_size = True, size
         else:  # a damaged cache entry is dropped, as fetch does; it proves nothing upstream
@@ -114,7 +114,7 @@ def check_artifact(
     mirrored = False
     mirror_problem: Problem | None = None
     if mirror is not None and mirror.has_artifact(artifact):
-        good, size = _verified_size(mirror.artifact_path(artifact), expected)
+        good, size = verified_size(mirror.artifact_path(artifact), expected)
         if good:
             mirrored, known_size = True, known_size or size
         else:
@@ -174,7 +174,7 @@ def check_artifact(
 
 def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> _Probe:
     """Download the artifact; OK with its sha256 in `detail` (kept in the cache if it matches)."""
-    from audit.artifacts import _download, cache_path
+    from audit.artifacts import cache_path, download
 
     target = cache_path(cache_dir, artifact)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +182,7 @@ def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> _
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _download(artifact, tmp, timeout)
+        download(artifact, tmp, timeout)
         digest, size = sha256_file(tmp)
         good = digest == artifact.sha256.lower()
         if good:

@@ -8,32 +8,30 @@ from __future__ import annotations
 import io
 
 from audit.check.run import CheckResult
+from audit.core.console import make_console
 
 _STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
 
 
-def format_human(result: CheckResult, *, color: bool = False, width: int = 120) -> str:
+def format_human(result: CheckResult, *, color: bool = False, width: int | None = None) -> str:
     if not result.findings:
         return ""
-    from rich.console import Console
-    from rich.markup import escape
+    from rich.text import Text
 
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        color_system="standard" if color else None,
-        force_terminal=color,
-        highlight=False,
-        soft_wrap=True,
-    )
+    console = make_console(buffer, color=color, width=width)
     for f in result.findings:
-        style = _STYLE[f.level]
-        console.print(
-            f"[bold]{escape(f.where)}[/]: [{style}]{f.level}[/] "
-            f"[dim]{f.rule_id} {f.rule.name}[/] {escape(f.message)}"
-        )
+        line = Text()
+        line.append(f.where, style="bold")
+        line.append(": ")
+        line.append(f.level, style=_STYLE[f.level])
+        line.append(" ")
+        line.append(f"{f.rule_id} {f.rule.name}", style="dim")
+        line.append(f" {f.message}")
+        console.print(line, soft_wrap=True)
     counts = result.counts()
     parts = [f"{n} {level}{'s' if n != 1 else ''}" for level, n in counts.items() if n]
-    console.print(f"repro-audit check: {', '.join(parts)} in {result.root.as_posix()}")
+    console.print(
+        Text(f"repro-audit check: {', '.join(parts)} in {result.root.as_posix()}"), soft_wrap=True
+    )
     return buffer.getvalue()

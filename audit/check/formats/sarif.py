@@ -6,11 +6,11 @@ point at repository-relative URIs under `%SRCROOT%`, with a region when the line
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from audit import __version__
 from audit.check.run import RULES, CheckResult
+from audit.core.jsonout import dumps
 
 SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -65,4 +65,4 @@ def sarif_document(result: CheckResult) -> dict[str, Any]:
 
 
 def format_sarif(result: CheckResult) -> str:
-    return json.dumps(sarif_document(result), indent=2, sort_keys=True) + "\n"
+    return dumps(sarif_document(result))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from audit.core.console import make_console
 from audit.diff.changes import KIND_MARK, by_manager, describe, summary_text
 from audit.diff.classify import Drift
 
@@ -20,21 +21,13 @@ KIND_STYLE = {
 }
 
 
-def format_diff_table(drift: Drift, width: int = 120, color: bool = False) -> str:
+def format_diff_table(drift: Drift, width: int | None = None, color: bool = False) -> str:
     """One table per platform and manager: kind, name, old, new, what else changed."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        color_system="auto" if color else None,
-        highlight=False,
-        markup=False,
-    )
+    console = make_console(buffer, color=color, width=width)
     console.print(Text(f"{drift.old_source} → {drift.new_source}: {summary_text(drift.counts())}"))
     for platform in drift.platforms:
         console.print()

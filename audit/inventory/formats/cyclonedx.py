@@ -14,6 +14,7 @@ import posixpath
 import uuid
 from urllib.parse import urlsplit
 
+from audit.core.jsonout import dumps, dumps_compact
 from audit.inventory.interface import Inventory, Package
 from audit.inventory.normalize import CHANNEL_ALIAS, subdir_from_url, url_filename
 
@@ -60,7 +61,7 @@ def purl(package: Package) -> str:
 
 def serial_number(inventory: Inventory) -> uuid.UUID:
     """uuid5 of the inventory's canonical JSON: same content, same serial."""
-    canonical = json.dumps(inventory.to_json(), sort_keys=True, separators=(",", ":"))
+    canonical = dumps_compact(inventory.to_json())
     return uuid.uuid5(SERIAL_NAMESPACE, hashlib.sha256(canonical.encode()).hexdigest())
 
 
@@ -131,7 +132,7 @@ class CycloneDxFormat:
         text = JsonV1Dot6(bom).output_as_string(indent=2)
         document = json.loads(text)
         document.get("metadata", {}).pop("timestamp", None)  # never a wall-clock time
-        return json.dumps(document, indent=2, sort_keys=True) + "\n"
+        return dumps(document)
 
 
 def _subject_name(source: str) -> str:

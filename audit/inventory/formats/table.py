@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import io
 
+from audit.core.console import make_console
 from audit.inventory.interface import Inventory
 
 
 class InventoryTableFormat:
     """One row per package: manager, name, version, build, channel (or installer/location)."""
 
-    def __init__(self, width: int = 120, color: bool = False) -> None:
+    def __init__(self, width: int | None = None, color: bool = False) -> None:
         self.width = width
         self.color = color
 
     def format(self, inventory: Inventory) -> str:
-        from rich.console import Console
         from rich.table import Table
 
         counts: dict[str, int] = {}
@@ -35,17 +35,10 @@ class InventoryTableFormat:
             where = p.channel or (f"{p.installer} {p.location}".strip() if p.location else p.url)
             table.add_row(p.manager, p.name, p.version, p.build, where)
         buffer = io.StringIO()
-        console = Console(
-            file=buffer,
-            width=self.width,
-            force_terminal=self.color,
-            color_system="auto" if self.color else None,
-            highlight=False,
-            markup=False,  # names, URLs and "[platform]" are data, never rich markup
-        )
+        console = make_console(buffer, color=self.color, width=self.width)
         console.print(table)
         return buffer.getvalue()
 
 
-def format_table(inventory: Inventory, width: int = 120, color: bool = False) -> str:
+def format_table(inventory: Inventory, width: int | None = None, color: bool = False) -> str:
     return InventoryTableFormat(width, color).format(inventory)
