@@ -10,10 +10,10 @@ import pytest
 
 from audit.core.errors import InputError
 from audit.inventory import Inventory, Package, open_source, read_inventory
-from audit.inventory.sources import GitSource
 from audit.inventory.interface import InventoryError
 from audit.inventory.prefix import PrefixSource
 from audit.inventory.record import RecordSource
+from audit.inventory.sources import GitSource
 
 
 def test_prefix(tiny_prefix: Path) -> None:
