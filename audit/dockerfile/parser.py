@@ -11,6 +11,10 @@ what makes the rewrite exact: pinning inserts `[:latest]@sha256:…` right after
 character of the reference (in the `FROM` line, inside the quotes, or in the `ARG` default
 that holds the whole reference), and updating replaces the digest's own characters. Nothing
 else in the file is touched, and a pinned file parses to the same references plus digests.
+
+Why hand-written: `dockerfile-parse` mis-expands `${TAG:-x}` and reads a `FROM` inside a
+heredoc as an instruction; asottile's `dockerfile` (BuildKit's Go parser) gives no
+character offsets, so it could not rewrite a reference in place.
 """
 
 from __future__ import annotations
