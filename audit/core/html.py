@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa;
@@ -80,6 +81,32 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") 
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"
 
 
+@dataclass(frozen=True)
+class _Chart:
+    """Geometry of the version chart: where revision i and each row sit."""
+
+    n: int
+    width: int
+    rows: int
+    left: int = 190
+    right: int = 70
+    top: int = 28
+    row_h: int = 46
+    gap: int = 10
+
+    @property
+    def plot_w(self) -> int:
+        return self.width - self.left - self.right
+
+    @property
+    def height(self) -> int:
+        return self.top + self.rows * (self.row_h + self.gap) + 34
+
+    def x(self, i: int) -> float:
+        step = self.plot_w / max(self.n - 1, 1)
+        return self.left + (i * step if self.n > 1 else self.plot_w / 2)
+
+
 def version_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[str], Sequence[str]]],
@@ -94,79 +121,89 @@ def version_chart(
     """
     if not labels or not series:
         return ""
-    left, right, top, row_h, gap = 190, 70, 28, 46, 10
-    n = len(labels)
-    plot_w = width - left - right
-    step = plot_w / max(n - 1, 1)
-    height = top + len(series) * (row_h + gap) + 34
-
-    def x(i: int) -> float:
-        return left + (i * step if n > 1 else plot_w / 2)
-
+    chart = _Chart(n=len(labels), width=width, rows=len(series))
+    height = chart.height
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="package versions over revisions" '
         'font-family="Helvetica, Arial, sans-serif" font-size="11">'
     ]
-    every = max(1, -(-n // 12))
-    for i, label in enumerate(labels):
-        if i % every and i != n - 1:
-            continue
-        parts.append(
-            f'<line x1="{x(i):.1f}" y1="{top - 6}" x2="{x(i):.1f}" y2="{height - 30}" '
-            'stroke="#eaeef2" stroke-width="1"/>'
-            f'<text x="{x(i):.1f}" y="{height - 14}" text-anchor="middle" fill="#59636e" '
-            f'font-family="monospace" font-size="10">{esc(label)}</text>'
-        )
+    parts.extend(_axis(chart, labels))
     for row, (name, versions, order) in enumerate(series):
-        color = PALETTE[row % len(PALETTE)]
-        y0 = top + row * (row_h + gap)
-        rank = {v: k for k, v in enumerate(order)}
-        span = max(len(order) - 1, 1)
-
-        def y(version: str, base: float = y0, rank: dict = rank, span: int = span) -> float:
-            return base + row_h - 6 - (rank[version] / span) * (row_h - 16)
-
-        parts.append(
-            f'<rect x="{left - 4}" y="{y0}" width="{plot_w + 8}" height="{row_h}" '
-            f'fill="{"#f6f8fa" if row % 2 == 0 else "#ffffff"}"/>'
-            f'<text x="{left - 10}" y="{y0 + row_h / 2 + 4:.1f}" text-anchor="end" '
-            f'fill="#1f2328" font-size="12">{esc(name)}</text>'
-        )
-        path: list[str] = []
-        marks: list[str] = []
-        previous = None
-        label_end = -1.0  # x where the row's last version label ends: skip overlapping ones
-        for i, version in enumerate(versions):
-            if not version:
-                previous = None
-                continue
-            if previous is None:
-                path.append(f"M{x(i):.1f},{y(version):.1f}")
-            else:
-                path.append(f"H{x(i):.1f}V{y(version):.1f}")
-            if version != previous:
-                marks.append(
-                    f'<circle cx="{x(i):.1f}" cy="{y(version):.1f}" r="3.5" fill="{color}">'
-                    f"<title>{esc(name)} {esc(version)} at {esc(labels[i])}</title></circle>"
-                )
-                text_w = 6.2 * len(version)
-                start = x(i) + 4
-                anchor = "start"
-                if start + text_w > width - 4:
-                    anchor, start = "end", x(i) - 4 - text_w
-                if start > label_end + 6:
-                    tx = x(i) + (4 if anchor == "start" else -4)
-                    marks.append(
-                        f'<text x="{tx:.1f}" y="{y(version) - 6:.1f}" text-anchor="{anchor}" '
-                        f'fill="{color}" font-size="11">{esc(version)}</text>'
-                    )
-                    label_end = start + text_w
-            previous = version
-        if path:
-            parts.append(
-                f'<path d="{"".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>'
-            )
-        parts.extend(marks)
+        parts.extend(_row(chart, row, name, versions, order, labels))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _axis(chart: _Chart, labels: Sequence[str]) -> list[str]:
+    """Vertical grid lines with revision labels (at most ~12, always the last)."""
+    out = []
+    every = max(1, -(-chart.n // 12))
+    for i, label in enumerate(labels):
+        if i % every and i != chart.n - 1:
+            continue
+        out.append(
+            f'<line x1="{chart.x(i):.1f}" y1="{chart.top - 6}" x2="{chart.x(i):.1f}" '
+            f'y2="{chart.height - 30}" stroke="#eaeef2" stroke-width="1"/>'
+            f'<text x="{chart.x(i):.1f}" y="{chart.height - 14}" text-anchor="middle" '
+            f'fill="#59636e" font-family="monospace" font-size="10">{esc(label)}</text>'
+        )
+    return out
+
+
+def _row(
+    chart: _Chart,
+    row: int,
+    name: str,
+    versions: Sequence[str],
+    order: Sequence[str],
+    labels: Sequence[str],
+) -> list[str]:
+    """One package's band: its name, the step line, a dot and label where it changes."""
+    color = PALETTE[row % len(PALETTE)]
+    y0 = chart.top + row * (chart.row_h + chart.gap)
+    rank = {v: k for k, v in enumerate(order)}
+    span = max(len(order) - 1, 1)
+
+    def y(version: str) -> float:
+        return y0 + chart.row_h - 6 - (rank[version] / span) * (chart.row_h - 16)
+
+    out = [
+        f'<rect x="{chart.left - 4}" y="{y0}" width="{chart.plot_w + 8}" height="{chart.row_h}" '
+        f'fill="{"#f6f8fa" if row % 2 == 0 else "#ffffff"}"/>'
+        f'<text x="{chart.left - 10}" y="{y0 + chart.row_h / 2 + 4:.1f}" text-anchor="end" '
+        f'fill="#1f2328" font-size="12">{esc(name)}</text>'
+    ]
+    path: list[str] = []
+    marks: list[str] = []
+    previous = None
+    label_end = -1.0  # x where the row's last version label ends: skip overlapping ones
+    for i, version in enumerate(versions):
+        if not version:
+            previous = None
+            continue
+        x = chart.x(i)
+        path.append(
+            f"M{x:.1f},{y(version):.1f}" if previous is None else f"H{x:.1f}V{y(version):.1f}"
+        )
+        if version != previous:
+            marks.append(
+                f'<circle cx="{x:.1f}" cy="{y(version):.1f}" r="3.5" fill="{color}">'
+                f"<title>{esc(name)} {esc(version)} at {esc(labels[i])}</title></circle>"
+            )
+            text_w = 6.2 * len(version)
+            start, anchor = x + 4, "start"
+            if start + text_w > chart.width - 4:
+                anchor, start = "end", x - 4 - text_w
+            if start > label_end + 6:
+                tx = x + (4 if anchor == "start" else -4)
+                marks.append(
+                    f'<text x="{tx:.1f}" y="{y(version) - 6:.1f}" text-anchor="{anchor}" '
+                    f'fill="{color}" font-size="11">{esc(version)}</text>'
+                )
+                label_end = start + text_w
+        previous = version
+    if path:
+        out.append(f'<path d="{"".join(path)}" fill="none" stroke="{color}" stroke-width="2"/>')
+    out.extend(marks)
+    return out

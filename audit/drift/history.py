@@ -232,73 +232,21 @@ def walk_history(
     the baseline every change is measured from; without one, the oldest commit of the
     window is the lock's creation.
     """
-    if limit < 1:
-        raise InputError("-n must be at least 1")
-    base_commit: Commit | None = None
-    if since:
-        base_sha = repo.rev_parse(since)
-        commits = list(reversed(repo.log(lockfile, since=base_sha)))
-        shown = repo.git("show", "-s", "--format=%ct%x00%s", base_sha).stdout.decode()
-        ctime, _, subject = shown.strip().partition("\x00")
-        base_commit = Commit(base_sha, int(ctime or 0), subject)
-        if repo.read(base_sha, lockfile) is None:
-            base_commit = None
-    else:
-        repo.rev_parse("HEAD")
-        found = repo.log(lockfile, limit=limit + 1)
-        if not found:
-            raise InputError(f"{lockfile!r} was never committed", where=str(repo.top))
-        commits = list(reversed(found))
-        if len(found) > limit:
-            base_commit, commits = commits[0], commits[1:]
-    parser = LockParser()
+    base_commit, commits = _window(repo, lockfile, limit, since)
+    walker = _Walker(
+        repo, lockfile, {"spec": spec_files, "docker": dockerfiles, "image": image_locks}
+    )
     revisions: list[Revision] = []
     states: list[dict[str, Inventory] | None] = []
-    last_good: dict[str, Inventory] | None = None
-    last_blobs: dict[str, str | None] = {}
-
-    def blobs(sha: str) -> dict[str, str | None]:
-        out: dict[str, str | None] = {}
-        for group, paths in (("spec", spec_files), ("docker", dockerfiles), ("image", image_locks)):
-            out[group] = "|".join(
-                (found[0] if (found := repo.read(sha, p)) else "-") for p in paths
-            )
-        return out
-
-    def load(sha: str) -> tuple[dict[str, Inventory] | None, str | None]:
-        found = repo.read(sha, lockfile)
-        if found is None:
-            return None, f"{lockfile} is absent at {sha[:12]}"
-        try:
-            inventories = parser.parse(found[1], f"git:{sha[:12]}:{lockfile}")
-        except InventoryError as exc:
-            return None, exc.one_line()
-        return {i.platform: i for i in inventories}, None
-
     if base_commit is not None:
-        state, error = load(base_commit.sha)
+        state, error = walker.load(base_commit.sha)
         base = Revision(base_commit, error=error)
         base.cause = ""
-        last_good = state
-        last_blobs = blobs(base_commit.sha)
+        walker.last_good, walker.last_blobs = state, walker.blobs(base_commit.sha)
         revisions.append(base)
         states.append(state)
     for commit in commits:
-        state, error = load(commit.sha)
-        revision = Revision(commit, error=error)
-        current_blobs = blobs(commit.sha)
-        if last_blobs:
-            revision.spec_changed = current_blobs["spec"] != last_blobs["spec"]
-            revision.dockerfile_changed = current_blobs["docker"] != last_blobs["docker"]
-            revision.image_lock_changed = current_blobs["image"] != last_blobs["image"]
-        last_blobs = current_blobs
-        if state is not None and last_good is None:
-            revision.created = True
-        elif state is not None and last_good is not None:
-            revision.changes = _diff_states(last_good, state)
-        if state is not None:
-            last_good = state
-        revision.cause = "" if revision.created else _cause(revision)
+        revision, state = walker.step(commit)
         revisions.append(revision)
         states.append(state)
     platforms = tuple(sorted({p for s in states if s for p in s}))
@@ -308,6 +256,79 @@ def walk_history(
         timelines=_timelines(states),
         platforms=platforms,
     )
+
+
+def _window(
+    repo: GitRepo, lockfile: str, limit: int, since: str | None
+) -> tuple[Commit | None, list[Commit]]:
+    """(the baseline commit or None, the commits of the window oldest first)."""
+    if limit < 1:
+        raise InputError("-n must be at least 1")
+    if since:
+        base_sha = repo.rev_parse(since)
+        commits = list(reversed(repo.log(lockfile, since=base_sha)))
+        shown = repo.git("show", "-s", "--format=%ct%x00%s", base_sha).stdout.decode()
+        ctime, _, subject = shown.strip().partition("\x00")
+        if repo.read(base_sha, lockfile) is None:
+            return None, commits
+        return Commit(base_sha, int(ctime or 0), subject), commits
+    repo.rev_parse("HEAD")
+    found = repo.log(lockfile, limit=limit + 1)
+    if not found:
+        raise InputError(f"{lockfile!r} was never committed", where=str(repo.top))
+    commits = list(reversed(found))
+    if len(found) > limit:
+        return commits[0], commits[1:]
+    return None, commits
+
+
+class _Walker:
+    """One step of the walk: the lock at a commit, diffed against the last readable one."""
+
+    def __init__(self, repo: GitRepo, lockfile: str, groups: dict[str, Sequence[str]]) -> None:
+        self.repo = repo
+        self.lockfile = lockfile
+        self.groups = groups
+        self.parser = LockParser()
+        self.last_good: dict[str, Inventory] | None = None
+        self.last_blobs: dict[str, str] = {}
+
+    def blobs(self, sha: str) -> dict[str, str]:
+        """Blob ids of the spec files, Dockerfiles and image locks at `sha` (what changed)."""
+        out: dict[str, str] = {}
+        for group, paths in self.groups.items():
+            out[group] = "|".join(
+                (found[0] if (found := self.repo.read(sha, p)) else "-") for p in paths
+            )
+        return out
+
+    def load(self, sha: str) -> tuple[dict[str, Inventory] | None, str | None]:
+        found = self.repo.read(sha, self.lockfile)
+        if found is None:
+            return None, f"{self.lockfile} is absent at {sha[:12]}"
+        try:
+            inventories = self.parser.parse(found[1], f"git:{sha[:12]}:{self.lockfile}")
+        except InventoryError as exc:
+            return None, exc.one_line()
+        return {i.platform: i for i in inventories}, None
+
+    def step(self, commit: Commit) -> tuple[Revision, dict[str, Inventory] | None]:
+        state, error = self.load(commit.sha)
+        revision = Revision(commit, error=error)
+        current = self.blobs(commit.sha)
+        if self.last_blobs:
+            revision.spec_changed = current["spec"] != self.last_blobs["spec"]
+            revision.dockerfile_changed = current["docker"] != self.last_blobs["docker"]
+            revision.image_lock_changed = current["image"] != self.last_blobs["image"]
+        self.last_blobs = current
+        if state is not None and self.last_good is None:
+            revision.created = True
+        elif state is not None and self.last_good is not None:
+            revision.changes = _diff_states(self.last_good, state)
+        if state is not None:
+            self.last_good = state
+        revision.cause = "" if revision.created else _cause(revision)
+        return revision, state
 
 
 def _diff_states(old: dict[str, Inventory], new: dict[str, Inventory]) -> list[PlatformDrift]:
