@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from audit.core.errors import EXIT_FINDINGS, EXIT_OK, FindingsError, InputError
 from audit.core.fs import atomic_write_text
 from audit.core.platforms import check_platform
 from audit.lockfile.condalock import (
@@ -83,6 +83,8 @@ class LockResult:
     changes: list[PackageChange] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
+    #: "file:line: what" for what was read but not locked as written (extras, `-e .`)
+    warnings: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -98,6 +100,7 @@ class LockResult:
             "counts": {p: dict(sorted(c.items())) for p, c in sorted(self.counts.items())},
             "written": [p.as_posix() for p in self.written],
             "exit_code": self.exit_code,
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -120,11 +123,22 @@ def run_lock(options: LockOptions) -> LockResult:
         stale = _stale_platforms(meta, spec.platforms, hashes)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
+        notes = spec_warnings(spec)
         if not stale and not relock:
-            return LockResult("current", options.lockfile, spec.platforms)
+            return LockResult("current", options.lockfile, spec.platforms, warnings=notes)
         if options.check:
-            return LockResult("stale", options.lockfile, spec.platforms, stale=stale)
-        return _solve_and_write(options, spec, virtual, hashes, digest, meta, say)
+            return LockResult(
+                "stale", options.lockfile, spec.platforms, stale=stale, warnings=notes
+            )
+        result = _solve_and_write(options, spec, virtual, hashes, digest, meta, say)
+        result.warnings = notes
+        return result
+
+
+def spec_warnings(spec: EnvSpec) -> tuple[str, ...]:
+    """What the environment asks for that the lock does not hold as written."""
+    local = tuple(f"{item}: local source, not locked" for item in spec.pip_local)
+    return (*spec.warnings, *local)
 
 
 def parse_inputs(options: LockOptions, digest: str) -> tuple[EnvSpec, VirtualPackageSet, dict]:
@@ -265,9 +279,13 @@ def solve_document(
         install_auth_file(options.auth_file, work_dir=Path(tmp))
         say(f"solving {len(requests)} platform(s)")
         where = {name: loc for name in spec.lines if (loc := spec.where(name))}
+        where.update({name: ", ".join(locs) for name, locs in spec.duplicates.items()})
         records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
         pip = _lock_pip_sections(options, spec, virtual, records, say)
+    from audit.lockfile.condalock import extra_metadata
+
     document = lock_document(
+        extra=extra_metadata(spec.variables, spec.pip_local),
         platforms=spec.platforms,
         channels=[c.display for c in channels],
         sources=relative_sources(options.files, options.lockfile),
@@ -374,7 +392,7 @@ def _lock_pip_sections(
         glibc = next(
             (v.version for v in virtual.for_platform(platform) if v.name == "__glibc"), None
         )
-        return lock_pip(
+        locked = lock_pip(
             spec.pip_specs[platform],
             platform=platform,
             python_version=".".join(python.split(".")[:2]),
@@ -384,11 +402,30 @@ def _lock_pip_sections(
             glibc=glibc,
             cache_dir=options.cache_dir,
             source=str(options.files[0]),
+            find_links=spec.pip_find_links,
+            pre=spec.pip_pre,
+            constraints=spec.pip_constraints,
         )
+        check_pip_hashes(locked, spec.pip_hashes, platform)
+        return locked
 
     with ThreadPoolExecutor(max_workers=len(todo)) as pool:
         results = list(pool.map(one, todo))
     return dict(zip(todo, results, strict=True))
+
+
+def check_pip_hashes(
+    locked: list, expected: dict[str, tuple[tuple[str, ...], str]], platform: str
+) -> None:
+    """Every `--hash=` / `URL#sha256=` of the pip section matches the wheel locked for it."""
+    for wheel in locked:
+        want = expected.get(wheel.name)
+        if want is not None and wheel.sha256 not in want[0]:
+            raise FindingsError(
+                f"sha256 mismatch for pip package {wheel.name} {wheel.version} ({platform}):"
+                f" expected {', '.join(want[0])}, locked {wheel.sha256}",
+                where=want[1],
+            )
 
 
 def diff_entries(old: list[LockedEntry], new: list[LockedEntry]) -> list[PackageChange]:
