@@ -252,7 +252,7 @@ def _take_option(tokens: list[str], i: int, where: str) -> tuple[str, str | None
         return option, value, i + 1
     if token in _FLAGS:
         return token, None, i + 1
-    if token in _VALUED:
+    if token in _VALUED or token in _PER_LINE - {"--prefer-binary"}:
         value = tokens[i + 1] if i + 1 < len(tokens) else ""
         return token, value, i + 2
     short = token[:2]
