@@ -115,6 +115,30 @@ class EnvSpec:
             warnings=tuple(data.get("warnings", ())),
         )
 
+    def hash_extras(self) -> dict[str, Any]:
+        """What the lock depends on that conda-lock's content hash does not see.
+
+        Empty for every file conda-lock reads alike (its hash then stays conda-lock's):
+        `variables:`, pip hashes / constraints / find-links / `--pre` / local sources, and
+        every spec of a package written more than once (conda-lock keeps only the last).
+        """
+        extras: dict[str, Any] = {
+            "variables": dict(sorted(self.variables.items())),
+            "pip_hashes": {k: sorted(h) for k, (h, _) in sorted(self.pip_hashes.items())},
+            "pip_constraints": list(self.pip_constraints),
+            "pip_find_links": list(self.pip_find_links),
+            "pip_pre": self.pip_pre,
+            "pip_local": [item.split(": ", 1)[-1] for item in self.pip_local],
+            "duplicates": {
+                name: {
+                    p: [s for s in self.conda_specs.get(p, ()) if _spec_name(s) == name]
+                    for p in self.platforms
+                }
+                for name in sorted(self.duplicates)
+            },
+        }
+        return {k: v for k, v in extras.items() if v}
+
     def where(self, name: str) -> str | None:
         """file:line of the dependency `name`, when known."""
         found = self.lines.get(name.lower())
@@ -388,6 +412,12 @@ def _env_spec(
         variables=dict(env.variables),
         warnings=tuple(env.warnings),
     )
+
+
+def _spec_name(solver: str) -> str:
+    from audit.envfile.condaspec import parse_conda_spec
+
+    return parse_conda_spec(solver).name
 
 
 def _pip_key(requirement: str) -> str:

@@ -194,9 +194,22 @@ def _digest(options: LockOptions) -> str:
 
 
 def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
+    """conda-lock's content hash per platform; folded with what it cannot see, if any.
+
+    A file conda-lock reads alike keeps conda-lock's hash byte for byte; one with pip
+    hashes, `variables:`, local sources or duplicate specs gets a hash that changes with
+    them too (conda-lock cannot read such a file, so there is no hash of its to agree with).
+    """
     from conda_lock.content_hash import compute_content_hashes
 
-    return compute_content_hashes(spec.lock_spec, virtual.fake_repo)
+    hashes = compute_content_hashes(spec.lock_spec, virtual.fake_repo)
+    extras = spec.hash_extras()
+    if not extras:
+        return hashes
+    folded = json.dumps(extras, sort_keys=True)
+    return {
+        p: hashlib.sha256(f"{h}\n{folded}".encode()).hexdigest() for p, h in hashes.items()
+    }
 
 
 def _stale_platforms(

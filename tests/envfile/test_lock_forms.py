@@ -150,3 +150,21 @@ def test_single_equals_in_pip_names_line_and_fix(tmp_path: Path, channel_url: st
         result.stderr
     )
     assert "pip needs ==: tensorflow-data-validation==0.15.0" in result.stderr
+
+
+def test_changed_variables_or_duplicates_make_the_lock_stale(
+    tmp_path: Path, channel_url: str
+) -> None:
+    """conda-lock's content hash sees neither; the lock's hash must."""
+    env = tmp_path / "environment.yml"
+    write(env, channel_url, "  - six >=1.15\n  - six 1.16.*\nvariables:\n  A: '1'\n")
+    assert run(["lock"], tmp_path).returncode == 0
+    assert run(["lock", "--check"], tmp_path).returncode == 0
+    for body in (
+        "  - six >=1.15\n  - six 1.16.*\nvariables:\n  A: '2'\n",
+        "  - six >=1.14\n  - six 1.16.*\nvariables:\n  A: '1'\n",
+    ):
+        write(env, channel_url, body)
+        result = run(["lock", "--check"], tmp_path)
+        assert result.returncode == 1, (body, result.stderr)
+        assert "content hash differs" in result.stderr
