@@ -207,9 +207,7 @@ def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
     if not extras:
         return hashes
     folded = json.dumps(extras, sort_keys=True)
-    return {
-        p: hashlib.sha256(f"{h}\n{folded}".encode()).hexdigest() for p, h in hashes.items()
-    }
+    return {p: hashlib.sha256(f"{h}\n{folded}".encode()).hexdigest() for p, h in hashes.items()}
 
 
 def _stale_platforms(
@@ -389,7 +387,6 @@ def _lock_pip_sections(
     todo = [p for p in spec.platforms if spec.pip_specs.get(p)]
     if not todo:
         return {}
-    from audit.lock.pypi import lock_pip
 
     say(f"resolving pip packages for {len(todo)} platform(s)")
     index_url = options.pypi_index_url or next(iter(spec.pip_index_urls), None)
@@ -405,26 +402,46 @@ def _lock_pip_sections(
         glibc = next(
             (v.version for v in virtual.for_platform(platform) if v.name == "__glibc"), None
         )
-        locked = lock_pip(
-            spec.pip_specs[platform],
-            platform=platform,
-            python_version=".".join(python.split(".")[:2]),
-            conda_installed=installed,
-            index_url=index_url,
-            extra_index_urls=spec.pip_extra_index_urls,
-            glibc=glibc,
-            cache_dir=options.cache_dir,
-            source=str(options.files[0]),
-            find_links=spec.pip_find_links,
-            pre=spec.pip_pre,
-            constraints=spec.pip_constraints,
-        )
+        try:
+            locked = _lock_pip(spec, platform, installed, index_url, glibc, options)
+        except FindingsError as exc:  # a `URL#sha256=` the index contradicts: name its line
+            exc.where = next(
+                (
+                    w
+                    for hashes, w in spec.pip_hashes.values()
+                    if any(h in exc.message for h in hashes)
+                ),
+                exc.where,
+            )
+            raise
         check_pip_hashes(locked, spec.pip_hashes, platform)
         return locked
 
     with ThreadPoolExecutor(max_workers=len(todo)) as pool:
         results = list(pool.map(one, todo))
     return dict(zip(todo, results, strict=True))
+
+
+def _lock_pip(
+    spec: Any, platform: str, installed: dict, index_url: str | None, glibc: Any, options: Any
+) -> list:
+    from audit.lock.pypi import lock_pip
+
+    python = installed["python"]
+    return lock_pip(
+        spec.pip_specs[platform],
+        platform=platform,
+        python_version=".".join(python.split(".")[:2]),
+        conda_installed=installed,
+        index_url=index_url,
+        extra_index_urls=spec.pip_extra_index_urls,
+        glibc=glibc,
+        cache_dir=options.cache_dir,
+        source=str(options.files[0]),
+        find_links=spec.pip_find_links,
+        pre=spec.pip_pre,
+        constraints=spec.pip_constraints,
+    )
 
 
 def check_pip_hashes(
