@@ -331,11 +331,6 @@ def _mapping_item(
 _NAME_END = re.compile(r"[\s<>=!~\[;@]")
 
 
-def _conda_name(spec: str) -> str:
-    """Package name of a conda match spec (`chan::name >=1` → `name`), lower case."""
-    return parse_conda_spec(spec).name
-
-
 def pip_name(requirement: str) -> str:
     """PEP 503 normalised name of a requirement line (a bare VCS URL: its repository name)."""
     text = requirement.strip()

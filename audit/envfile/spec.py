@@ -274,7 +274,8 @@ def for_conda_lock(text: str, node: yaml.Node | None) -> str | None:
         if replacement is None:
             lines[number] = f"{indent}# {line.strip()}\n"
         else:
-            lines[number] = line[: item.start_mark.column] + json.dumps(replacement) + "\n"
+            head, tail = line[: item.start_mark.column], line[item.end_mark.column :]
+            lines[number] = head + json.dumps(replacement) + tail  # a `# [sel]` stays
         changed = True
     return "".join(lines) if changed else None
 
