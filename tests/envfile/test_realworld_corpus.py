@@ -83,3 +83,21 @@ def test_corpus_is_complete() -> None:
     """The corpus is what SOURCES.md lists (a missing file must not pass silently)."""
     assert len(_files()) == 40
     assert set(GENUINELY_INVALID) <= {p.name for p in _files()}
+
+
+@pytest.mark.skipif(not ENVS.is_dir(), reason=f"{ENVS} is absent (shared data not mounted)")
+@pytest.mark.parametrize("path", _files(), ids=lambda p: p.name[:40])
+def test_check_reads_every_real_world_file(path: Path) -> None:
+    """`check` reads the same files with the same reader (no solve): same verdicts."""
+    from audit.core.errors import InputError
+    from audit.core.platforms import KNOWN_PLATFORMS
+    from audit.envfile.lines import read_envfiles
+
+    try:
+        env = read_envfiles([path], [path.name], KNOWN_PLATFORMS)
+    except InputError as exc:
+        assert path.name in GENUINELY_INVALID, exc.one_line()
+        assert re.match(rf"{re.escape(path.name)}:\d+: ", exc.one_line())
+        return
+    assert path.name not in GENUINELY_INVALID
+    assert any(env.conda[p] for p in env.conda)
