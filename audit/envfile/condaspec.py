@@ -47,8 +47,10 @@ def _parse_cached(written: str, where: str | None) -> CondaSpec:
     from rattler import MatchSpec
 
     body, warning = _strip_extras(written)
+    head, sep, tail = body.partition("::")
     try:
         spec = MatchSpec(body, strict=False)
+        rest = str(MatchSpec(tail.strip(), strict=False)) if sep else ""
     except Exception as exc:
         raise InputError(
             f"invalid conda spec '{written}': {_first_line(exc)}",
@@ -59,10 +61,9 @@ def _parse_cached(written: str, where: str | None) -> CondaSpec:
         raise InputError(f"invalid conda spec '{written}': no package name", where=where)
     name = spec.name.normalized
     canonical = str(spec)
-    channel = _written_channel(body, spec)
-    if channel is not None and "::" in body:
-        rest = str(MatchSpec(body.partition("::")[2].strip(), strict=False))
-        canonical = f"{channel}::{rest}"
+    channel = (head.strip() or None) if sep else _written_channel(body, spec)
+    if sep:
+        canonical = f"{channel}::{rest}" if channel else rest
     _check_reparse(canonical, written, where)
     return CondaSpec(written, canonical, name, channel, warning)
 
@@ -78,10 +79,7 @@ def _strip_extras(text: str) -> tuple[str, str | None]:
 
 
 def _written_channel(body: str, spec: object) -> str | None:
-    """The channel as the user wrote it: before `::`, else from a `[channel=…]` key."""
-    head, sep, _ = body.partition("::")
-    if sep:
-        return head.strip()
+    """The channel of a `[channel=…]` key (a `chan::` prefix is taken as written)."""
     channel = getattr(spec, "channel", None)
     return channel.name if channel is not None else None
 
