@@ -34,7 +34,6 @@ from audit.lock.pypi import (
     load_mapping,
     lock_pip,
     make_target,
-    split_pip_options,
 )
 
 NATIVE_TAGS = {
@@ -194,30 +193,6 @@ def test_target_tags_are_for_the_target_not_the_host() -> None:
 
 
 # --------------------------------------------------------------------------- options, mapping
-
-
-def test_split_pip_options() -> None:
-    reqs, index, extra = split_pip_options(
-        [
-            "--index-url https://u:p@example.com/simple",
-            "--extra-index-url=https://extra.example.com/simple",
-            "-i https://second.example.com/simple",
-            "requests>=2",
-            "",
-            "# comment",
-            "tinyapp[x] ; sys_platform == 'linux'",
-        ]
-    )
-    assert reqs == ["requests>=2", "tinyapp[x] ; sys_platform == 'linux'"]
-    assert index == ["https://u:p@example.com/simple", "https://second.example.com/simple"]
-    assert extra == ["https://extra.example.com/simple"]
-
-
-@pytest.mark.parametrize("line", ["--find-links ./wheels", "-e .", "--index-url", "-r more.txt"])
-def test_split_pip_options_rejects(line: str) -> None:
-    with pytest.raises(InputError) as info:
-        split_pip_options([line], source="env.yml")
-    assert info.value.one_line().startswith("env.yml: ")
 
 
 def test_shipped_mapping_is_conda_lock_compatible() -> None:

@@ -38,6 +38,7 @@ from audit.build.materialize import (
 from audit.core.errors import FindingsError, InfrastructureError, InputError
 from audit.core.fs import sha256_file
 from audit.core.redact import redact_url
+from audit.lockfile.condalock import lock_variables
 from audit.registry.reference import split_tag  # noqa: F401
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -396,13 +397,25 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def env_dockerfile(base: str, prefix: str, path: str, labels: dict[str, str]) -> str:
-    """`FROM base` + the environment layer + ENV + LABEL (ENV/LABEL add no layers)."""
+def env_dockerfile(
+    base: str,
+    prefix: str,
+    path: str,
+    labels: dict[str, str],
+    variables: dict[str, str] | None = None,
+) -> str:
+    """`FROM base` + the environment layer + ENV + LABEL (ENV/LABEL add no layers).
+
+    `variables` (environment.yml's `variables:`, from the lock) are what `conda activate`
+    would export: set as ENV too.
+    """
     lines = [
         f"FROM {base}",
         f"COPY {ROOTFS}/ /",
         f"ENV PATH={_quote(f'{prefix}/bin:{path}')} CONDA_PREFIX={_quote(prefix)}",
     ]
+    if variables:
+        lines.append("ENV " + " ".join(f"{k}={_quote(v)}" for k, v in sorted(variables.items())))
     if labels:
         lines.append(
             "LABEL " + " \\\n      ".join(f"{k}={_quote(v)}" for k, v in sorted(labels.items()))
@@ -631,7 +644,7 @@ def run_build(options: BuildOptions) -> BuildResult:
                 labels["org.opencontainers.image.base.digest"] = base.digest
         build_kwargs: dict[str, Any] = {} if user_id else {"platform": oci_platform}
         build_kwargs["nocache"] = options.no_cache
-        env_text = env_dockerfile(from_ref, prefix, base_path, labels)
+        env_text = env_dockerfile(from_ref, prefix, base_path, labels, lock_variables(lockfile))
         with EnvContext(staged, env_text, epoch) as stream:
             image_id = _stream_build(client, stream.chunks(), say, **build_kwargs)
             streamed = stream.digest()
@@ -645,7 +658,7 @@ def run_build(options: BuildOptions) -> BuildResult:
                 lockfile, subdir, prefix, cache_dir, epoch=epoch, progress=say, reuse_stage=False
             )
             labels[f"{LABEL_PREFIX}.env.sha256"] = staged.tar_sha256
-            env_text = env_dockerfile(from_ref, prefix, base_path, labels)
+            env_text = env_dockerfile(from_ref, prefix, base_path, labels, lock_variables(lockfile))
             with EnvContext(staged, env_text, epoch) as stream:
                 image_id = _stream_build(client, stream.chunks(), say, **build_kwargs)
         if options.tag:

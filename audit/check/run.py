@@ -96,6 +96,12 @@ RULES: dict[str, Rule] = {
             "error",
             "--online: a pinned digest is gone from its registry",
         ),
+        Rule(
+            "RA019",
+            "pip-local-source",
+            "warning",
+            "a pip source no index can lock (`-e .`, a path): not in the lock",
+        ),
     )
 }
 LEVELS = ("error", "warning", "note")

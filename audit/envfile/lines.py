@@ -1,11 +1,14 @@
-"""A light environment.yml reader for `check`: specs per platform, each with its line.
+"""The environment.yml reader of `lock` and `check`: specs per platform, each with its line.
 
-`audit.envfile.spec` is the truth for `lock` (conda-lock's parser underneath), but importing
-conda-lock costs ~0.4 s, more than `check` may spend in total. This reader keeps the same
-semantics for what `check` needs: conda-lock's platform selectors (a `# [linux]` comment
-keeps or drops its whole line, `conda_lock/src_parser/selectors.py`), the implicit `pip`
-dependency a `pip:` section adds, pip option lines skipped, and pip markers evaluated for
-the target platform. Every spec keeps the file and line it was written on.
+Both commands read the dependencies through this module, so they agree on what a file
+asks for. It is light (no conda-lock: importing it costs ~0.4 s, more than `check` may
+spend in total); `lock` uses conda-lock only for its content hash. Semantics: conda-lock's
+platform selectors (a `# [linux]` comment keeps or drops its whole line,
+`conda_lock/src_parser/selectors.py`) and mamba's `- sel(linux): pkg`; conda specs as
+conda reads them (`audit.envfile.condaspec`), duplicates kept so their constraints merge;
+the user's own `pip` spec, else the implicit `pip` a `pip:` section adds; the `pip:` list
+read as a requirements file (`audit.envfile.pip`), markers evaluated per platform;
+`variables:` kept; `prefix:` ignored. Every spec keeps the file and line it was written on.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from audit.core.errors import InputError
 from audit.core.yamlio import safe_loader
+from audit.envfile.condaspec import parse_conda_spec
+from audit.envfile.pip import PipSection, read_pip_section
 
 #: conda-lock's selector names per platform (copied from filter_platform_selectors).
 PLATFORM_SELECTORS: dict[str, frozenset[str]] = {
@@ -31,7 +37,8 @@ PLATFORM_SELECTORS: dict[str, frozenset[str]] = {
 }
 # conda-lock's (conda-build's) selector pattern, unchanged
 _SELECTOR = re.compile(r"(.+?)\s*(#.*)\[([^\[\]]+)\](?(2)[^\(\)]*)$")
-_PIP_OPTION_PREFIXES = ("-i ", "--index-url", "--extra-index-url", "-f ", "--find-links", "-e ")
+#: mamba's selector dialect: `- sel(linux): pkg`
+_SEL = re.compile(r"^sel\(([^()]+)\)$")
 #: pip marker variables for each conda platform (what conda-lock's evaluate_marker assumes)
 _MARKER_ENV: dict[str, dict[str, str]] = {
     "linux-64": {
@@ -81,16 +88,23 @@ class Located:
     file: str
     line: int
 
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
 
 @dataclass
 class EnvFile:
-    """What `check` needs from one or more environment files."""
+    """What `lock` and `check` read from one or more environment files."""
 
     files: tuple[str, ...]
     channels: list[Located] = field(default_factory=list)
     platforms: list[Located] = field(default_factory=list)
     conda: dict[str, list[Located]] = field(default_factory=dict)  # platform → specs
     pip: dict[str, list[Located]] = field(default_factory=dict)  # platform → requirements
+    pip_sections: dict[str, PipSection] = field(default_factory=dict)  # platform → section
+    variables: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def platform_names(self) -> tuple[str, ...]:
@@ -133,9 +147,14 @@ def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
 
+def _empty(node: yaml.Node | None) -> bool:
+    return node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"))
+
+
 def _scalars(node: yaml.Node | None, where: str, what: str) -> Iterator[yaml.ScalarNode]:
-    if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null")):
+    if _empty(node):
         return
+    assert node is not None
     if not isinstance(node, yaml.SequenceNode):
         raise InputError(f"'{what}' must be a list", where=f"{where}:{_line(node)}")
     for item in node.value:
@@ -146,18 +165,14 @@ def _scalars(node: yaml.Node | None, where: str, what: str) -> Iterator[yaml.Sca
 def read_envfiles(paths: Sequence[Path], names: Sequence[str], platforms: Sequence[str]) -> EnvFile:
     """Parse `paths` (shown as `names` in findings) for each of `platforms`, merged in order.
 
-    A later file's spec for the same package replaces an earlier one, as conda-lock does.
+    Within a file, every spec for a package is kept (their constraints merge); a later
+    file's specs for a package replace an earlier file's, as conda-lock merges files.
     """
     env = EnvFile(files=tuple(names))
-    merged_conda: dict[str, dict[str, Located]] = {p: {} for p in platforms}
-    merged_pip: dict[str, dict[str, Located]] = {p: {} for p in platforms}
+    merged_conda: dict[str, dict[str, list[Located]]] = {p: {} for p in platforms}
+    merged_pip: dict[str, dict[str, list[Located]]] = {p: {} for p in platforms}
     for path, name in zip(paths, names, strict=True):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError("environment file not found", where=name) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read: {exc}", where=name) from None
+        text = _read(path, name)
         root = _compose(text, name)
         if not isinstance(root, yaml.MappingNode):
             raise InputError("an environment file must be a YAML mapping", where=name)
@@ -167,61 +182,154 @@ def read_envfiles(paths: Sequence[Path], names: Sequence[str], platforms: Sequen
             env.channels.append(Located(str(item.value).strip(), name, _line(item)))
         for item in _scalars(_get(root, "platforms"), name, "platforms"):
             env.platforms.append(Located(str(item.value).strip(), name, _line(item)))
-        by_text: dict[str, tuple[list[Located], list[Located]]] = {}
+        env.variables.update(_variables(_get(root, "variables"), name))
+        by_text: dict[str, _Deps] = {}
         for platform in platforms:
             filtered = filter_selectors(text, platform)
-            if filtered not in by_text:
-                by_text[filtered] = _dependencies(_compose(filtered, name), name)
-            conda, pip = by_text[filtered]
-            for spec in conda:
-                merged_conda[platform][_conda_name(spec.value)] = spec
-            for req in pip:
-                if _marker_ok(req.value, platform):
-                    merged_pip[platform][pip_name(req.value)] = req
-    env.conda = {p: list(specs.values()) for p, specs in merged_conda.items()}
-    env.pip = {p: list(reqs.values()) for p, reqs in merged_pip.items()}
+            key = f"{platform if _has_sel(text) else ''}\0{filtered}"
+            if key not in by_text:
+                by_text[key] = _dependencies(_compose(filtered, name), name, platform, path.parent)
+            deps = by_text[key]
+            _merge(merged_conda[platform], deps.conda, lambda v: parse_conda_spec(v.value).name)
+            reqs = [r for r in deps.pip if _marker_ok(r.value, platform)]
+            _merge(merged_pip[platform], reqs, lambda v: pip_name(v.value))
+            env.pip_sections[platform] = _merge_sections(env.pip_sections.get(platform), deps)
+            for warning in deps.warnings:
+                if warning not in env.warnings:
+                    env.warnings.append(warning)
+    env.conda = {p: [s for specs in m.values() for s in specs] for p, m in merged_conda.items()}
+    env.pip = {p: [r for reqs in m.values() for r in reqs] for p, m in merged_pip.items()}
     return env
 
 
-def _dependencies(root: yaml.Node | None, where: str) -> tuple[list[Located], list[Located]]:
-    """Conda specs and pip requirements of one (selector-filtered) document."""
-    conda: list[Located] = []
-    pip: list[Located] = []
+def _read(path: Path, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("environment file not found", where=name) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", where=name) from None
+
+
+def _has_sel(text: str) -> bool:
+    return "sel(" in text
+
+
+def _merge(into: dict[str, list[Located]], items: list[Located], key: Any) -> None:
+    """Group by package; a file's group replaces an earlier file's group for that package."""
+    fresh: dict[str, list[Located]] = {}
+    for item in items:
+        group = fresh.setdefault(key(item), [])
+        if all(g.value != item.value for g in group):
+            group.append(item)
+    into.update(fresh)
+
+
+def _merge_sections(old: PipSection | None, deps: _Deps) -> PipSection:
+    if old is None:
+        return deps.section
+    new = deps.section
+    old.requirements += new.requirements
+    old.constraints += new.constraints
+    old.local += new.local
+    old.index_urls += [u for u in new.index_urls if u not in old.index_urls]
+    old.extra_index_urls += [u for u in new.extra_index_urls if u not in old.extra_index_urls]
+    old.find_links += [u for u in new.find_links if u not in old.find_links]
+    old.pre = old.pre or new.pre
+    old.require_hashes = old.require_hashes or new.require_hashes
+    return old
+
+
+def _variables(node: yaml.Node | None, where: str) -> dict[str, str]:
+    """`variables:` (what `conda activate` exports), values as strings."""
+    if _empty(node):
+        return {}
+    assert node is not None
+    if not isinstance(node, yaml.MappingNode):
+        raise InputError("'variables' must be a mapping", where=f"{where}:{_line(node)}")
+    out: dict[str, str] = {}
+    for key, value in node.value:
+        name = str(key.value).strip() if isinstance(key, yaml.ScalarNode) else ""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InputError(f"invalid variable name '{name}'", where=f"{where}:{_line(key)}")
+        if not isinstance(value, yaml.ScalarNode):
+            raise InputError(f"variable '{name}' must be a string", where=f"{where}:{_line(value)}")
+        out[name] = "" if value.value in ("~", "null") else str(value.value)
+    return out
+
+
+@dataclass
+class _Deps:
+    conda: list[Located]
+    pip: list[Located]
+    section: PipSection
+    warnings: list[str]
+
+
+def _dependencies(root: yaml.Node | None, where: str, platform: str, base_dir: Path) -> _Deps:
+    """Conda specs and the pip section of one (selector-filtered) document."""
+    deps = _Deps([], [], PipSection(), [])
     if not isinstance(root, yaml.MappingNode):
-        return conda, pip
-    deps = _get(root, "dependencies")
-    if deps is None:
-        return conda, pip
-    if not isinstance(deps, yaml.SequenceNode):
-        raise InputError("'dependencies' must be a list", where=f"{where}:{_line(deps)}")
-    for item in deps.value:
+        return deps
+    node = _get(root, "dependencies")
+    if node is None or _empty(node):
+        return deps
+    if not isinstance(node, yaml.SequenceNode):
+        raise InputError("'dependencies' must be a list", where=f"{where}:{_line(node)}")
+    pip_line = 0
+    for item in node.value:
         if isinstance(item, yaml.ScalarNode):
-            text = str(item.value).strip()
-            if text:
-                conda.append(Located(text, where, _line(item)))
+            _conda_item(deps, str(item.value), where, _line(item))
         elif isinstance(item, yaml.MappingNode):
-            section = _get(item, "pip")
-            if section is None or (
-                isinstance(section, yaml.ScalarNode) and section.value in ("", "~", "null")
-            ):
-                continue
-            for req in _scalars(section, where, "pip"):
-                text = str(req.value).strip()
-                if text and not text.startswith(_PIP_OPTION_PREFIXES):
-                    pip.append(Located(text, where, _line(req)))
-            # conda-lock adds `pip` to the conda dependencies of an env with a pip: section
-            if not any(_conda_name(c.value) == "pip" for c in conda):
-                conda.append(Located("pip", where, _line(item)))
-    return conda, pip
+            pip_line = _mapping_item(deps, item, where, platform, base_dir) or pip_line
+        else:
+            raise InputError(
+                "'dependencies' entries must be strings", where=f"{where}:{_line(item)}"
+            )
+    # conda-lock adds `pip` to the conda dependencies when the pip: section asks for any
+    # package (a local source alone does not count; it is not locked)
+    if deps.section.requirements and not any(
+        parse_conda_spec(c.value).name == "pip" for c in deps.conda
+    ):
+        deps.conda.append(Located("pip", where, pip_line))
+    deps.pip = [Located(r.text, r.file, r.line) for r in deps.section.requirements]
+    return deps
+
+
+def _conda_item(deps: _Deps, text: str, where: str, line: int) -> None:
+    text = text.strip()
+    if not text:
+        raise InputError("empty dependency", where=f"{where}:{line}")
+    spec = parse_conda_spec(text, f"{where}:{line}")
+    if spec.warning:
+        deps.warnings.append(f"{where}:{line}: {spec.warning}")
+    deps.conda.append(Located(text, where, line))
+
+
+def _mapping_item(
+    deps: _Deps, item: yaml.MappingNode, where: str, platform: str, base_dir: Path
+) -> int:
+    """A `pip:` section or a `sel(...)` item; returns the pip: line (0 for a selector)."""
+    keys = [str(k.value) for k, _ in item.value if isinstance(k, yaml.ScalarNode)]
+    if len(keys) == 1 and (match := _SEL.match(keys[0].strip())):
+        value = item.value[0][1]
+        if not isinstance(value, yaml.ScalarNode):
+            raise InputError(f"'{keys[0]}' must name one package", where=f"{where}:{_line(item)}")
+        if match.group(1).strip() in PLATFORM_SELECTORS.get(platform, frozenset()):
+            _conda_item(deps, str(value.value), where, _line(value))
+        return 0
+    section = _get(item, "pip")
+    if section is None:
+        raise InputError(
+            f"unknown dependency section '{', '.join(keys)}' (only 'pip' is supported)",
+            where=f"{where}:{_line(item)}",
+        )
+    items = [(str(r.value), where, _line(r)) for r in _scalars(section, where, "pip")]
+    read_pip_section(items, base_dir, section=deps.section)
+    return _line(item)
 
 
 _NAME_END = re.compile(r"[\s<>=!~\[;@]")
-
-
-def _conda_name(spec: str) -> str:
-    """Package name of a conda match spec (`chan::name >=1` → `name`), lower case."""
-    head = spec.split("::", 1)[-1].strip()
-    return _NAME_END.split(head, 1)[0].lower()
 
 
 def pip_name(requirement: str) -> str:

@@ -1,16 +1,22 @@
 """environment.yml files → EnvSpec: what to solve, per platform.
 
-conda-lock's parser does the parsing (selectors, `platforms:`, `channel::pkg`, pip,
-categories, several files merged). Before it runs, each file is checked here so that bad
-input becomes one line with file:line instead of a traceback from deep inside a parser:
-YAML syntax, alias bombs, the document's shape, unknown platforms and invalid match specs.
+What to solve comes from `audit.envfile.lines`, the reader `check` uses too: every conda
+spec exactly as conda reads it (rattler's lenient parser on the original text), the pip
+section read as a requirements file. conda-lock's parser is run only for what must stay
+conda-lock's: the content hash (so `conda-lock` and `lock --check` agree), channels with
+overrides, and categories; lines it cannot read (pip options, local sources, mamba's
+`sel()`) are rewritten for it on a private copy, keeping line numbers. Before anything
+runs, each file is checked so that bad input becomes one line with file:line: YAML syntax,
+alias bombs, the document's shape, unknown platforms, invalid specs.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +32,6 @@ if TYPE_CHECKING:
 
 #: A YAML document whose aliases expand to more nodes than this is refused (alias bomb).
 MAX_EXPANDED_NODES = 100_000
-
-_PIP_OPTION_PREFIXES = ("-i ", "--index-url", "--extra-index-url", "-f ", "--find-links")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,17 @@ class EnvSpec:
     pip_extra_index_urls: tuple[str, ...] = ()
     lines: dict[str, SpecLine] = field(default_factory=dict)
     lock_spec: LockSpecification | None = None
+    #: package → every file:line that constrains it (duplicates merge their constraints)
+    duplicates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    pip_find_links: tuple[str, ...] = ()
+    pip_pre: bool = False
+    pip_constraints: tuple[str, ...] = ()
+    #: pip package → (expected sha256s, file:line): `--hash=` and `URL#sha256=`
+    pip_hashes: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
+    #: local pip sources (`-e .`): "file:line: text", not lockable from an index
+    pip_local: tuple[str, ...] = ()
+    variables: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Everything but conda-lock's own model: enough to solve without re-parsing."""
@@ -68,6 +83,14 @@ class EnvSpec:
             "pip_index_urls": list(self.pip_index_urls),
             "pip_extra_index_urls": list(self.pip_extra_index_urls),
             "lines": {k: [v.file, v.line] for k, v in self.lines.items()},
+            "duplicates": {k: list(v) for k, v in self.duplicates.items()},
+            "pip_find_links": list(self.pip_find_links),
+            "pip_pre": self.pip_pre,
+            "pip_constraints": list(self.pip_constraints),
+            "pip_hashes": {k: [list(h), w] for k, (h, w) in self.pip_hashes.items()},
+            "pip_local": list(self.pip_local),
+            "variables": dict(self.variables),
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -82,7 +105,39 @@ class EnvSpec:
             pip_index_urls=tuple(data["pip_index_urls"]),
             pip_extra_index_urls=tuple(data["pip_extra_index_urls"]),
             lines={k: SpecLine(v[0], int(v[1])) for k, v in data["lines"].items()},
+            duplicates={k: tuple(v) for k, v in data.get("duplicates", {}).items()},
+            pip_find_links=tuple(data.get("pip_find_links", ())),
+            pip_pre=bool(data.get("pip_pre", False)),
+            pip_constraints=tuple(data.get("pip_constraints", ())),
+            pip_hashes={k: (tuple(h), w) for k, (h, w) in data.get("pip_hashes", {}).items()},
+            pip_local=tuple(data.get("pip_local", ())),
+            variables=dict(data.get("variables", {})),
+            warnings=tuple(data.get("warnings", ())),
         )
+
+    def hash_extras(self) -> dict[str, Any]:
+        """What the lock depends on that conda-lock's content hash does not see.
+
+        Empty for every file conda-lock reads alike (its hash then stays conda-lock's):
+        `variables:`, pip hashes / constraints / find-links / `--pre` / local sources, and
+        every spec of a package written more than once (conda-lock keeps only the last).
+        """
+        extras: dict[str, Any] = {
+            "variables": dict(sorted(self.variables.items())),
+            "pip_hashes": {k: sorted(h) for k, (h, _) in sorted(self.pip_hashes.items())},
+            "pip_constraints": list(self.pip_constraints),
+            "pip_find_links": list(self.pip_find_links),
+            "pip_pre": self.pip_pre,
+            "pip_local": [item.split(": ", 1)[-1] for item in self.pip_local],
+            "duplicates": {
+                name: {
+                    p: [s for s in self.conda_specs.get(p, ()) if _spec_name(s) == name]
+                    for p in self.platforms
+                }
+                for name in sorted(self.duplicates)
+            },
+        }
+        return {k: v for k, v in extras.items() if v}
 
     def where(self, name: str) -> str | None:
         """file:line of the dependency `name`, when known."""
@@ -166,51 +221,14 @@ def _scalar_items(node: yaml.Node, path: str, what: str) -> Iterator[yaml.Scalar
 
 
 def check_document(node: yaml.Node | None, path: str) -> dict[str, Any]:
-    """Check the shape of one environment file; return facts the caller needs.
-
-    Returns `lines` (dependency name → SpecLine), `platforms` (as written) and
-    `pip_options` (True when the pip list holds option lines conda-lock cannot parse).
-    """
-    from rattler import MatchSpec
-
+    """Check the shape of one environment file; return its `platforms` (as written)."""
     if node is None or not isinstance(node, yaml.MappingNode):
         raise InputError("an environment file must be a YAML mapping", where=path)
     deps = _mapping_get(node, "dependencies")
     if deps is None:
         raise InputError("no 'dependencies' list", where=path)
-    lines: dict[str, SpecLine] = {}
-    pip_options = False
-    for item in _scalar_items(deps, path, "dependencies"):
-        spec = str(item.value).strip()
-        if not spec:
-            raise InputError("empty dependency", where=_loc(path, item))
-        try:
-            parsed = MatchSpec(spec)
-        except Exception as exc:
-            raise InputError(
-                f"invalid match spec '{spec}': {_first_line(exc)}", where=_loc(path, item)
-            ) from None
-        name = parsed.name.normalized if parsed.name is not None else spec
-        lines[str(name).lower()] = SpecLine(path, item.start_mark.line + 1)
-    for item in deps.value:
-        if isinstance(item, yaml.MappingNode):
-            pip = _mapping_get(item, "pip")
-            if pip is None:
-                keys = ", ".join(str(k.value) for k, _ in item.value)
-                raise InputError(
-                    f"unknown dependency section '{keys}' (only 'pip' is supported)",
-                    where=_loc(path, item),
-                )
-            if isinstance(pip, yaml.ScalarNode) and pip.value in ("", "~", "null"):
-                continue
-            for req in _scalar_items(pip, path, "pip"):
-                text = str(req.value).strip()
-                if text.startswith(_PIP_OPTION_PREFIXES):
-                    pip_options = True
-                    continue
-                name = _pip_name(text)
-                if name:
-                    lines.setdefault(name, SpecLine(path, req.start_mark.line + 1))
+    for _ in _scalar_items(deps, path, "dependencies"):
+        pass
     platforms: list[str] = []
     plat_node = _mapping_get(node, "platforms")
     if plat_node is not None:
@@ -220,15 +238,7 @@ def check_document(node: yaml.Node | None, path: str) -> dict[str, Any]:
     if channels is not None:
         for _ in _scalar_items(channels, path, "channels"):
             pass
-    return {"lines": lines, "platforms": platforms, "pip_options": pip_options}
-
-
-def _pip_name(requirement: str) -> str:
-    """The PEP 503 name of a pip requirement line, '' when it has none (a bare URL)."""
-    import re
-
-    match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+    return {"platforms": platforms}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -238,26 +248,59 @@ def _first_line(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- conda-lock
 
+_SEL_LINE = re.compile(r"^(\s*-\s*)sel\(([^()]+)\)\s*:\s*(.*?)\s*$")
 
-def _without_pip_options(text: str) -> tuple[str, list[str], list[str]]:
-    """Comment out pip option lines (conda-lock rejects them), keeping line numbers.
 
-    Returns the new text and the index / extra-index URLs the lines named.
+def for_conda_lock(text: str, node: yaml.Node | None) -> str | None:
+    """The file as conda-lock's parser can read it, or None when it reads it as is.
+
+    Keeps line numbers. `- sel(linux): pkg` becomes `- pkg  # [linux]`; a pip line that
+    is an option, a local source, or carries per-line options is reduced to the
+    requirement it names (or commented out): conda-lock's pip parser refuses them.
     """
-    from audit.envfile.pip import split_pip_options
-
-    out: list[str] = []
-    options: list[str] = []
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped.startswith("- ") and stripped[2:].strip().startswith(_PIP_OPTION_PREFIXES):
-            options.append(stripped[2:].strip())
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}# {stripped}\n")
+    lines = text.splitlines(keepends=True)
+    changed = False
+    for number, line in enumerate(lines):
+        match = _SEL_LINE.match(line)
+        if match:
+            lines[number] = f"{match.group(1)}{match.group(3)}  # [{match.group(2).strip()}]\n"
+            changed = True
+    for item, replacement in _pip_rewrites(node):
+        number = item.start_mark.line
+        if item.end_mark.line != number or number >= len(lines):
+            continue
+        line = lines[number]
+        indent = line[: len(line) - len(line.lstrip())]
+        if replacement is None:
+            lines[number] = f"{indent}# {line.strip()}\n"
         else:
-            out.append(line)
-    _, index_urls, extra_urls = split_pip_options(options)
-    return "".join(out), index_urls, extra_urls
+            head, tail = line[: item.start_mark.column], line[item.end_mark.column :]
+            lines[number] = head + json.dumps(replacement) + tail  # a `# [sel]` stays
+        changed = True
+    return "".join(lines) if changed else None
+
+
+def _pip_rewrites(node: yaml.Node | None) -> Iterator[tuple[yaml.ScalarNode, str | None]]:
+    """pip items conda-lock cannot read, each with the requirement to give it (or None)."""
+    from audit.envfile.pip import plain_requirement
+
+    if not isinstance(node, yaml.MappingNode):
+        return
+    deps = _mapping_get(node, "dependencies")
+    if not isinstance(deps, yaml.SequenceNode):
+        return
+    for item in deps.value:
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        pip = _mapping_get(item, "pip")
+        if not isinstance(pip, yaml.SequenceNode):
+            continue
+        for req in pip.value:
+            if isinstance(req, yaml.ScalarNode):
+                text = str(req.value).strip()
+                plain = plain_requirement(text)
+                if plain != text:
+                    yield req, plain
 
 
 def load_spec(
@@ -270,68 +313,86 @@ def load_spec(
 
     Platforms default to the files' `platforms:` keys, else DEFAULT_PLATFORMS.
     """
-    import logging
-
-    from conda_lock.models.lock_spec import VersionedDependency
-    from conda_lock.src_parser import make_lock_spec
-
-    # conda-lock logs every line a selector filters out: normal here, not worth a warning
-    logging.getLogger("conda_lock").setLevel(logging.ERROR)
+    from audit.envfile.lines import read_envfiles
 
     for p in platforms:
         check_platform(p)
-    lines: dict[str, SpecLine] = {}
     file_platforms: list[str] = []
-    index_urls: list[str] = []
-    extra_urls: list[str] = []
     with tempfile.TemporaryDirectory(prefix="repro-audit-spec-") as tmp:
         parse_paths: list[Path] = []
         for i, path in enumerate(files):
             text = read_source(path)
-            facts = check_document(compose_checked(text, str(path)), str(path))
-            for name, line in facts["lines"].items():
-                lines.setdefault(name, line)
+            node = compose_checked(text, str(path))
+            facts = check_document(node, str(path))
             file_platforms.extend(p for p in facts["platforms"] if p not in file_platforms)
-            if facts["pip_options"]:
-                text, idx, extra = _without_pip_options(text)
-                index_urls.extend(idx)
-                extra_urls.extend(extra)
-                copy = Path(tmp) / str(i) / path.name
-                copy.parent.mkdir()
-                copy.write_text(text, encoding="utf-8")
-                parse_paths.append(copy)
-            else:
+            rewritten = for_conda_lock(text, node)
+            if rewritten is None:
                 parse_paths.append(path)
+                continue
+            copy = Path(tmp) / str(i) / path.name
+            copy.parent.mkdir()
+            copy.write_text(rewritten, encoding="utf-8")
+            parse_paths.append(copy)
         chosen = tuple(platforms) or tuple(file_platforms) or DEFAULT_PLATFORMS
-        try:
-            lock_spec = make_lock_spec(
-                src_files=parse_paths,
-                channel_overrides=list(channels) or None,
-                platform_overrides=list(chosen),
-                mapping_url=str(MAPPING_PATH),
-            )
-        except InputError:
-            raise
-        except Exception as exc:
-            where = str(files[0]) if len(files) == 1 else ", ".join(map(str, files))
-            raise InputError(f"cannot parse environment: {_first_line(exc)}", where=where) from None
-    lock_spec.sources = [Path(os.path.relpath(p)) if p.is_absolute() else p for p in files]
+        env = read_envfiles(list(files), [str(f) for f in files], chosen)
+        lock_spec = _conda_lock_spec(files, parse_paths, chosen, channels)
+    return _env_spec(files, chosen, env, lock_spec)
 
+
+def _conda_lock_spec(
+    files: Sequence[Path], parse_paths: list[Path], chosen: tuple[str, ...], channels: Sequence[str]
+) -> LockSpecification:
+    """conda-lock's own model of the files: its content hash, channels and categories."""
+    import logging
+
+    from conda_lock.src_parser import make_lock_spec
+
+    # conda-lock logs every line a selector filters out: normal here, not worth a warning
+    logging.getLogger("conda_lock").setLevel(logging.ERROR)
+    try:
+        lock_spec = make_lock_spec(
+            src_files=parse_paths,
+            channel_overrides=list(channels) or None,
+            platform_overrides=list(chosen),
+            mapping_url=str(MAPPING_PATH),
+        )
+    except InputError:
+        raise
+    except Exception as exc:
+        where = str(files[0]) if len(files) == 1 else ", ".join(map(str, files))
+        raise InputError(f"cannot parse environment: {_first_line(exc)}", where=where) from None
+    lock_spec.sources = [Path(os.path.relpath(p)) if p.is_absolute() else p for p in files]
+    return lock_spec
+
+
+def _env_spec(
+    files: Sequence[Path], chosen: tuple[str, ...], env: Any, lock_spec: LockSpecification
+) -> EnvSpec:
+    """The EnvSpec: specs from our reader, hash inputs from conda-lock's."""
+    from audit.envfile.condaspec import parse_conda_spec
+
+    lines: dict[str, SpecLine] = {}
+    duplicates: dict[str, list[str]] = {}
     conda_specs: dict[str, tuple[str, ...]] = {}
-    pip_specs: dict[str, tuple[str, ...]] = {}
+    for platform in chosen:
+        solver: list[str] = []
+        for item in env.conda[platform]:
+            spec = parse_conda_spec(item.value, item.where)
+            solver.append(spec.solver)
+            lines.setdefault(spec.name, SpecLine(item.file, item.line))
+            seen = duplicates.setdefault(spec.name, [])
+            if item.where not in seen:
+                seen.append(item.where)
+        conda_specs[platform] = tuple(dict.fromkeys(solver))
+    pip_specs = {p: tuple(dict.fromkeys(r.value for r in env.pip[p])) for p in chosen}
+    for platform in chosen:
+        for req in env.pip[platform]:
+            lines.setdefault(_pip_key(req.value), SpecLine(req.file, req.line))
+    sections = [env.pip_sections[p] for p in chosen if p in env.pip_sections]
     categories: dict[str, str] = {}
-    for platform, deps in lock_spec.dependencies.items():
-        conda: list[str] = []
-        pip: list[str] = []
+    for deps in lock_spec.dependencies.values():
         for dep in deps:
             categories.setdefault(dep.name, dep.category)
-            if dep.manager == "conda":
-                assert isinstance(dep, VersionedDependency)
-                conda.append(_conda_match_spec(dep))
-            else:
-                pip.append(_pip_requirement(dep))
-        conda_specs[platform] = tuple(conda)
-        pip_specs[platform] = tuple(pip)
     return EnvSpec(
         sources=tuple(files),
         platforms=chosen,
@@ -339,32 +400,45 @@ def load_spec(
         conda_specs=conda_specs,
         pip_specs=pip_specs,
         categories=categories,
-        pip_index_urls=tuple(index_urls),
-        pip_extra_index_urls=tuple(extra_urls),
+        pip_index_urls=_union(s.index_urls for s in sections),
+        pip_extra_index_urls=_union(s.extra_index_urls for s in sections),
         lines=lines,
         lock_spec=lock_spec,
+        duplicates={k: tuple(v) for k, v in duplicates.items() if len(v) > 1},
+        pip_find_links=_union(s.find_links for s in sections),
+        pip_pre=any(s.pre for s in sections),
+        pip_constraints=_union([c.text for c in s.constraints] for s in sections),
+        pip_hashes=_pip_hashes(sections),
+        pip_local=_union([f"{r.where}: {r.written}" for r in s.local] for s in sections),
+        variables=dict(env.variables),
+        warnings=tuple(env.warnings),
     )
 
 
-def _conda_match_spec(dep: Any) -> str:
-    """A conda-lock VersionedDependency back into a MatchSpec string for rattler."""
-    head = f"{dep.conda_channel}::{dep.name}" if dep.conda_channel else dep.name
-    version = dep.version or ""
-    if dep.build:
-        return f"{head} {version or '*'} {dep.build}"
-    return f"{head} {version}".strip()
+def _spec_name(solver: str) -> str:
+    from audit.envfile.condaspec import parse_conda_spec
+
+    return parse_conda_spec(solver).name
 
 
-def _pip_requirement(dep: Any) -> str:
-    """A conda-lock pip dependency back into a PEP 508 requirement line for the resolver."""
-    extras = f"[{','.join(sorted(dep.extras))}]" if getattr(dep, "extras", None) else ""
-    if hasattr(dep, "url"):
-        return f"{dep.name}{extras} @ {dep.url}"
-    if hasattr(dep, "source"):
-        rev = f"@{dep.rev}" if getattr(dep, "rev", None) else ""
-        return f"{dep.name}{extras} @ {dep.vcs}+{dep.source}{rev}"
-    if hasattr(dep, "path"):
-        return f"{dep.name}{extras} @ file://{Path(dep.path).resolve()}"
-    version = dep.version if dep.version not in ("", "*") else ""
-    markers = f" ; {dep.markers}" if getattr(dep, "markers", None) else ""
-    return f"{dep.name}{extras}{version}{markers}"
+def _pip_key(requirement: str) -> str:
+    from audit.envfile.lines import pip_name
+
+    return pip_name(requirement)
+
+
+def _union(groups: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    out: dict[str, None] = {}
+    for group in groups:
+        out.update(dict.fromkeys(group))
+    return tuple(out)
+
+
+def _pip_hashes(sections: list[Any]) -> dict[str, tuple[tuple[str, ...], str]]:
+    out: dict[str, tuple[tuple[str, ...], str]] = {}
+    for section in sections:
+        for req in section.requirements:
+            if req.hashes and req.name:
+                known, where = out.get(req.name, ((), req.where))
+                out[req.name] = (tuple(dict.fromkeys((*known, *req.hashes))), where)
+    return out

@@ -57,7 +57,6 @@ from packaging.version import InvalidVersion, Version
 from audit.core.errors import FindingsError, InfrastructureError, InputError
 from audit.core.names import MAPPING_PATH, load_mapping  # noqa: F401
 from audit.core.redact import redact_url
-from audit.envfile.pip import split_pip_options  # noqa: F401
 from audit.lockfile.models import PipLocked  # noqa: F401
 
 #: conda platform -> (uv target prefix, wheel arch); linux targets get a manylinux suffix.
@@ -361,8 +360,10 @@ def _run_uv(
     index_url: str | None,
     extra_index_urls: Sequence[str],
     cache_dir: Path | None,
+    options: _UvOptions | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     """Write req.in / constraints / stubs into `workdir`, run one `uv pip compile`."""
+    options = options or _UvOptions()
     req_in = workdir / "req.in"
     req_in.write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
     out = workdir / "out" / "pylock.toml"
@@ -402,6 +403,7 @@ def _run_uv(
             lines.append(f"{name}=={Version(version).public}\n")
         constraints.write_text("".join(lines), encoding="utf-8")
         cmd += ["-c", str(constraints), "--find-links", str(stubs)]
+    cmd += options.arguments(workdir)
     if cache_dir is not None:
         cmd += ["--cache-dir", str(Path(cache_dir) / "uv")]
     env = dict(os.environ)
@@ -434,6 +436,27 @@ def _run_uv(
     except OSError as exc:
         raise InfrastructureError(f"cannot run uv: {exc.strerror}") from None
     return proc, out
+
+
+@dataclass(frozen=True)
+class _UvOptions:
+    """The pip section's own options: `--find-links`, `--pre`, `-c` lines."""
+
+    find_links: tuple[str, ...] = ()
+    pre: bool = False
+    constraints: tuple[str, ...] = ()
+
+    def arguments(self, workdir: Path) -> list[str]:
+        out: list[str] = []
+        for link in self.find_links:
+            out += ["--find-links", link]
+        if self.pre:
+            out += ["--prerelease", "allow"]
+        if self.constraints:
+            path = workdir / "user-constraints.txt"
+            path.write_text("".join(f"{c}\n" for c in self.constraints), encoding="utf-8")
+            out += ["-c", str(path)]
+        return out
 
 
 @dataclass(frozen=True)
@@ -981,6 +1004,9 @@ def lock_pip(
     source: str = "environment.yml",
     macos: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    find_links: Sequence[str] = (),
+    pre: bool = False,
+    constraints: Sequence[str] = (),
 ) -> list[PipLocked]:
     """Resolve `requirements` for one platform into wheels, sorted by name.
 
@@ -989,7 +1015,8 @@ def lock_pip(
     works in its own temporary directory). `macos` is the oldest macOS the osx wheels must
     run on (default 13.0, uv's default); `mapping` overrides the shipped name mapping.
     With `cache_dir`, uv caches under `cache_dir/uv` and wheel METADATA is kept under
-    `cache_dir/wheel-metadata/<sha256>.METADATA`.
+    `cache_dir/wheel-metadata/<sha256>.METADATA`. `find_links`, `pre` and `constraints`
+    are the pip section's `--find-links`, `--pre` and `-c` files' lines.
     """
     target = make_target(platform, python_version, glibc=glibc, macos=macos)
     requirements = [str(r).strip() for r in requirements if str(r).strip()]
@@ -998,7 +1025,7 @@ def lock_pip(
             raise InputError(
                 f"pip requirement '{req.splitlines()[0]}' on {platform}: not a requirement",
                 where=source,
-                hint="pass index options through split_pip_options",
+                hint="pip option lines are read by audit.envfile.pip",
             )
     if not requirements:
         return []
@@ -1015,6 +1042,7 @@ def lock_pip(
             index_url=index,
             extra_index_urls=extras,
             cache_dir=cache_dir,
+            options=_UvOptions(tuple(find_links), pre, tuple(constraints)),
         )
         if proc.returncode != 0 or not out.is_file():
             _raise_uv_failure(proc, requirements, target, provided, source)
@@ -1073,5 +1101,4 @@ __all__ = [
     "load_mapping",
     "lock_pip",
     "make_target",
-    "split_pip_options",
 ]

@@ -11,6 +11,11 @@ from audit.lock.run import LockResult
 
 def render_lock_result(result: LockResult) -> str:
     """One line when all is well; the stale platforms or the changes otherwise."""
+    notes = "".join(f"warning: {w}\n" for w in result.warnings)
+    return notes + _render(result)
+
+
+def _render(result: LockResult) -> str:
     name = result.lockfile.as_posix()
     if result.status == "current":
         return f"{name} is current ({', '.join(result.platforms)}): nothing to do\n"

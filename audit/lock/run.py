@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from audit.core.errors import EXIT_FINDINGS, EXIT_OK, FindingsError, InputError
 from audit.core.fs import atomic_write_text
 from audit.core.platforms import check_platform
 from audit.lockfile.condalock import (
@@ -83,6 +83,8 @@ class LockResult:
     changes: list[PackageChange] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
+    #: "file:line: what" for what was read but not locked as written (extras, `-e .`)
+    warnings: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -98,6 +100,7 @@ class LockResult:
             "counts": {p: dict(sorted(c.items())) for p, c in sorted(self.counts.items())},
             "written": [p.as_posix() for p in self.written],
             "exit_code": self.exit_code,
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -120,11 +123,22 @@ def run_lock(options: LockOptions) -> LockResult:
         stale = _stale_platforms(meta, spec.platforms, hashes)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
+        notes = spec_warnings(spec)
         if not stale and not relock:
-            return LockResult("current", options.lockfile, spec.platforms)
+            return LockResult("current", options.lockfile, spec.platforms, warnings=notes)
         if options.check:
-            return LockResult("stale", options.lockfile, spec.platforms, stale=stale)
-        return _solve_and_write(options, spec, virtual, hashes, digest, meta, say)
+            return LockResult(
+                "stale", options.lockfile, spec.platforms, stale=stale, warnings=notes
+            )
+        result = _solve_and_write(options, spec, virtual, hashes, digest, meta, say)
+        result.warnings = notes
+        return result
+
+
+def spec_warnings(spec: EnvSpec) -> tuple[str, ...]:
+    """What the environment asks for that the lock does not hold as written."""
+    local = tuple(f"{item}: local source, not locked" for item in spec.pip_local)
+    return (*spec.warnings, *local)
 
 
 def parse_inputs(options: LockOptions, digest: str) -> tuple[EnvSpec, VirtualPackageSet, dict]:
@@ -181,9 +195,20 @@ def options_digest(options: LockOptions) -> str:
 
 
 def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
+    """conda-lock's content hash per platform; folded with what it cannot see, if any.
+
+    A file conda-lock reads alike keeps conda-lock's hash byte for byte; one with pip
+    hashes, `variables:`, local sources or duplicate specs gets a hash that changes with
+    them too (conda-lock cannot read such a file, so there is no hash of its to agree with).
+    """
     from conda_lock.content_hash import compute_content_hashes
 
-    return compute_content_hashes(spec.lock_spec, virtual.fake_repo)
+    hashes = compute_content_hashes(spec.lock_spec, virtual.fake_repo)
+    extras = spec.hash_extras()
+    if not extras:
+        return hashes
+    folded = json.dumps(extras, sort_keys=True)
+    return {p: hashlib.sha256(f"{h}\n{folded}".encode()).hexdigest() for p, h in hashes.items()}
 
 
 def _stale_platforms(
@@ -266,9 +291,13 @@ def solve_document(
         install_auth_file(options.auth_file, work_dir=Path(tmp))
         say(f"solving {len(requests)} platform(s)")
         where = {name: loc for name in spec.lines if (loc := spec.where(name))}
+        where.update({name: ", ".join(locs) for name, locs in spec.duplicates.items()})
         records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
         pip = _lock_pip_sections(options, spec, virtual, records, say)
+    from audit.lockfile.condalock import extra_metadata
+
     document = lock_document(
+        extra=extra_metadata(spec.variables, spec.pip_local),
         platforms=spec.platforms,
         channels=[c.display for c in channels],
         sources=relative_sources(options.files, options.lockfile),
@@ -359,7 +388,6 @@ def _lock_pip_sections(
     todo = [p for p in spec.platforms if spec.pip_specs.get(p)]
     if not todo:
         return {}
-    from audit.lock.pypi import lock_pip
 
     say(f"resolving pip packages for {len(todo)} platform(s)")
     index_url = options.pypi_index_url or next(iter(spec.pip_index_urls), None)
@@ -375,21 +403,60 @@ def _lock_pip_sections(
         glibc = next(
             (v.version for v in virtual.for_platform(platform) if v.name == "__glibc"), None
         )
-        return lock_pip(
-            spec.pip_specs[platform],
-            platform=platform,
-            python_version=".".join(python.split(".")[:2]),
-            conda_installed=installed,
-            index_url=index_url,
-            extra_index_urls=spec.pip_extra_index_urls,
-            glibc=glibc,
-            cache_dir=options.cache_dir,
-            source=str(options.files[0]),
-        )
+        try:
+            locked = _lock_pip(spec, platform, installed, index_url, glibc, options)
+        except FindingsError as exc:  # a `URL#sha256=` the index contradicts: name its line
+            exc.where = next(
+                (
+                    w
+                    for hashes, w in spec.pip_hashes.values()
+                    if any(h in exc.message for h in hashes)
+                ),
+                exc.where,
+            )
+            raise
+        check_pip_hashes(locked, spec.pip_hashes, platform)
+        return locked
 
     with ThreadPoolExecutor(max_workers=len(todo)) as pool:
         results = list(pool.map(one, todo))
     return dict(zip(todo, results, strict=True))
+
+
+def _lock_pip(
+    spec: Any, platform: str, installed: dict, index_url: str | None, glibc: Any, options: Any
+) -> list:
+    from audit.lock.pypi import lock_pip
+
+    python = installed["python"]
+    return lock_pip(
+        spec.pip_specs[platform],
+        platform=platform,
+        python_version=".".join(python.split(".")[:2]),
+        conda_installed=installed,
+        index_url=index_url,
+        extra_index_urls=spec.pip_extra_index_urls,
+        glibc=glibc,
+        cache_dir=options.cache_dir,
+        source=str(options.files[0]),
+        find_links=spec.pip_find_links,
+        pre=spec.pip_pre,
+        constraints=spec.pip_constraints,
+    )
+
+
+def check_pip_hashes(
+    locked: list, expected: dict[str, tuple[tuple[str, ...], str]], platform: str
+) -> None:
+    """Every `--hash=` / `URL#sha256=` of the pip section matches the wheel locked for it."""
+    for wheel in locked:
+        want = expected.get(wheel.name)
+        if want is not None and wheel.sha256 not in want[0]:
+            raise FindingsError(
+                f"sha256 mismatch for pip package {wheel.name} {wheel.version} ({platform}):"
+                f" expected {', '.join(want[0])}, locked {wheel.sha256}",
+                where=want[1],
+            )
 
 
 def diff_entries(old: list[LockedEntry], new: list[LockedEntry]) -> list[PackageChange]:

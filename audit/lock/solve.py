@@ -18,6 +18,7 @@ from audit.channels import ChannelRef
 from audit.core.errors import InfrastructureError, InputError, UnsatisfiableError
 from audit.core.fs import default_cache_dir  # noqa: F401
 from audit.core.platforms import VirtualPackage
+from audit.envfile.condaspec import as_match_spec
 
 if TYPE_CHECKING:
     from rattler import Gateway, RepoDataRecord
@@ -92,9 +93,15 @@ async def _solve_all(
 ) -> dict[str, list[RepoDataRecord]]:
     gateway = make_gateway(cache_dir)
     rattler_channels = [c.to_rattler() for c in channels]
+    # every solve runs to its end before the loop closes: a failing platform must not leave
+    # rattler's other futures completing into a closed loop (a stray traceback at exit)
     results = await asyncio.gather(
-        *(_solve_one(gateway, rattler_channels, request) for request in requests)
+        *(_solve_one(gateway, rattler_channels, request) for request in requests),
+        return_exceptions=True,
     )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
     return {request.platform: records for request, records in zip(requests, results, strict=True)}
 
 
@@ -108,7 +115,7 @@ async def _solve_one(gateway: Gateway, channels: list, request: SolveRequest) ->
     try:
         records = await solve(
             channels,
-            list(request.specs),
+            [as_match_spec(s) for s in request.specs],
             gateway=gateway,
             platforms=[request.platform, "noarch"],
             virtual_packages=virtual,

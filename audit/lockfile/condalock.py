@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 LOCK_FORMAT = "1"
 #: Key of our input digest in conda-lock's `custom_metadata`.
 DIGEST_KEY = "repro-audit-input-digest"
+#: environment.yml's `variables:` (JSON object), what `conda activate` would export.
+VARIABLES_KEY = "repro-audit-variables"
+#: pip sources no index can lock (`-e .`), as JSON ["file:line: text", ...].
+PIP_LOCAL_KEY = "repro-audit-pip-local-sources"
 
 
 def explicit_path(lockfile: Path, platform: str) -> Path:
@@ -95,6 +99,42 @@ class LockMetadata:
     @property
     def input_digest(self) -> str | None:
         return self.custom.get(DIGEST_KEY)
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The environment's `variables:` as locked (empty when it had none)."""
+        return _json_field(self.custom.get(VARIABLES_KEY), dict)
+
+    @property
+    def pip_local_sources(self) -> list[str]:
+        """pip sources the lock could not lock (`-e .`), each as "file:line: text"."""
+        return _json_field(self.custom.get(PIP_LOCAL_KEY), list)
+
+
+def _json_field(text: str | None, kind: type) -> Any:
+    try:
+        value = json.loads(text) if text else kind()
+    except ValueError:
+        return kind()
+    return value if isinstance(value, kind) else kind()
+
+
+def lock_variables(path: Path) -> dict[str, str]:
+    """The `variables:` recorded in a conda-lock.yml: what `build` sets as ENV."""
+    meta = read_metadata(path)
+    if meta is None:
+        return {}
+    return {str(k): str(v) for k, v in sorted(meta.variables.items())}
+
+
+def extra_metadata(variables: Mapping[str, str], pip_local: Sequence[str]) -> dict[str, str]:
+    """custom_metadata entries for `variables:` and local pip sources (none when empty)."""
+    out: dict[str, str] = {}
+    if variables:
+        out[VARIABLES_KEY] = json.dumps(dict(sorted(variables.items())), sort_keys=True)
+    if pip_local:
+        out[PIP_LOCAL_KEY] = json.dumps(list(pip_local))
+    return out
 
 
 def read_metadata(path: Path) -> LockMetadata | None:
@@ -198,6 +238,7 @@ def lock_document(
     pip: Mapping[str, Sequence[PipLocked]],
     categories: Mapping[str, str],
     digest: str,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The conda-lock.yml (v1) document for the solved records, URLs redacted.
 
@@ -250,7 +291,7 @@ def lock_document(
             "channels": [{"url": redact_url(c), "used_env_vars": []} for c in channels],
             "platforms": list(platforms),
             "sources": list(sources),
-            "custom_metadata": {DIGEST_KEY: digest},
+            "custom_metadata": {DIGEST_KEY: digest, **dict(sorted((extra or {}).items()))},
         },
         "package": packages,
     }

@@ -1,6 +1,6 @@
 """The light readers of `check` agree with the heavy ones they stand in for.
 
-- audit.envfile.lines (no conda-lock) vs audit.envfile.spec (conda-lock's parser) on
+- audit.envfile.lines (the reader of lock and check, no conda-lock) vs conda-lock's parser on
   conda-lock's own environment.yml fixture corpus: same conda and pip package names per platform.
 - audit.lockfile.scan (line scanner) vs a YAML load on real conda-lock.yml files.
 - --online against a private file:// channel with one package deleted.
@@ -18,6 +18,7 @@ import yaml
 from support import make_channel
 
 from audit.core.platforms import DEFAULT_PLATFORMS
+from audit.envfile.condaspec import parse_conda_spec
 from audit.envfile.lines import filter_selectors, pip_name, read_envfiles
 from audit.lockfile.scan import scan_lock
 
@@ -55,12 +56,13 @@ def test_envfile_matches_conda_lock_parser(path: Path) -> None:
     except InputError as exc:
         pytest.skip(f"conda-lock's parser refuses it too: {exc.one_line()}")
     env = read_envfiles([path], [path.name], spec.platforms)
+    assert spec.lock_spec is not None
     for platform in spec.platforms:
-        assert sorted(_name(s.value) for s in env.conda[platform]) == sorted(
-            _name(s) for s in spec.conda_specs[platform]
-        ), platform
-        ours = sorted(pip_name(s.value) for s in env.pip[platform])
-        theirs = sorted(_pep503(s) for s in spec.pip_specs[platform])
+        deps = spec.lock_spec.dependencies[platform]
+        theirs_conda = {d.name.lower() for d in deps if d.manager == "conda"}
+        assert {parse_conda_spec(s.value).name for s in env.conda[platform]} == theirs_conda
+        ours = sorted({pip_name(s.value) for s in env.pip[platform]})
+        theirs = sorted({_pep503(d.name) for d in deps if d.manager == "pip"})
         assert ours == theirs, platform
     assert env.platform_names == tuple(spec.platforms) or spec.platforms == DEFAULT_PLATFORMS
 

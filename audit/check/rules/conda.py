@@ -97,7 +97,27 @@ def check_conda(
             findings.extend(_hash_rules(project, env_files))
     findings.extend(_explicit_rules(project, texts))
     findings.extend(_pip_hash_rules(project))
+    findings.extend(_pip_local_rules(project))
     return project
+
+
+def _pip_local_rules(project: CondaProject) -> list[Finding]:
+    """Local pip sources (`-e .`): the lock cannot hold them, so the image will lack them."""
+    if project.env is None:
+        return []
+    seen: dict[tuple[str, int], str] = {}
+    for section in project.env.pip_sections.values():
+        for item in section.local:
+            seen.setdefault((item.file, item.line), item.written)
+    return [
+        finding(
+            "RA019",
+            file,
+            line,
+            f"pip source '{written}' is local: not locked (install it in the image yourself)",
+        )
+        for (file, line), written in sorted(seen.items())
+    ]
 
 
 # --------------------------------------------------------------------------- reading
@@ -310,16 +330,17 @@ def _spec_rules(project: CondaProject) -> list[Finding]:
 
 
 def _match_spec(match_spec_type: Any, spec: Located) -> tuple[Any, str | None]:
-    """MatchSpec without its channel (rattler ignores channels on lock records) + the channel."""
-    channel, _, rest = spec.value.rpartition("::")
-    try:
-        ms = match_spec_type(rest.strip() if channel else spec.value)
-    except Exception as exc:
-        raise InputError(
-            f"invalid match spec '{spec.value}': {str(exc).splitlines()[0]}",
-            where=f"{spec.file}:{spec.line}",
-        ) from None
-    return ms, channel.strip() or None
+    """MatchSpec without its channel (rattler ignores channels on lock records) + the channel.
+
+    Read as `lock` reads it (`audit.envfile.condaspec`: conda's lenient grammar).
+    """
+    from audit.envfile.condaspec import as_match_spec, parse_conda_spec
+
+    parsed = parse_conda_spec(spec.value, spec.where)
+    text = parsed.solver.split("::", 1)[1] if "::" in parsed.solver else parsed.solver
+    if parsed.channel and "::" not in parsed.solver:
+        text = re.sub(r"\[?channel=\"[^\"]*\",?\]?", "", text)
+    return as_match_spec(text), parsed.channel
 
 
 def _channel_of(url: str) -> str:
