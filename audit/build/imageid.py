@@ -22,7 +22,7 @@ from typing import Any
 from audit.core.errors import InputError
 
 
-def _epoch_text(epoch: int) -> str:
+def epoch_text(epoch: int) -> str:
     import datetime
 
     moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
@@ -37,7 +37,7 @@ def normalize_config(config: dict[str, Any], epoch: int, inherited: int) -> dict
     (`container`, `container_config`) and the intermediate image id (`config.Image`) go.
     """
     out = json.loads(json.dumps(config))
-    stamp = _epoch_text(epoch)
+    stamp = epoch_text(epoch)
     out["created"] = stamp
     out.pop("container", None)
     out.pop("container_config", None)
@@ -49,7 +49,7 @@ def normalize_config(config: dict[str, Any], epoch: int, inherited: int) -> dict
     return out
 
 
-class _ChunkReader(io.RawIOBase):
+class ChunkReader(io.RawIOBase):
     """A file object over an iterator of byte chunks (the `docker save` stream)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -74,7 +74,7 @@ class _ChunkReader(io.RawIOBase):
 def saved_config(client: Any, image_id: str) -> bytes:
     """The raw config JSON of an image, read from its `docker save` stream."""
     name = image_id.split(":", 1)[-1] + ".json"
-    stream = io.BufferedReader(_ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
+    stream = io.BufferedReader(ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
     with tarfile.open(fileobj=stream, mode="r|") as archive:
         for member in archive:
             if member.name == name:
@@ -146,26 +146,61 @@ def reproducible_image(
     new_id = "sha256:" + hashlib.sha256(data).hexdigest()
     if new_id == image_id:
         return image_id
-    config_name = new_id.split(":", 1)[1] + ".json"
-    layers = [f"layer{i}/layer.tar" for i in range(len(config["rootfs"]["diff_ids"]))]
-    manifest = [{"Config": config_name, "RepoTags": [tag] if tag else None, "Layers": layers}]
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for member, body in ((config_name, data), ("manifest.json", json.dumps(manifest).encode())):
-            info = tarfile.TarInfo(member)
-            info.size, info.mode = len(body), 0o644
-            archive.addfile(info, io.BytesIO(body))
-    import docker.errors
-
-    try:
-        for _ in client.api.load_image(buffer.getvalue()):
-            pass
-        client.api.inspect_image(new_id)
-    except docker.errors.APIError as exc:
-        raise InputError(f"cannot load the reproducible image config: {exc}") from None
+    load_archive(client, data, tag, [None] * len(config["rootfs"]["diff_ids"]))
     if memo is not None:
         from audit.core.fs import atomic_write_text
 
         memo.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(memo, new_id + "\n")
     return new_id
+
+
+def _member_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = size, 0o644
+    return info.tobuf(tarfile.PAX_FORMAT)
+
+
+def _padded(size: int) -> bytes:
+    return b"\0" * ((-size) % tarfile.BLOCKSIZE)
+
+
+def archive_chunks(config: bytes, tag: str | None, layers: list[Path | None]) -> Iterator[bytes]:
+    """A legacy `docker save` archive holding the config and only the layers given.
+
+    `layers[i]` is the tar file of layer i, or None for a layer the engine already holds:
+    the manifest still lists it (the engine matches it by the config's diff_id and does
+    not read it), so a layer is appended to an image without sending the image again.
+    """
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    names = [f"layer{i}/layer.tar" for i in range(len(layers))]
+    manifest = json.dumps(
+        [{"Config": config_name, "RepoTags": [tag] if tag else None, "Layers": names}]
+    ).encode()
+    for name, body in ((config_name, config), ("manifest.json", manifest)):
+        yield _member_header(name, len(body)) + body + _padded(len(body))
+    for name, path in zip(names, layers, strict=True):
+        if path is None:
+            continue
+        size = path.stat().st_size
+        yield _member_header(name, size)
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                yield chunk
+        yield _padded(size)
+    yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+def load_archive(client: Any, config: bytes, tag: str | None, layers: list[Path | None]) -> str:
+    """`docker load` the config (+ the given layers); the image id, checked to be the config's."""
+    import docker.errors
+
+    image_id = "sha256:" + hashlib.sha256(config).hexdigest()
+    try:
+        for chunk in client.api.load_image(archive_chunks(config, tag, layers)):
+            if isinstance(chunk, dict) and chunk.get("error"):
+                raise InputError(f"docker load refused the image: {chunk['error']}")
+        client.api.inspect_image(image_id)
+    except docker.errors.APIError as exc:
+        raise InputError(f"docker load refused the image: {exc.explanation or exc}") from None
+    return image_id

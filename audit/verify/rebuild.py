@@ -123,6 +123,7 @@ def rebuild(
             local_bases=local_bases,
             context_exclude=[inputs.record_path],
             no_cache=True,
+            builder=_recorded_builder(recorded_inputs),
         )
         epoch = recorded_inputs.get("source_date_epoch")
         saved = os.environ.get("SOURCE_DATE_EPOCH")
@@ -139,6 +140,9 @@ def rebuild(
     rebuilt_record = result.record
     recorded_outputs = dict(inputs.record.get("outputs") or {})
     rebuilt_outputs = dict(rebuilt_record.get("outputs") or {})
+    rebuilt_outputs["env_tree_digest"] = _read_back_tree(
+        result.image_id, str(rebuilt_record["inputs"]["prefix"]), say
+    )
     old = Inventory.from_json(inputs.record.get("inventory") or {})
     new = Inventory.from_json(rebuilt_record.get("inventory") or {})
     drift = diff_inventories(old, new, platform=inputs.conda_platform)
@@ -146,6 +150,29 @@ def rebuild(
     if not options.keep_image:
         _cleanup([result.image_id, *builders, *loaded], recorded_outputs.get("image_id"))
     return outcome
+
+
+def _read_back_tree(image_id: str, prefix: str, say: Progress) -> str:
+    """The environment's tree digest as the rebuilt image holds it (not as staged)."""
+    from audit.build.run import connect_docker
+    from audit.build.treedigest import image_tree_digest
+
+    say("verifying", f"reading {prefix} back from the rebuilt image")
+    client = connect_docker()
+    try:
+        return image_tree_digest(client, image_id, prefix)
+    finally:
+        client.close()
+
+
+def _recorded_builder(recorded_inputs: dict[str, Any]) -> str | None:
+    """Rebuild with the kind of builder the record names (a buildx builder by its name)."""
+    builder = recorded_inputs.get("builder") or {}
+    if builder.get("kind") == "classic":
+        return "classic"
+    if builder.get("kind") == "buildx" and builder.get("name"):
+        return str(builder["name"])
+    return "buildkit" if builder.get("kind") == "buildkit" else None
 
 
 def builder_images(cache_dir: Path) -> list[str]:
