@@ -21,6 +21,8 @@ from audit.core.errors import InfrastructureError, InputError
 
 #: Where Debian's docker.io package puts its own client (probed even when not on PATH).
 DEBIAN_CLIENTS = ("/usr/bin/docker",)
+#: More clients to probe after PATH (os.pathsep-separated; empty: none), instead of those.
+CLIENTS_ENV = "REPRO_AUDIT_DOCKER_CLIENTS"
 PROBE_TIMEOUT = 20
 
 
@@ -85,7 +87,9 @@ def docker_clients() -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
     entries = os.environ.get("PATH", "").split(os.pathsep)
-    for candidate in [os.path.join(d, "docker") for d in entries if d] + list(DEBIAN_CLIENTS):
+    extra = os.environ.get(CLIENTS_ENV)
+    more = [c for c in extra.split(os.pathsep) if c] if extra is not None else DEBIAN_CLIENTS
+    for candidate in [os.path.join(d, "docker") for d in entries if d] + list(more):
         if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
             continue
         real = os.path.realpath(candidate)

@@ -259,7 +259,9 @@ def test_final_config_appends_the_environment_layer(tmp_path: Path) -> None:
     assert out["config"]["Env"] == ["A=1", "PATH=/opt/env/bin:/bin", "CONDA_PREFIX=/opt/env"]
     assert out["config"]["Labels"] == {"keep": "1", "k": 'a "q" $x'}
     assert [h["created"] for h in out["history"]] == [
-        "2020-01-01T00:00:00Z", "1970-01-01T00:00:07Z", "1970-01-01T00:00:07Z"
+        "2020-01-01T00:00:00Z",
+        "1970-01-01T00:00:07Z",
+        "1970-01-01T00:00:07Z",
     ]
     assert "/opt/env" in out["history"][-1]["created_by"]
     assert config["rootfs"]["diff_ids"] == ["sha256:" + "0" * 64]  # input untouched
