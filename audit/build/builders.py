@@ -11,6 +11,9 @@ name of a buildx builder (docker-container, kubernetes, remote drivers).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -99,18 +102,54 @@ def docker_clients() -> list[str]:
     return out
 
 
-def probe() -> Probe:
-    """Ask each client whether it has buildx, else whether it builds with BuildKit itself."""
+def probe(cache_dir: Path | None = None) -> Probe:
+    """Ask each client whether it has buildx, else whether it builds with BuildKit itself.
+
+    With `cache_dir`, the answer is remembered per client file (path, size, mtime) and
+    buildx plugin directory, so an unchanged machine is not asked again on every build.
+    """
+    clients = docker_clients()
+    memo = _memo_path(cache_dir, clients)
+    if memo is not None and memo.is_file():
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            data = json.loads(memo.read_text(encoding="utf-8"))
+            return Probe(data["tried"], data["buildx"], [tuple(b) for b in data["builtin"]])
     found = Probe()
-    for client in docker_clients():
+    for client in clients:
         found.tried.append(client)
         if _run([client, "buildx", "version"]).returncode == 0:
             found.buildx.append(client)
             continue
         if _run([client, "build", "--help"], {"DOCKER_BUILDKIT": "1"}).returncode == 0:
-            version = _run([client, "version", "--format", "{{.Client.Version}}"])
-            found.builtin.append((client, version.stdout.strip() or "unknown"))
+            found.builtin.append((client, _client_version(client)))
+    if memo is not None:
+        from audit.core.fs import atomic_write_text
+
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(memo, json.dumps(found.__dict__, sort_keys=True))
     return found
+
+
+def _memo_path(cache_dir: Path | None, clients: list[str]) -> Path | None:
+    """Where the probe of exactly these client files (and plugin dirs) is remembered."""
+    if cache_dir is None:
+        return None
+    facts = []
+    config = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")
+    plugin_dirs = [
+        os.path.join(config, "cli-plugins"),
+        "/usr/local/lib/docker/cli-plugins",
+        "/usr/libexec/docker/cli-plugins",
+        "/usr/lib/docker/cli-plugins",
+    ]
+    for path in [*clients, *plugin_dirs]:
+        try:
+            st = os.stat(path)
+            facts.append([path, os.path.realpath(path), st.st_size, st.st_mtime_ns])
+        except OSError:
+            facts.append([path, None])
+    key = hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:32]
+    return Path(cache_dir) / "builders" / f"{key}.json"
 
 
 def _buildx_builders(client: str) -> dict[str, str]:
@@ -171,11 +210,13 @@ def _first_line(text: str) -> str:
     return (text.strip().splitlines() or [""])[0][:200]
 
 
-def choose(requested: str | None, found: Probe | None = None) -> tuple[Builder, str | None]:
+def choose(
+    requested: str | None, found: Probe | None = None, cache_dir: Path | None = None
+) -> tuple[Builder, str | None]:
     """(builder, warning) for `--builder` (None: BuildKit when there is one, else classic)."""
     if requested == "classic":
         return Builder("classic"), None
-    found = found if found is not None else probe()
+    found = found if found is not None else probe(cache_dir)
     if requested not in (None, "", "auto", "buildkit"):
         return _named(found, str(requested)), None
     if found.buildx:
@@ -198,8 +239,9 @@ def choose(requested: str | None, found: Probe | None = None) -> tuple[Builder, 
 
 
 def _client_version(client: str) -> str:
-    done = _run([client, "version", "--format", "{{.Client.Version}}"])
-    return done.stdout.strip() or "unknown"
+    """`Docker version 20.10.24+dfsg1, build 297e128` → `20.10.24+dfsg1` (no daemon call)."""
+    words = _run([client, "--version"]).stdout.replace(",", " ").split()
+    return words[2] if len(words) > 2 and words[:2] == ["Docker", "version"] else "unknown"
 
 
 def resolve_buildx(builder: Builder) -> Builder:

@@ -108,7 +108,9 @@ def run_build(options: BuildOptions) -> BuildResult:
     say = options.progress or _say_nothing
     epoch = source_date_epoch()
     inputs = read_inputs(options)
-    builder, warning = choose(options.builder)
+    from audit.core.fs import default_cache_dir
+
+    builder, warning = choose(options.builder, cache_dir=options.cache_dir or default_cache_dir())
     if warning:
         say("builder", warning)
     client = connect_docker()
