@@ -1,12 +1,12 @@
-"""Reproducible image ids: the image config without build-time noise.
+"""Reproducible image ids: the image config without build-time noise, loaded as data.
 
-The classic builder writes wall-clock `created` times, the build container's id and the
-intermediate image id into the config, so the image id (the config's sha256) differs on
-every build even when every layer is bit-identical. `reproducible_image` rewrites the
-config (SOURCE_DATE_EPOCH for what this build added, no container ids) and loads it back:
-only the config travels, dockerd already holds the layers. `build` calls it at the end
-(`--reproducible-image`, the default), so a rebuild of the same inputs on the same engine
-version gives the same image id, which `verify` reports as `image_identical`.
+Builders write wall-clock `created` times, the build container's id and the intermediate
+image id into the config, so the image id (the config's sha256) differs on every build
+even when every layer is bit-identical. `normalize_config` drops that noise
+(SOURCE_DATE_EPOCH for what this build added); `load_archive` hands dockerd a new config
+plus only the layers it lacks (`audit.build.envlayer` appends the environment this way).
+So a rebuild of the same inputs on the same engine version gives the same image id, which
+`verify` reports as `image_identical`.
 """
 
 from __future__ import annotations
@@ -97,62 +97,6 @@ def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
         return len(client.api.history(name))
     except docker.errors.APIError:
         return 0
-
-
-def _memo_hit(client: Any, memo: Path | None, tag: str | None) -> str | None:
-    """The normalised id remembered for this builder image, if dockerd still has it."""
-    import docker.errors
-
-    if memo is None or not memo.is_file():
-        return None
-    new_id = memo.read_text(encoding="utf-8").strip()
-    try:
-        client.api.inspect_image(new_id)
-        if tag:
-            from audit.build.run import split_tag
-
-            repository, version = split_tag(tag)
-            client.api.tag(new_id, repository, version, force=True)
-    except docker.errors.APIError:
-        return None
-    return new_id
-
-
-def reproducible_image(
-    client: Any,
-    image_id: str,
-    tag: str | None,
-    epoch: int,
-    inherited: int,
-    memo_dir: Path | None = None,
-) -> str:
-    """Reload `image_id` with a normalised config (`normalize_config`); the new image id.
-
-    The image id is the sha256 of the config, so the same layers, settings and epoch give
-    the same id on every build. Only the config is loaded: dockerd already holds every
-    layer and skips the layer files of a `docker load` it has (none are sent). The tag
-    moves to the new image; the builder's own image stays (untagged) as the parent chain
-    Docker's build cache needs. With `memo_dir`, the result is remembered per builder
-    image, so an unchanged rebuild (a build-cache hit) does not read the image again.
-    """
-    memo = None
-    if memo_dir is not None:
-        memo = Path(memo_dir) / f"{image_id.split(':', 1)[-1]}-{epoch}-{inherited}"
-        hit = _memo_hit(client, memo, tag)
-        if hit is not None:
-            return hit
-    config = normalize_config(json.loads(saved_config(client, image_id)), epoch, inherited)
-    data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-    new_id = "sha256:" + hashlib.sha256(data).hexdigest()
-    if new_id == image_id:
-        return image_id
-    load_archive(client, data, tag, [None] * len(config["rootfs"]["diff_ids"]))
-    if memo is not None:
-        from audit.core.fs import atomic_write_text
-
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(memo, new_id + "\n")
-    return new_id
 
 
 def _member_header(name: str, size: int) -> bytes:

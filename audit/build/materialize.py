@@ -143,7 +143,7 @@ def read_pip_wheels(lockfile: Path, platform: str) -> list[PipWheel]:
     return wheels
 
 
-def _artifact(record: RepoDataRecord) -> Artifact:
+def lock_artifact(record: RepoDataRecord) -> Artifact:
     if not record.sha256:
         raise InputError(f"{record.name.normalized} {record.version} has no sha256 in the lock")
     return Artifact(
@@ -157,7 +157,7 @@ def _artifact(record: RepoDataRecord) -> Artifact:
     )
 
 
-def _wheel_artifact(wheel: PipWheel, platform: str) -> Artifact:
+def wheel_artifact(wheel: PipWheel, platform: str) -> Artifact:
     if not wheel.file_name.endswith(".whl"):
         raise InputError(f"pip package {wheel.name}: {wheel.file_name} is not a wheel")
     return Artifact(wheel.name, wheel.version, platform, wheel.url, wheel.sha256, wheel.file_name)
@@ -210,13 +210,62 @@ def materialize(
 ) -> StagedEnv:
     """Verify, stage and tar the locked environment of `platform` for `prefix`.
 
-    With `reuse_stage`, a tar staged before from the same artifacts is returned without
-    reading any artifact (`verified=False`): the caller must check its digest while it
-    reads it (`build` hashes the bytes it streams to Docker) and call again with
-    `reuse_stage=False` on a mismatch.
+    With `reuse_stage`, a tar staged before from the same lock records and artifacts is
+    returned without reading any artifact (`verified=False`): dockerd checks its digest
+    as the layer's diff_id when it is loaded, and `build` calls again with
+    `reuse_stage=False` when it does not match.
     """
     say = progress or (lambda _phase, _msg: None)
     prefix = normalize_prefix(prefix)
+    locked = _read_locked(lockfile, platform, say)
+    key = stage_key(locked.artifacts, platform, prefix, epoch, locked.records)
+    stages = Path(cache_dir) / "stages"
+    tar_path, meta_path = stages / f"{key}.tar", stages / f"{key}.json"
+    conda, pip = locked.summaries()
+    cached = _cached_tar(tar_path, meta_path) if reuse_stage else None
+    if cached is not None:
+        say("installing", "environment unchanged: staged before from the same artifacts")
+        return StagedEnv(
+            tar_path, cached[0], platform, prefix, conda, pip, cached=True, tree_digest=cached[1]
+        )
+    fetched, digest = _stage(locked, platform, prefix, cache_dir, epoch, tar_path, say)
+    from audit.build.treedigest import staged_tree_digest
+
+    tree = staged_tree_digest(tar_path, prefix)
+    meta = {"sha256": digest, "key": key, "size": tar_path.stat().st_size, "tree": tree}
+    atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
+    return StagedEnv(
+        tar_path, digest, platform, prefix, conda, pip, fetched=fetched, tree_digest=tree
+    )
+
+
+@dataclass
+class _Locked:
+    """One platform of the lock: its conda records, pip wheels and their artifacts."""
+
+    records: list[Any]
+    wheels: list[PipWheel]
+    artifacts: list[Artifact]
+
+    def summaries(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        conda = [
+            {
+                "name": r.name.normalized,
+                "version": str(r.version),
+                "build": str(r.build),
+                "sha256": r.sha256.hex(),
+                "url": redact_url(r.url),
+            }
+            for r in self.records
+        ]
+        pip = [
+            {"name": w.name, "version": w.version, "sha256": w.sha256, "url": redact_url(w.url)}
+            for w in self.wheels
+        ]
+        return conda, pip
+
+
+def _read_locked(lockfile: Path, platform: str, say: Callable[[str, str], None]) -> _Locked:
     available = lock_platforms(lockfile)
     if platform not in available:
         raise InputError(
@@ -229,53 +278,34 @@ def materialize(
     say("resolving", f"{platform} from {lockfile}")
     records = sorted(read_lock_records(lockfile, platform), key=lambda r: r.name.normalized)
     wheels = sorted(read_pip_wheels(lockfile, platform), key=lambda w: w.name)
-    artifacts = [_artifact(r) for r in records] + [_wheel_artifact(w, platform) for w in wheels]
+    artifacts = [lock_artifact(r) for r in records] + [wheel_artifact(w, platform) for w in wheels]
+    return _Locked(records, wheels, artifacts)
 
-    summary_conda = [
-        {
-            "name": r.name.normalized,
-            "version": str(r.version),
-            "build": str(r.build),
-            "sha256": r.sha256.hex(),
-            "url": redact_url(r.url),
-        }
-        for r in records
-    ]
-    summary_pip = [
-        {"name": w.name, "version": w.version, "sha256": w.sha256, "url": redact_url(w.url)}
-        for w in wheels
-    ]
-    key = stage_key(artifacts, platform, prefix, epoch, records)
-    stages = Path(cache_dir) / "stages"
-    tar_path = stages / f"{key}.tar"
-    meta_path = stages / f"{key}.json"
-    cached = _cached_tar(tar_path, meta_path) if reuse_stage else None
-    if cached is not None:
-        say("installing", "environment unchanged: staged before from the same artifacts")
-        return StagedEnv(
-            tar_path,
-            cached[0],
-            platform,
-            prefix,
-            summary_conda,
-            summary_pip,
-            cached=True,
-            tree_digest=cached[1],
-        )
 
-    say("fetching", f"{len(artifacts)} artifacts (size and sha256 checked)")
+def _stage(
+    locked: _Locked,
+    platform: str,
+    prefix: str,
+    cache_dir: Path,
+    epoch: int,
+    tar_path: Path,
+    say: Callable[[str, str], None],
+) -> tuple[int, str]:
+    """Fetch and verify, check against each artifact, install, tar: (fetched, sha256)."""
+    from audit.build.artifactmeta import check_artifacts
+
+    say("fetching", f"{len(locked.artifacts)} artifacts (size and sha256 checked)")
     counter = {"fetched": 0}
 
     def done(_artifact: Artifact, cached: bool) -> None:
         if not cached:
             counter["fetched"] += 1
 
-    verified = fetch_all(artifacts, cache_dir, on_done=done)
-    from audit.build.artifactmeta import check_artifacts
-
+    verified = fetch_all(locked.artifacts, cache_dir, on_done=done)
+    records, wheels = locked.records, locked.wheels
     indexes = check_artifacts(records, verified)
-
     say("installing", f"{len(records)} conda packages and {len(wheels)} wheels into {prefix}")
+    stages = tar_path.parent
     stages.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stage-", dir=stages) as tmp:
         stage = Path(tmp) / "env"
@@ -287,21 +317,7 @@ def materialize(
         with os.fdopen(fd, "wb") as handle:
             digest = write_env_tar(stage, prefix, handle, epoch)
         os.replace(tmp_tar, tar_path)
-    from audit.build.treedigest import staged_tree_digest
-
-    tree = staged_tree_digest(tar_path, prefix)
-    meta = {"sha256": digest, "key": key, "size": tar_path.stat().st_size, "tree": tree}
-    atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
-    return StagedEnv(
-        tar_path,
-        digest,
-        platform,
-        prefix,
-        summary_conda,
-        summary_pip,
-        fetched=counter["fetched"],
-        tree_digest=tree,
-    )
+    return counter["fetched"], digest
 
 
 def normalize_prefix(prefix: str) -> str:
@@ -523,10 +539,3 @@ class _HashingWriter:
 
     def digest(self) -> str:
         return self.h.hexdigest()
-
-
-def copy_tree_from(tar_path: Path) -> Iterator[tuple[tarfile.TarInfo, Any]]:
-    """Members of a staged env tar with their file objects (for a build context)."""
-    with tarfile.open(tar_path, mode="r:") as archive:
-        for member in archive:
-            yield member, archive.extractfile(member) if member.isreg() else None

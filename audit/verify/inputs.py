@@ -102,7 +102,7 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
     When the lock is unavailable the record's own package list stands in, so the
     artifact checks still run.
     """
-    from audit.build.materialize import _artifact, _wheel_artifact, read_pip_wheels
+    from audit.build import lock_artifact, read_pip_wheels, wheel_artifact
 
     problems: list[Problem] = []
     platform = inputs.conda_platform
@@ -114,8 +114,8 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
             records = read_lock_records(inputs.lockfile, platform)
             wheels = read_pip_wheels(inputs.lockfile, platform)
             read_inventory(str(inputs.lockfile), platform)
-            artifacts = [_artifact(r) for r in records]
-            artifacts += [_wheel_artifact(w, platform) for w in wheels]
+            artifacts = [lock_artifact(r) for r in records]
+            artifacts += [wheel_artifact(w, platform) for w in wheels]
             repodata = [json.loads(record.to_json()) for record in records]
             if artifacts or not _record_packages(inputs):
                 return artifacts, repodata, problems

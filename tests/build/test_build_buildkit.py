@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from build_helpers import PREFIX, BaseImage, cli
+from support.build import remove_env_images
 from support.docker import require_docker, unavailable
 
 from audit.build.builders import choose
@@ -100,6 +101,8 @@ def test_environment_placed_by_the_dockerfile(
     last = build(project, tag_for("2"), build_cache)
     assert last["outputs"]["env_tree_digest"] == outputs["env_tree_digest"]
     assert not [t for t in client.images.get(tag).tags if t.startswith("repro-audit-env")]
+    assert client.images.list(name="repro-audit-env")  # the environment image, kept as a cache
+    remove_env_images(client)
 
 
 @pytest.mark.parametrize(

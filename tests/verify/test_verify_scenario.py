@@ -173,3 +173,6 @@ def test_environment_placed_by_the_dockerfile_reproduces(make_world) -> None:
     assert rebuilt["env_tree_digest"] == record["outputs"]["env_tree_digest"]
     assert rebuilt["placement"] == "dockerfile" and rebuilt["env_layer_diff_id"] is None
     assert any("environment tree identical" in reason for reason in out["reasons"])
+    from support.build import remove_env_images
+
+    remove_env_images(require_docker())
