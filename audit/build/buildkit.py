@@ -69,6 +69,7 @@ class PlainProgress:
         elif match := _OUTPUT_RE.match(line):
             tail = self.tails.setdefault(match.group(1), collections.deque(maxlen=TAIL))
             tail.append(match.group(2).rstrip())
+            self.say("output", _short(match.group(2).rstrip()))
         elif not line.startswith("#"):
             self.other.append(line.strip())
 

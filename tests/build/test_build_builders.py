@@ -88,11 +88,17 @@ failed to solve with frontend dockerfile.v0: failed to build LLB: exit code: 2
 
 
 def test_plain_progress_names_the_failing_step_and_its_last_output() -> None:
-    seen: list[str] = []
-    progress = PlainProgress(lambda _phase, line: seen.append(line))
+    seen: list[tuple[str, str]] = []
+    progress = PlainProgress(lambda phase, line: seen.append((phase, line)))
     for line in PLAIN_FAILURE.splitlines(keepends=True):
         progress.feed(line)
-    assert seen == ["[1/2] FROM registry/base@sha256:abc", "[2/2] RUN make test"]
+    assert [line for phase, line in seen if phase == "building"] == [
+        "[1/2] FROM registry/base@sha256:abc",
+        "[2/2] RUN make test",
+    ]
+    assert [line for phase, line in seen if phase == "output"][-1] == (
+        "test_b FAILED: expected 2, got 3"
+    )
     error = progress.failure(1)
     assert isinstance(error, InputError) and error.exit_code == 2
     line = error.one_line()
