@@ -37,12 +37,18 @@ class BuildRecord:
     packages: dict[str, list[dict[str, str]]]
     image_id: str
     tag: str | None
-    env_layer_diff_id: str
+    env_layer_diff_id: str | None
     env_tar_sha256: str
     layers: list[str]
     labels: dict[str, str]
     repo_digest: str | None
     inventory: dict[str, Any] = field(default_factory=dict)
+    #: Which builder ran the Dockerfile (kind, buildx name and driver, client version).
+    builder: dict[str, Any] = field(default_factory=dict)
+    #: `last-layer` (appended by build) or `dockerfile` (`COPY --from=repro-audit-env`).
+    placement: str = "last-layer"
+    #: Content hash of the environment tree as it is in the image (audit.build.treedigest).
+    env_tree_digest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,12 +67,15 @@ class BuildRecord:
                 "prefix": self.prefix,
                 "source_date_epoch": self.source_date_epoch,
                 "packages": self.packages,
+                "builder": self.builder,
             },
             "outputs": {
                 "image_id": self.image_id,
                 "tag": self.tag,
                 "env_layer_diff_id": self.env_layer_diff_id,
                 "env_tar_sha256": self.env_tar_sha256,
+                "env_tree_digest": self.env_tree_digest,
+                "placement": self.placement,
                 "layers": self.layers,
                 "labels": self.labels,
                 "repo_digest": self.repo_digest,

@@ -38,6 +38,24 @@ install_python_packages() {
   fi
 }
 
+# BuildKit for `build`: the buildx plugin where the distribution packages it (Debian 13,
+# Ubuntu: docker-buildx), else docker.io's own client, which has BuildKit built in
+# (Docker 20.10). A newer client without buildx earlier on PATH refuses BuildKit; `build`
+# probes every client, so only check that one of them can.
+ensure_buildkit() {
+  local client
+  for client in $(type -ap docker) $(dpkg -L docker.io 2>/dev/null | grep 'bin/docker$'); do
+    "$client" buildx version >/dev/null 2>&1 && return 0
+    DOCKER_BUILDKIT=1 "$client" build --help >/dev/null 2>&1 && return 0
+  done
+  if apt-cache show docker-buildx >/dev/null 2>&1; then
+    apt_packages=(docker-buildx)
+    install_system_packages
+    return 0
+  fi
+  echo "setup: no docker client with BuildKit; build falls back to the classic builder" >&2
+}
+
 start_docker() {
   if docker info >/dev/null 2>&1; then return 0; fi
   if ! command -v dockerd >/dev/null 2>&1; then
@@ -57,6 +75,7 @@ start_docker() {
 
 setup_all() {
   install_system_packages
+  ensure_buildkit
   install_python_packages
   start_docker
   export PATH="$VENV/bin:$PATH"

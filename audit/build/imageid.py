@@ -1,12 +1,12 @@
-"""Reproducible image ids: the image config without build-time noise.
+"""Reproducible image ids: the image config without build-time noise, loaded as data.
 
-The classic builder writes wall-clock `created` times, the build container's id and the
-intermediate image id into the config, so the image id (the config's sha256) differs on
-every build even when every layer is bit-identical. `reproducible_image` rewrites the
-config (SOURCE_DATE_EPOCH for what this build added, no container ids) and loads it back:
-only the config travels, dockerd already holds the layers. `build` calls it at the end
-(`--reproducible-image`, the default), so a rebuild of the same inputs on the same engine
-version gives the same image id, which `verify` reports as `image_identical`.
+Builders write wall-clock `created` times, the build container's id and the intermediate
+image id into the config, so the image id (the config's sha256) differs on every build
+even when every layer is bit-identical. `normalize_config` drops that noise
+(SOURCE_DATE_EPOCH for what this build added); `load_archive` hands dockerd a new config
+plus only the layers it lacks (`audit.build.envlayer` appends the environment this way).
+So a rebuild of the same inputs on the same engine version gives the same image id, which
+`verify` reports as `image_identical`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.errors import InputError
+from audit.dockerarchive import archive_chunks
 
 
-def _epoch_text(epoch: int) -> str:
+def epoch_text(epoch: int) -> str:
     import datetime
 
     moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
@@ -37,7 +38,7 @@ def normalize_config(config: dict[str, Any], epoch: int, inherited: int) -> dict
     (`container`, `container_config`) and the intermediate image id (`config.Image`) go.
     """
     out = json.loads(json.dumps(config))
-    stamp = _epoch_text(epoch)
+    stamp = epoch_text(epoch)
     out["created"] = stamp
     out.pop("container", None)
     out.pop("container_config", None)
@@ -49,7 +50,7 @@ def normalize_config(config: dict[str, Any], epoch: int, inherited: int) -> dict
     return out
 
 
-class _ChunkReader(io.RawIOBase):
+class ChunkReader(io.RawIOBase):
     """A file object over an iterator of byte chunks (the `docker save` stream)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -74,7 +75,7 @@ class _ChunkReader(io.RawIOBase):
 def saved_config(client: Any, image_id: str) -> bytes:
     """The raw config JSON of an image, read from its `docker save` stream."""
     name = image_id.split(":", 1)[-1] + ".json"
-    stream = io.BufferedReader(_ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
+    stream = io.BufferedReader(ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
     with tarfile.open(fileobj=stream, mode="r|") as archive:
         for member in archive:
             if member.name == name:
@@ -99,73 +100,16 @@ def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
         return 0
 
 
-def _memo_hit(client: Any, memo: Path | None, tag: str | None) -> str | None:
-    """The normalised id remembered for this builder image, if dockerd still has it."""
+def load_archive(client: Any, config: bytes, tag: str | None, layers: list[Path | None]) -> str:
+    """`docker load` the config (+ the given layers); the image id, checked to be the config's."""
     import docker.errors
 
-    if memo is None or not memo.is_file():
-        return None
-    new_id = memo.read_text(encoding="utf-8").strip()
+    image_id = "sha256:" + hashlib.sha256(config).hexdigest()
     try:
-        client.api.inspect_image(new_id)
-        if tag:
-            from audit.registry.reference import split_tag
-
-            repository, version = split_tag(tag)
-            client.api.tag(new_id, repository, version, force=True)
-    except docker.errors.APIError:
-        return None
-    return new_id
-
-
-def reproducible_image(
-    client: Any,
-    image_id: str,
-    tag: str | None,
-    epoch: int,
-    inherited: int,
-    memo_dir: Path | None = None,
-) -> str:
-    """Reload `image_id` with a normalised config (`normalize_config`); the new image id.
-
-    The image id is the sha256 of the config, so the same layers, settings and epoch give
-    the same id on every build. Only the config is loaded: dockerd already holds every
-    layer and skips the layer files of a `docker load` it has (none are sent). The tag
-    moves to the new image; the builder's own image stays (untagged) as the parent chain
-    Docker's build cache needs. With `memo_dir`, the result is remembered per builder
-    image, so an unchanged rebuild (a build-cache hit) does not read the image again.
-    """
-    memo = None
-    if memo_dir is not None:
-        memo = Path(memo_dir) / f"{image_id.split(':', 1)[-1]}-{epoch}-{inherited}"
-        hit = _memo_hit(client, memo, tag)
-        if hit is not None:
-            return hit
-    config = normalize_config(json.loads(saved_config(client, image_id)), epoch, inherited)
-    data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-    new_id = "sha256:" + hashlib.sha256(data).hexdigest()
-    if new_id == image_id:
-        return image_id
-    config_name = new_id.split(":", 1)[1] + ".json"
-    layers = [f"layer{i}/layer.tar" for i in range(len(config["rootfs"]["diff_ids"]))]
-    manifest = [{"Config": config_name, "RepoTags": [tag] if tag else None, "Layers": layers}]
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for member, body in ((config_name, data), ("manifest.json", json.dumps(manifest).encode())):
-            info = tarfile.TarInfo(member)
-            info.size, info.mode = len(body), 0o644
-            archive.addfile(info, io.BytesIO(body))
-    import docker.errors
-
-    try:
-        for _ in client.api.load_image(buffer.getvalue()):
-            pass
-        client.api.inspect_image(new_id)
+        for chunk in client.api.load_image(archive_chunks(config, tag, layers)):
+            if isinstance(chunk, dict) and chunk.get("error"):
+                raise InputError(f"docker load refused the image: {chunk['error']}")
+        client.api.inspect_image(image_id)
     except docker.errors.APIError as exc:
-        raise InputError(f"cannot load the reproducible image config: {exc}") from None
-    if memo is not None:
-        from audit.core.fs import atomic_write_text
-
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(memo, new_id + "\n")
-    return new_id
+        raise InputError(f"docker load refused the image: {exc.explanation or exc}") from None
+    return image_id

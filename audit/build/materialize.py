@@ -7,12 +7,14 @@ pure function of the lock, the platform and the prefix:
    (`audit.artifacts`) before anything is installed;
 2. rattler installs the conda packages from those verified files only (records point at
    the cache as `file://`), with `alternative_target_prefix` and no link scripts;
-3. `conda-meta/*.json` lose rattler's host paths and get the locked URL back;
+3. `conda-meta/*.json` lose rattler's host paths, get the locked URL back and take the
+   package metadata from each artifact's own `info/index.json` (a lock that disagrees
+   with its artifact is refused: `audit.build.artifactmeta`);
 4. the locked wheels are installed with PyPA `installer` (INSTALLER=pip, shebangs naming
    the in-image prefix);
-5. the tree is written as a tar with fixed mtimes, owners and modes, sorted, under
-   `rootfs/<prefix>/` so the Docker `COPY rootfs/ /` creates the prefix's parent
-   directories from the tar too (otherwise they carry the build's wall-clock time).
+5. the tree is written as a tar with fixed mtimes, owners and modes, sorted, as
+   `<prefix>/…` with the prefix's parent directories: that tar is the image layer itself
+   (`audit.build.envlayer`), so its sha256 is the environment layer's diff_id.
 
 The tar is cached under the cache dir by a key over all of that; a cached tar is used
 only if it still hashes to what was recorded when it was made.
@@ -44,9 +46,7 @@ if TYPE_CHECKING:
     from rattler import RepoDataRecord
 
 #: Bump when the staged tree for the same lock changes (part of the stage cache key).
-STAGE_FORMAT = "1"
-#: Directory of the env tree inside the build context.
-ROOTFS = "rootfs"
+STAGE_FORMAT = "2"
 #: conda subdirs an image can have, and their OCI platforms.
 CONDA_TO_OCI = {"linux-64": "linux/amd64", "linux-aarch64": "linux/arm64"}
 OCI_TO_CONDA = {v: k for k, v in CONDA_TO_OCI.items()}
@@ -85,6 +85,13 @@ class StagedEnv:
     pip: list[dict[str, str]] = field(default_factory=list)
     cached: bool = False
     fetched: int = 0
+    #: Content hash of the tree (audit.build.treedigest), computed once when staged.
+    tree_digest: str = ""
+
+    @property
+    def diff_id(self) -> str:
+        """The staged tar is the environment layer: its sha256 is the layer's diff_id."""
+        return f"sha256:{self.tar_sha256}"
 
     @property
     def verified(self) -> bool:
@@ -136,7 +143,7 @@ def read_pip_wheels(lockfile: Path, platform: str) -> list[PipWheel]:
     return wheels
 
 
-def conda_artifact(record: RepoDataRecord) -> Artifact:
+def lock_artifact(record: RepoDataRecord) -> Artifact:
     if not record.sha256:
         raise InputError(f"{record.name.normalized} {record.version} has no sha256 in the lock")
     return Artifact(
@@ -164,7 +171,18 @@ def channel_of(url: str) -> str:
 # --------------------------------------------------------------------------- staging
 
 
-def stage_key(artifacts: list[Artifact], platform: str, prefix: str, epoch: int) -> str:
+def stage_key(
+    artifacts: list[Artifact],
+    platform: str,
+    prefix: str,
+    epoch: int,
+    records: list[RepoDataRecord] | None = None,
+) -> str:
+    """Everything written into the layer: artifacts, locked records, platform, prefix, epoch.
+
+    The records (name, version, build, depends, url, … as the lock states them) count
+    too: what conda-meta says must never come from a stage made for another lock text.
+    """
     body = json.dumps(
         {
             "format": STAGE_FORMAT,
@@ -173,6 +191,7 @@ def stage_key(artifacts: list[Artifact], platform: str, prefix: str, epoch: int)
             "prefix": prefix,
             "epoch": epoch,
             "artifacts": [[a.sha256, a.file_name, redact_url(a.url)] for a in artifacts],
+            "records": [hashlib.sha256(r.to_json().encode()).hexdigest() for r in (records or [])],
         },
         sort_keys=True,
     )
@@ -191,13 +210,62 @@ def materialize(
 ) -> StagedEnv:
     """Verify, stage and tar the locked environment of `platform` for `prefix`.
 
-    With `reuse_stage`, a tar staged before from the same artifacts is returned without
-    reading any artifact (`verified=False`): the caller must check its digest while it
-    reads it (`build` hashes the bytes it streams to Docker) and call again with
-    `reuse_stage=False` on a mismatch.
+    With `reuse_stage`, a tar staged before from the same lock records and artifacts is
+    returned without reading any artifact (`verified=False`): dockerd checks its digest
+    as the layer's diff_id when it is loaded, and `build` calls again with
+    `reuse_stage=False` when it does not match.
     """
     say = progress or (lambda _phase, _msg: None)
     prefix = normalize_prefix(prefix)
+    locked = _read_locked(lockfile, platform, say)
+    key = stage_key(locked.artifacts, platform, prefix, epoch, locked.records)
+    stages = Path(cache_dir) / "stages"
+    tar_path, meta_path = stages / f"{key}.tar", stages / f"{key}.json"
+    conda, pip = locked.summaries()
+    cached = _cached_tar(tar_path, meta_path) if reuse_stage else None
+    if cached is not None:
+        say("installing", "environment unchanged: staged before from the same artifacts")
+        return StagedEnv(
+            tar_path, cached[0], platform, prefix, conda, pip, cached=True, tree_digest=cached[1]
+        )
+    fetched, digest = _stage(locked, platform, prefix, cache_dir, epoch, tar_path, say)
+    from audit.build.treedigest import staged_tree_digest
+
+    tree = staged_tree_digest(tar_path, prefix)
+    meta = {"sha256": digest, "key": key, "size": tar_path.stat().st_size, "tree": tree}
+    atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
+    return StagedEnv(
+        tar_path, digest, platform, prefix, conda, pip, fetched=fetched, tree_digest=tree
+    )
+
+
+@dataclass
+class _Locked:
+    """One platform of the lock: its conda records, pip wheels and their artifacts."""
+
+    records: list[Any]
+    wheels: list[PipWheel]
+    artifacts: list[Artifact]
+
+    def summaries(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        conda = [
+            {
+                "name": r.name.normalized,
+                "version": str(r.version),
+                "build": str(r.build),
+                "sha256": r.sha256.hex(),
+                "url": redact_url(r.url),
+            }
+            for r in self.records
+        ]
+        pip = [
+            {"name": w.name, "version": w.version, "sha256": w.sha256, "url": redact_url(w.url)}
+            for w in self.wheels
+        ]
+        return conda, pip
+
+
+def _read_locked(lockfile: Path, platform: str, say: Callable[[str, str], None]) -> _Locked:
     available = lock_platforms(lockfile)
     if platform not in available:
         raise InputError(
@@ -210,59 +278,46 @@ def materialize(
     say("resolving", f"{platform} from {lockfile}")
     records = sorted(read_lock_records(lockfile, platform), key=lambda r: r.name.normalized)
     wheels = sorted(read_pip_wheels(lockfile, platform), key=lambda w: w.name)
-    artifacts = [conda_artifact(r) for r in records] + [wheel_artifact(w, platform) for w in wheels]
+    artifacts = [lock_artifact(r) for r in records] + [wheel_artifact(w, platform) for w in wheels]
+    return _Locked(records, wheels, artifacts)
 
-    summary_conda = [
-        {
-            "name": r.name.normalized,
-            "version": str(r.version),
-            "build": str(r.build),
-            "sha256": r.sha256.hex(),
-            "url": redact_url(r.url),
-        }
-        for r in records
-    ]
-    summary_pip = [
-        {"name": w.name, "version": w.version, "sha256": w.sha256, "url": redact_url(w.url)}
-        for w in wheels
-    ]
-    key = stage_key(artifacts, platform, prefix, epoch)
-    stages = Path(cache_dir) / "stages"
-    tar_path = stages / f"{key}.tar"
-    meta_path = stages / f"{key}.json"
-    cached = _cached_tar(tar_path, meta_path) if reuse_stage else None
-    if cached is not None:
-        say("installing", "environment unchanged: staged before from the same artifacts")
-        return StagedEnv(
-            tar_path, cached, platform, prefix, summary_conda, summary_pip, cached=True
-        )
 
-    say("fetching", f"{len(artifacts)} artifacts (size and sha256 checked)")
+def _stage(
+    locked: _Locked,
+    platform: str,
+    prefix: str,
+    cache_dir: Path,
+    epoch: int,
+    tar_path: Path,
+    say: Callable[[str, str], None],
+) -> tuple[int, str]:
+    """Fetch and verify, check against each artifact, install, tar: (fetched, sha256)."""
+    from audit.build.artifactmeta import check_artifacts
+
+    say("fetching", f"{len(locked.artifacts)} artifacts (size and sha256 checked)")
     counter = {"fetched": 0}
 
-    def done(conda_artifact: Artifact, cached: bool) -> None:
+    def done(_artifact: Artifact, cached: bool) -> None:
         if not cached:
             counter["fetched"] += 1
 
-    verified = fetch_all(artifacts, cache_dir, on_done=done)
-
+    verified = fetch_all(locked.artifacts, cache_dir, on_done=done)
+    records, wheels = locked.records, locked.wheels
+    indexes = check_artifacts(records, verified)
     say("installing", f"{len(records)} conda packages and {len(wheels)} wheels into {prefix}")
+    stages = tar_path.parent
     stages.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stage-", dir=stages) as tmp:
         stage = Path(tmp) / "env"
         _install_conda(records, verified, stage, platform, prefix, cache_dir)
-        normalize_conda_meta(stage, {r.file_name: r for r in records})
+        normalize_conda_meta(stage, {r.file_name: r for r in records}, indexes)
         if wheels:
             _install_wheels(wheels, verified, stage, prefix, records)
         fd, tmp_tar = tempfile.mkstemp(prefix=".env-", suffix=".tar", dir=stages)
         with os.fdopen(fd, "wb") as handle:
             digest = write_env_tar(stage, prefix, handle, epoch)
         os.replace(tmp_tar, tar_path)
-    meta = {"sha256": digest, "key": key, "size": tar_path.stat().st_size}
-    atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
-    return StagedEnv(
-        tar_path, digest, platform, prefix, summary_conda, summary_pip, fetched=counter["fetched"]
-    )
+    return counter["fetched"], digest
 
 
 def normalize_prefix(prefix: str) -> str:
@@ -273,15 +328,16 @@ def normalize_prefix(prefix: str) -> str:
     return clean
 
 
-def _cached_tar(tar_path: Path, meta_path: Path) -> str | None:
-    """The recorded digest of a cached env tar of the recorded size, else None.
+def _cached_tar(tar_path: Path, meta_path: Path) -> tuple[str, str] | None:
+    """(sha256, tree digest) recorded for a cached env tar of the recorded size, else None.
 
-    Not re-hashed here: whoever reads the tar hashes what it reads (one pass, not two).
+    Not re-hashed here: dockerd checks the layer's diff_id when it is loaded, and an
+    unchanged rebuild finds the image it made before without reading the tar at all.
     """
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        recorded, size = str(meta["sha256"]), int(meta["size"])
-        return recorded if tar_path.stat().st_size == size else None
+        recorded, size, tree = str(meta["sha256"]), int(meta["size"]), str(meta["tree"])
+        return (recorded, tree) if tar_path.stat().st_size == size else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -330,10 +386,18 @@ def _install_conda(
     (stage / "CACHEDIR.TAG").unlink(missing_ok=True)
 
 
-def normalize_conda_meta(stage: Path, by_file: dict[str, Any]) -> None:
-    """Drop rattler's host paths and restore the locked (redacted) URL and channel."""
+def normalize_conda_meta(
+    stage: Path, by_file: dict[str, Any], indexes: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Drop rattler's host paths, restore the locked (redacted) URL and channel, and take
+    the package metadata from the artifact's own index.json (`indexes`, by file name)."""
+    from audit.build.artifactmeta import apply_index
+
     for path in sorted((stage / "conda-meta").glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
+        index = (indexes or {}).get(str(data.get("fn") or ""))
+        if index is not None:
+            data = apply_index(data, index)
         for key in HOST_PATH_KEYS:
             data.pop(key, None)
         if isinstance(data.get("link"), dict):
@@ -404,10 +468,11 @@ def _walk(root: Path) -> Iterator[Path]:
 
 
 def write_env_tar(stage: Path, prefix: str, handle: Any, epoch: int = 0) -> str:
-    """Write `stage` as `rootfs/<prefix>/…` with one mtime, uid/gid 0, fixed modes; sha256."""
+    """Write `stage` as the layer `<prefix>/…` (its parents too) with one mtime, uid/gid 0,
+    fixed modes, sorted; its sha256 (= the layer's diff_id)."""
     hasher = _HashingWriter(handle)
     with tarfile.open(fileobj=hasher, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        parts = [ROOTFS, *PurePosixPath(prefix).parts[1:]]
+        parts = list(PurePosixPath(prefix).parts[1:])
         for i in range(1, len(parts) + 1):
             archive.addfile(_dir_info("/".join(parts[:i]), epoch))
         base = "/".join(parts)
@@ -470,10 +535,3 @@ class _HashingWriter:
 
     def digest(self) -> str:
         return self.h.hexdigest()
-
-
-def copy_tree_from(tar_path: Path) -> Iterator[tuple[tarfile.TarInfo, Any]]:
-    """Members of a staged env tar with their file objects (for a build context)."""
-    with tarfile.open(tar_path, mode="r:") as archive:
-        for member in archive:
-            yield member, archive.extractfile(member) if member.isreg() else None

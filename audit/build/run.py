@@ -1,541 +1,103 @@
 """Build an image whose conda environment is exactly the lock (`repro-audit build`).
 
-Flow: refuse unpinned base images → connect to Docker (DOCKER_HOST, Docker contexts) →
-stage the locked environment (`audit.build.materialize`, every artifact verified first) →
-build the user's Dockerfile as written (classic builder, normalised context tar) → build
-`FROM <that image>` + `COPY rootfs/ /` + `ENV` + `LABEL` with the staged environment as the
-only context → check the environment is the last layer → inventory → push → record.
+Flow: inputs (lock, the Dockerfile parsed once, unpinned images refused) → builder
+(BuildKit through the Docker CLI when one can be reached, `audit.build.builders`) → stage
+the locked environment (`audit.build.materialize`, every artifact verified first, the
+lock checked against each artifact's own metadata) → the user image → the environment
+layer → inventory, push → record.
 
-Why two builds: the classic builder cannot hide part of a context from the user's own
-`COPY . /app`, so the environment never shares a context with the user's files. The
-result is the same image the one-Dockerfile form would give: the user's final stage plus
-one `COPY` layer, whose diff_id depends only on the lock, the platform and the prefix.
+Where the environment goes: a Dockerfile that names `repro-audit-env`
+(`COPY --from=repro-audit-env <prefix> <prefix>`, `FROM repro-audit-env`) gets a
+one-layer image of the staged environment, so its later steps can use it. Otherwise the
+environment is the image's last layer, appended as data (`audit.build.envlayer`): the
+staged tar is the layer, so its diff_id depends only on the lock, the platform and the
+prefix. Either way the record holds the environment's tree digest (`treedigest`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
-import stat
-import tarfile
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from audit import __version__
+from audit.build.builders import Builder, choose, resolve_buildx
+from audit.build.context import context_excludes, substitute_bases, user_context_tar
+from audit.build.engine import (
+    DEFAULT_PATH,
+    connect_docker,
+    daemon_platform,
+    docker_endpoint,
+    docker_unreachable,
+    pull_env_path,
+)
+from audit.build.inputs import (
+    BuildInputs,
+    base_images,
+    check_env_uses,
+    default_prefix,
+    environment_inputs,
+    final_base,
+    parse_inputs,
+    read_inputs,
+    refuse_unpinned,
+    sha256_file,
+    source_date_epoch,
+)
 from audit.build.materialize import (
     CONDA_TO_OCI,
-    ROOTFS,
     StagedEnv,
     conda_platform,
     drop_stage,
     materialize,
 )
-from audit.core.errors import FindingsError, InfrastructureError, InputError
-from audit.core.fs import sha256_file
-from audit.core.redact import redact_url
-from audit.lockfile.condalock import lock_variables
-from audit.registry.reference import split_tag  # noqa: F401
+from audit.build.options import BaseImage, BuildOptions, BuildResult, Progress
+from audit.build.push import push_image
+from audit.core.errors import InputError
+from audit.registry.reference import split_tag
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+__all__ = [
+    "DEFAULT_PATH",
+    "BaseImage",
+    "BuildOptions",
+    "BuildResult",
+    "base_images",
+    "connect_docker",
+    "docker_endpoint",
+    "docker_unreachable",
+    "final_base",
+    "refuse_unpinned",
+    "run_build",
+    "split_tag",
+    "user_context_tar",
+]
+
 #: Name of the user's Dockerfile inside the build context when it lives outside it.
 OUTSIDE_DOCKERFILE = ".repro-audit.Dockerfile"
 LABEL_PREFIX = "io.repro-audit"
 
-Progress = Callable[[str, str], None]
-
 
 @dataclass
-class BuildOptions:
-    lockfile: Path = Path("conda-lock.yml")
-    dockerfile: Path | None = None
-    context: Path | None = None
-    base: str | None = None
-    tag: str | None = None
-    platform: str | None = None
-    prefix: str | None = None
-    record: Path = Path("build-record.json")
-    push: bool = False
-    allow_unpinned: bool = False
-    cache_dir: Path | None = None
-    environment: Path | None = None
-    progress: Progress | None = None
-    #: Rewrite the image config's timestamps (SOURCE_DATE_EPOCH) so a rebuild of the same
-    #: inputs gives the same image id (`reproducible_image`).
-    reproducible_image: bool = True
-    #: Pinned reference (canonical) → local image id to build FROM instead: `verify`
-    #: loads a base from its mirror, and a loaded image has no repo digest to be found by.
-    local_bases: dict[str, str] = field(default_factory=dict)
-    #: More files kept out of the user's context (`verify`: the record it rebuilds from).
-    context_exclude: list[Path] = field(default_factory=list)
-    #: Build without Docker's build cache (`verify --rebuild`: every step runs again).
-    no_cache: bool = False
+class Built:
+    """What the Docker side of a build produced (for the record)."""
 
-
-@dataclass
-class BaseImage:
-    ref: str
-    digest: str | None
-    where: str
-    kind: str
-    stage: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "digest": self.digest,
-            "where": self.where,
-            "kind": self.kind,
-            "stage": self.stage,
-        }
-
-
-@dataclass
-class BuildResult:
-    record: dict[str, Any]
-    record_path: Path
+    platform: str
+    subdir: str
+    staged: StagedEnv
+    labels: dict[str, str]
     image_id: str
-    env_diff_id: str
-    tag: str | None
-    repo_digest: str | None
+    layers: list[str]
+    env_diff_id: str | None
+    placement: str
+    tree_digest: str
+    builder: Builder
+    inventory: Any = None
+    repo_digest: str | None = None
     messages: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "record": str(self.record_path),
-            "image_id": self.image_id,
-            "env_layer_diff_id": self.env_diff_id,
-            "tag": self.tag,
-            "repo_digest": self.repo_digest,
-            "inputs": self.record["inputs"],
-        }
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def source_date_epoch() -> int:
-    """SOURCE_DATE_EPOCH (reproducible-builds.org) or 0: the one mtime of every member."""
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not value:
-        return 0
-    try:
-        epoch = int(value)
-    except ValueError:
-        raise InputError(f"SOURCE_DATE_EPOCH must be an integer, not {value!r}") from None
-    if epoch < 0:
-        raise InputError("SOURCE_DATE_EPOCH must not be negative")
-    return epoch
-
-
-def base_images(text: str, path: str) -> list[BaseImage]:
-    from audit.dockerfile.parser import parse_dockerfile
-
-    parsed = parse_dockerfile(text, path)
-    return [
-        BaseImage(site.ref.canonical(), site.ref.digest, site.where, site.kind, site.stage)
-        for site in parsed.sites
-    ]
-
-
-def refuse_unpinned(images: list[BaseImage], allow: bool) -> list[BaseImage]:
-    """Unpinned images are a finding (exit 1): the build would not be reproducible."""
-    unpinned = [image for image in images if image.digest is None]
-    if unpinned and not allow:
-        listed = ", ".join(f"{i.where} {i.ref}" for i in unpinned)
-        raise FindingsError(
-            f"unpinned image{'s' if len(unpinned) > 1 else ''}: {listed}",
-            hint="run `repro-audit pin` to pin them to digests, or pass --allow-unpinned "
-            "(recorded in the build record)",
-        )
-    return unpinned
-
-
-def final_base(text: str, images: list[BaseImage]) -> BaseImage | None:
-    """The image the final stage starts from, following `FROM <earlier stage>`."""
-    from audit.dockerfile.parser import parse_dockerfile
-
-    parsed = parse_dockerfile(text, "Dockerfile")
-    if not parsed.stages:
-        return None
-    index = len(parsed.stages) - 1
-    lines = text.splitlines()
-    names = {stage.name: stage.index for stage in parsed.stages if stage.name}
-    for _ in range(len(parsed.stages)):
-        for image in images:
-            if image.kind == "from" and image.stage == index:
-                return image
-        words = lines[parsed.stages[index].line - 1].split()
-        refs = [w for w in words[1:] if not w.startswith("--")]
-        target = refs[0].lower() if refs else ""
-        if target in names and names[target] < index:
-            index = names[target]
-            continue
-        return None
-    return None
-
-
-def default_prefix(lockfile: Path, environment: Path | None) -> str:
-    """`/opt/conda/envs/<name>`: the environment file's `name:`, else `env`."""
-    import yaml
-
-    candidates = [environment] if environment else []
-    from audit.lockfile.condalock import read_metadata
-
-    meta = read_metadata(lockfile)
-    if meta is not None:
-        candidates += [lockfile.parent / s for s in meta.sources]
-    for candidate in candidates:
-        try:
-            data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            continue
-        name = data.get("name") if isinstance(data, dict) else None
-        if isinstance(name, str) and name.strip() and "/" not in name:
-            return f"/opt/conda/envs/{name.strip()}"
-    return "/opt/conda/envs/env"
-
-
-def environment_inputs(lockfile: Path, environment: Path | None) -> list[dict[str, Any]]:
-    """Hashes of the environment files the lock was made from (as listed in its metadata)."""
-    from audit.lockfile.condalock import read_metadata
-
-    meta = read_metadata(lockfile)
-    paths = [environment] if environment else []
-    if meta is not None and not paths:
-        paths = [lockfile.parent / s for s in meta.sources]
-    out = []
-    for path in paths:
-        entry: dict[str, Any] = {"path": str(path), "sha256": None}
-        if path.is_file():
-            entry["sha256"] = sha256_file(path)[0]
-        out.append(entry)
-    return out
-
-
-# --------------------------------------------------------------------------- docker client
-
-
-def docker_endpoint() -> tuple[str, Any]:
-    """(host URL, TLS config) from DOCKER_HOST, else DOCKER_CONTEXT / the current context."""
-    host = os.environ.get("DOCKER_HOST")
-    if host:
-        return host, None
-    name = os.environ.get("DOCKER_CONTEXT")
-    if not name:
-        config_dir = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-        try:
-            name = json.loads((config_dir / "config.json").read_text()).get("currentContext")
-        except (OSError, ValueError, AttributeError):
-            name = None
-    if name and name != "default":
-        from docker.context import ContextAPI
-
-        try:
-            context = ContextAPI.get_context(name)
-        except Exception as exc:  # docker.errors.ContextException and friends
-            raise InputError(f"cannot read Docker context {name!r}: {exc}") from None
-        if context is None:
-            raise InputError(f"no Docker context named {name!r}", hint="see `docker context ls`")
-        return context.Host, context.TLSConfig
-    return "unix:///var/run/docker.sock", None
-
-
-def docker_unreachable(host: str, exc: BaseException | None = None) -> InfrastructureError:
-    detail = f" ({str(exc).splitlines()[0][:200]})" if exc and str(exc) else ""
-    return InfrastructureError(
-        f"Docker is not reachable at {host}{detail}",
-        hint="start dockerd (e.g. `sudo dockerd &` or `systemctl start docker`), "
-        "or point DOCKER_HOST / `docker context use` at a running engine",
-    )
-
-
-def connect_docker() -> Any:
-    """A Docker SDK client that answered a ping; exit 3 with how to start Docker if not."""
-    import docker
-    import docker.errors
-    import requests
-
-    host, tls = docker_endpoint()
-    try:
-        if os.environ.get("DOCKER_HOST"):
-            client = docker.from_env(timeout=600)
-        else:
-            client = docker.DockerClient(base_url=host, tls=tls or False, timeout=600)
-        client.ping()
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
-        raise docker_unreachable(host, exc) from None
-    return client
-
-
-def daemon_platform(client: Any) -> str:
-    info = client.version()
-    arch = str(info.get("Arch") or "amd64")
-    return f"{info.get('Os') or 'linux'}/{'arm64' if arch == 'aarch64' else arch}"
-
-
-# --------------------------------------------------------------------------- contexts
-
-
-def _norm_info(info: tarfile.TarInfo, epoch: int) -> tarfile.TarInfo:
-    info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-    return info
-
-
-def user_context_tar(
-    context: Path,
-    dockerfile_text: str,
-    dockerfile_name: str,
-    epoch: int,
-    out: Any,
-    exclude: frozenset[str] = frozenset(),
-) -> None:
-    """The user's context (after .dockerignore) as a sorted tar with one mtime and owner 0.
-
-    `exclude` drops a few more paths: the build record, which is this build's output and
-    would otherwise change the user's `COPY . …` layer on every rebuild.
-    """
-    from docker.utils.build import exclude_paths
-
-    ignore = context / ".dockerignore"
-    patterns: list[str] = []
-    if ignore.is_file():
-        patterns = [
-            line.strip()
-            for line in ignore.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.strip().startswith("#")
-        ]
-    included = sorted(
-        exclude_paths(str(context), patterns, dockerfile=dockerfile_name) - set(exclude)
-    )
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for rel in included:
-            path = context / rel
-            st = path.lstat()
-            info = _norm_info(tarfile.TarInfo(Path(rel).as_posix()), epoch)
-            info.mode = st.st_mode & 0o7777
-            if stat.S_ISLNK(st.st_mode):
-                info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
-                archive.addfile(info)
-            elif stat.S_ISDIR(st.st_mode):
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            elif stat.S_ISREG(st.st_mode):
-                if rel == dockerfile_name:
-                    continue
-                info.size = st.st_size
-                with path.open("rb") as data:
-                    archive.addfile(info, data)
-        data = dockerfile_text.encode("utf-8")
-        info = _norm_info(tarfile.TarInfo(dockerfile_name), epoch)
-        info.size, info.mode = len(data), 0o644
-        archive.addfile(info, io.BytesIO(data))
-
-
-class EnvContext(io.RawIOBase):
-    """The build context of the environment step, streamed without a copy.
-
-    The staged env tar's members (its bytes up to the end-of-archive marker), then the
-    Dockerfile member and a new end-of-archive: one valid tar, read straight from the
-    cached stage, so a large environment is not copied to a temp file first.
-    """
-
-    def __init__(self, staged: StagedEnv, dockerfile_text: str, epoch: int) -> None:
-        with tarfile.open(staged.tar_path, mode="r:") as archive:
-            archive.getmembers()
-            self._remaining = archive.offset
-        self._env = staged.tar_path.open("rb")
-        self._hash = hashlib.sha256()
-        data = dockerfile_text.encode("utf-8")
-        info = _norm_info(tarfile.TarInfo("Dockerfile"), epoch)
-        info.size, info.mode = len(data), 0o644
-        self._tail = io.BytesIO(
-            info.tobuf(tarfile.PAX_FORMAT)
-            + data
-            + b"\0" * ((-len(data)) % tarfile.BLOCKSIZE)
-            + b"\0" * (2 * tarfile.BLOCKSIZE)
-        )
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer)
-        if self._remaining:
-            count = self._env.readinto(view[: min(len(view), self._remaining)])
-            if not count:
-                raise InputError(f"staged environment tar is truncated: {self._env.name}")
-            self._hash.update(view[:count])
-            self._remaining -= count
-            if not self._remaining:  # the end-of-archive padding counts for the digest
-                while rest := self._env.read(1 << 20):
-                    self._hash.update(rest)
-            return count
-        return self._tail.readinto(view)
-
-    def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
-        """The context in large pieces: fewer round trips through Python than `read()`."""
-        buffer = bytearray(size)
-        while count := self.readinto(buffer):
-            yield bytes(buffer[:count])
-
-    def digest(self) -> str:
-        """sha256 of the staged tar as it was read (compare with `StagedEnv.tar_sha256`)."""
-        return self._hash.hexdigest()
-
-    def close(self) -> None:
-        self._env.close()
-        super().close()
-
-
-def _quote(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
-
-
-def env_dockerfile(
-    base: str,
-    prefix: str,
-    path: str,
-    labels: dict[str, str],
-    variables: dict[str, str] | None = None,
-) -> str:
-    """`FROM base` + the environment layer + ENV + LABEL (ENV/LABEL add no layers).
-
-    `variables` (environment.yml's `variables:`, from the lock) are what `conda activate`
-    would export: set as ENV too.
-    """
-    lines = [
-        f"FROM {base}",
-        f"COPY {ROOTFS}/ /",
-        f"ENV PATH={_quote(f'{prefix}/bin:{path}')} CONDA_PREFIX={_quote(prefix)}",
-    ]
-    if variables:
-        lines.append("ENV " + " ".join(f"{k}={_quote(v)}" for k, v in sorted(variables.items())))
-    if labels:
-        lines.append(
-            "LABEL " + " \\\n      ".join(f"{k}={_quote(v)}" for k, v in sorted(labels.items()))
-        )
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- docker build
-
-
-def _stream_build(client: Any, context: Any, say: Progress, **kwargs: Any) -> str:
-    """Run one classic build from a context tar; the image id, or InputError on failure."""
-    import docker.errors
-    import requests
-
-    image_id = None
-    last = ""
-    try:
-        for chunk in client.api.build(
-            fileobj=context, custom_context=True, rm=True, forcerm=True, decode=True, **kwargs
-        ):
-            if "error" in chunk:
-                detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
-                raise InputError(
-                    f"docker build failed: {str(detail).strip()}",
-                    where=last or None,
-                )
-            text = str(chunk.get("stream") or "").strip()
-            if text.startswith("Step "):
-                last = text.splitlines()[0]
-                say("building", last if len(last) <= 100 else last[:97] + "...")
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and aux.get("ID"):
-                image_id = aux["ID"]
-            elif text.startswith("Successfully built "):
-                image_id = image_id or text.split()[-1]
-    except docker.errors.APIError as exc:
-        raise InputError(f"docker build refused: {exc.explanation or exc}") from None
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise docker_unreachable(str(client.api.base_url), exc) from None
-    if not image_id:
-        raise InputError("docker build ended without an image id")
-    if not image_id.startswith("sha256:"):
-        image_id = client.api.inspect_image(image_id)["Id"]
-    return image_id
-
-
-
-
-def _remove_untagged(client: Any, image_id: str) -> None:
-    """Remove an image nobody has tagged (a build from a stage that failed its check)."""
-    import docker.errors
-
-    try:
-        if not client.api.inspect_image(image_id).get("RepoTags"):
-            client.api.remove_image(image_id, noprune=False)
-    except docker.errors.APIError:
-        pass
-
-
-def push_image(client: Any, tag: str, say: Progress) -> str:
-    """Push `tag`; the repo digest `name@sha256:…` the registry answered with."""
-    import docker.errors
-
-    repository, version = split_tag(tag)
-    digest = None
-    try:
-        for chunk in client.api.push(repository, tag=version, stream=True, decode=True):
-            if "error" in chunk:
-                raise InfrastructureError(f"push of {tag} failed: {chunk['error']}")
-            aux = chunk.get("aux")
-            if isinstance(aux, dict) and aux.get("Digest"):
-                digest = aux["Digest"]
-            status = chunk.get("status")
-            if status and not chunk.get("progressDetail"):
-                say("pushing", f"{chunk.get('id', '')} {status}".strip())
-    except docker.errors.APIError as exc:
-        raise InfrastructureError(f"push of {tag} failed: {exc.explanation or exc}") from None
-    if not digest:
-        raise InfrastructureError(f"push of {tag} returned no digest")
-    return f"{repository}@{digest}"
-
-
-def _context_excludes(context: Path, paths: list[Path]) -> frozenset[str]:
-    """Context-relative POSIX names of `paths` that lie inside `context`."""
-    out = set()
-    for path in paths:
-        try:
-            out.add(Path(path).resolve().relative_to(context.resolve()).as_posix())
-        except ValueError:
-            continue
-    return frozenset(out)
-
-
-def substitute_bases(text: str, local: dict[str, str], path: str = "Dockerfile") -> str:
-    """`text` with each pinned reference in `local` replaced by its local image id.
-
-    Only the text sent to Docker changes; labels and the record keep the reference.
-    """
-    if not local:
-        return text
-    from audit.dockerfile.parser import Edit, apply_edits, parse_dockerfile
-
-    edits = []
-    for site in parse_dockerfile(text, path).sites:
-        image_id = local.get(site.ref.canonical())
-        if image_id is None:
-            continue
-        start = site.insert_at - len(site.written)
-        if site.written != site.expanded or text[start : site.insert_at] != site.written:
-            raise InputError(
-                f"cannot build {site.expanded} from a local image: the reference is not "
-                "written in one piece",
-                where=site.where,
-            )
-        edits.append(Edit(start, site.insert_at, image_id))
-    return apply_edits(text, edits, path)
-
-
-# --------------------------------------------------------------------------- main flow
 
 
 def _say_nothing(_phase: str, _message: str) -> None:
@@ -544,214 +106,324 @@ def _say_nothing(_phase: str, _message: str) -> None:
 
 def run_build(options: BuildOptions) -> BuildResult:
     """The whole `build` command; raises a ReproAuditError with the right exit code."""
-    from audit.core.fs import default_cache_dir
-    from audit.lockfile.condalock import read_metadata
-
     say = options.progress or _say_nothing
     epoch = source_date_epoch()
-    lockfile = options.lockfile
-    meta = read_metadata(lockfile)
-    if meta is None:
-        raise InputError("no such lockfile", where=str(lockfile), hint="run `repro-audit lock`")
+    inputs = read_inputs(options)
+    from audit.core.fs import default_cache_dir
 
-    # Dockerfile or --base
-    if options.base and options.dockerfile:
-        raise InputError("give either -f Dockerfile or --base IMAGE@sha256:…, not both")
-    dockerfile_path: Path | None = None
-    if options.base:
-        dockerfile_text = f"FROM {options.base}\n"
-        images = base_images(dockerfile_text, "--base")
-    else:
-        dockerfile_path = options.dockerfile or Path("Dockerfile")
-        try:
-            dockerfile_text = dockerfile_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(
-                "no such Dockerfile",
-                where=str(dockerfile_path),
-                hint="pass -f FILE, or --base IMAGE@sha256:… for a minimal image",
-            ) from None
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", where=str(dockerfile_path)) from None
-        images = base_images(dockerfile_text, str(dockerfile_path))
-    if not images and options.base is None and "scratch" not in dockerfile_text.lower():
-        raise InputError("the Dockerfile has no FROM", where=str(dockerfile_path))
-    unpinned = refuse_unpinned(images, options.allow_unpinned)
-    base = final_base(dockerfile_text, images)
-
-    # Docker, then the platform the lock must have
+    builder, warning = choose(options.builder, cache_dir=options.cache_dir or default_cache_dir())
+    if warning:
+        say("builder", warning)
     client = connect_docker()
     try:
-        oci_platform = options.platform or daemon_platform(client)
-        subdir = conda_platform(oci_platform)
-        oci_platform = CONDA_TO_OCI[subdir]
-        prefix = options.prefix or default_prefix(lockfile, options.environment)
-        cache_dir = Path(options.cache_dir or default_cache_dir())
-
-        staged = materialize(lockfile, subdir, prefix, cache_dir, epoch=epoch, progress=say)
-        prefix = staged.prefix
-        lock_sha = sha256_file(lockfile)[0]
-        content_hash = meta.content_hash.get(subdir, "")
-
-        # 1. the user's Dockerfile as written
-        if dockerfile_path is not None:
-            context = options.context or dockerfile_path.parent
-            if not context.is_dir():
-                raise InputError("build context is not a directory", where=str(context))
-            try:
-                inner = dockerfile_path.resolve().relative_to(context.resolve()).as_posix()
-            except ValueError:
-                inner = OUTSIDE_DOCKERFILE
-            skip = _context_excludes(context, [options.record, *options.context_exclude])
-            build_text = substitute_bases(dockerfile_text, options.local_bases, inner)
-            with tempfile.TemporaryFile() as tar:
-                user_context_tar(context, build_text, inner, epoch, tar, skip)
-                tar.seek(0)
-                user_id = _stream_build(
-                    client,
-                    tar,
-                    say,
-                    dockerfile=inner,
-                    platform=oci_platform,
-                    nocache=options.no_cache,
-                )
-            from_ref = user_id
-        else:
-            user_id = None
-            from_ref = options.base or ""
-            if images and images[0].ref in options.local_bases:
-                from_ref = options.local_bases[images[0].ref]
-
-        # 2. the environment layer
-        if user_id is not None:
-            base_path = _image_env_path(client, user_id)
-        else:  # --base: its own PATH is only known once it is local
-            base_path = _pull_env_path(client, from_ref, oci_platform, say)
-        labels = {
-            f"{LABEL_PREFIX}.lock.sha256": lock_sha,
-            f"{LABEL_PREFIX}.lock.content-hash": content_hash,
-            f"{LABEL_PREFIX}.env.prefix": prefix,
-            f"{LABEL_PREFIX}.env.sha256": staged.tar_sha256,
-            f"{LABEL_PREFIX}.platform": subdir,
-            f"{LABEL_PREFIX}.version": __version__,
-            f"{LABEL_PREFIX}.base.digests": ",".join(
-                sorted({i.digest for i in images if i.digest})
-            ),
-        }
-        if base is not None:
-            labels["org.opencontainers.image.base.name"] = base.ref
-            if base.digest:
-                labels["org.opencontainers.image.base.digest"] = base.digest
-        build_kwargs: dict[str, Any] = {} if user_id else {"platform": oci_platform}
-        build_kwargs["nocache"] = options.no_cache
-        env_text = env_dockerfile(from_ref, prefix, base_path, labels, lock_variables(lockfile))
-        with EnvContext(staged, env_text, epoch) as stream:
-            image_id = _stream_build(client, stream.chunks(), say, **build_kwargs)
-            streamed = stream.digest()
-        if streamed != staged.tar_sha256:
-            # a cached stage that changed on disk: forget it, stage again from verified
-            # artifacts, build again; the image built from the bad stage is never tagged
-            say("installing", "cached stage no longer matches its digest: staging again")
-            _remove_untagged(client, image_id)
-            drop_stage(staged)
-            staged = materialize(
-                lockfile, subdir, prefix, cache_dir, epoch=epoch, progress=say, reuse_stage=False
-            )
-            labels[f"{LABEL_PREFIX}.env.sha256"] = staged.tar_sha256
-            env_text = env_dockerfile(from_ref, prefix, base_path, labels, lock_variables(lockfile))
-            with EnvContext(staged, env_text, epoch) as stream:
-                image_id = _stream_build(client, stream.chunks(), say, **build_kwargs)
-        if options.tag:
-            repository, tag = split_tag(options.tag)
-            client.api.tag(image_id, repository, tag, force=True)
-
-        layers = list(client.api.inspect_image(image_id)["RootFS"]["Layers"])
-        parent_layers = (
-            list(client.api.inspect_image(user_id or from_ref)["RootFS"]["Layers"])
-            if (user_id or from_ref)
-            else []
-        )
-        if len(layers) != len(parent_layers) + 1 or layers[:-1] != parent_layers:
-            raise InputError(
-                "the environment is not the image's last layer "
-                f"({len(parent_layers)} base layers, {len(layers)} in the image)"
-            )
-        env_diff_id = layers[-1]
-        say("building", f"environment layer {env_diff_id}")
-        if options.reproducible_image:
-            from audit.build.imageid import inherited_history, reproducible_image
-
-            inherited = inherited_history(client, base, options.local_bases)
-            image_id = reproducible_image(
-                client, image_id, options.tag, epoch, inherited, cache_dir / "images"
-            )
-            say("building", f"reproducible image {image_id} (timestamps = {epoch})")
-
-        # 3. inventory, push, record
-        reference = options.tag or image_id
-        from audit.inventory import read_inventory
-
-        previous = _previous_inventory(options.record, image_id)
-        if previous is not None:
-            # an image id is the digest of the config, which lists every layer's diff_id:
-            # the same id is the same content, so the recorded inventory still holds
-            say("inventory", f"image unchanged since {options.record}: inventory reused")
-            inventory = previous
-        else:
-            say("inventory", f"reading docker-daemon:{reference}")
-            inventory = read_inventory(f"docker-daemon:{reference}", oci_platform)
-        repo_digest = None
-        if options.push:
-            if not options.tag:
-                raise InputError("--push needs -t REGISTRY/NAME:TAG")
-            say("pushing", options.tag)
-            repo_digest = push_image(client, options.tag, say)
+        builder = resolve_buildx(builder)
+        say("builder", builder.describe())
+        built = _build(options, inputs, builder, client, epoch, say)
+        _inventory_and_push(options, built, client, say)
     finally:
         client.close()
+    record = _record(options, inputs, built, epoch)
+    from audit.record import write_record
 
-    from audit.record import BuildRecord, write_record
-
-    record = BuildRecord(
-        tool_version=__version__,
-        environment=environment_inputs(lockfile, options.environment),
-        lockfile={
-            "path": str(lockfile),
-            "sha256": lock_sha,
-            "content_hash": content_hash,
-            "platforms": list(meta.platforms),
-        },
-        dockerfile={
-            "path": str(dockerfile_path) if dockerfile_path else None,
-            "generated": dockerfile_path is None,
-            "sha256": hashlib.sha256(dockerfile_text.encode("utf-8")).hexdigest(),
-            "base": options.base,
-        },
-        base_images=[i.to_json() for i in images],
-        allow_unpinned=options.allow_unpinned,
-        unpinned=[i.to_json() for i in unpinned],
-        platform=oci_platform,
-        conda_platform=subdir,
-        prefix=prefix,
-        source_date_epoch=epoch,
-        packages={"conda": staged.conda, "pip": staged.pip},
-        image_id=image_id,
-        tag=options.tag,
-        env_layer_diff_id=env_diff_id,
-        env_tar_sha256=staged.tar_sha256,
-        layers=layers,
-        labels=labels,
-        repo_digest=repo_digest,
-        inventory=inventory.with_source(f"docker-daemon:{reference}").to_json(),
-    )
     write_record(options.record, record)
     say("record", f"wrote {options.record}")
     return BuildResult(
         record=record.to_json(),
         record_path=options.record,
-        image_id=image_id,
-        env_diff_id=env_diff_id,
+        image_id=built.image_id,
+        env_diff_id=built.env_diff_id,
         tag=options.tag,
-        repo_digest=repo_digest,
+        repo_digest=built.repo_digest,
+        messages=built.messages,
+    )
+
+
+def _build(
+    options: BuildOptions,
+    inputs: BuildInputs,
+    builder: Builder,
+    client: Any,
+    epoch: int,
+    say: Progress,
+) -> Built:
+    """Platform → parse → stage → user image → environment → checks."""
+    from audit.build.envlayer import StageDamaged
+    from audit.core.fs import default_cache_dir
+
+    oci_platform = options.platform or daemon_platform(client)
+    subdir = conda_platform(oci_platform)
+    oci_platform = CONDA_TO_OCI[subdir]
+    parse_inputs(inputs, oci_platform, options.allow_unpinned)
+    messages = [f"{w} (BuildKit: the later stage wins)" for w in inputs.parsed.warnings]
+    for message in messages:
+        say("warning", message)
+    prefix = options.prefix or default_prefix(inputs.lockfile, options.environment)
+    cache_dir = Path(options.cache_dir or default_cache_dir())
+
+    def stage(reuse: bool) -> StagedEnv:
+        return materialize(
+            inputs.lockfile, subdir, prefix, cache_dir, epoch=epoch, progress=say,
+            reuse_stage=reuse,
+        )  # fmt: skip
+
+    staged = stage(True)
+    check_env_uses(inputs, staged.prefix)
+    try:
+        image_id, parent = _images(options, inputs, builder, client, staged, epoch, say)
+    except StageDamaged:
+        # a cached stage that changed on disk: dockerd refused its diff_id. Forget it,
+        # stage again from verified artifacts; nothing built from the bad stage is tagged
+        say("installing", "cached stage no longer matches its digest: staging again")
+        drop_stage(staged)
+        staged = stage(False)
+        image_id, parent = _images(options, inputs, builder, client, staged, epoch, say)
+    built = Built(
+        oci_platform, subdir, staged, _labels(inputs, staged, subdir), image_id, [], None,
+        "dockerfile" if inputs.env_uses else "last-layer", "", builder, messages=messages,
+    )  # fmt: skip
+    _check_layers(client, built, parent)
+    if built.placement == "dockerfile":
+        from audit.build.treedigest import image_tree_digest
+
+        built.tree_digest = image_tree_digest(client, image_id, staged.prefix)
+        if built.tree_digest != staged.tree_digest:
+            built.messages.append(
+                "the Dockerfile changed the environment after copying it in: "
+                f"staged {staged.tree_digest}, in the image {built.tree_digest}"
+            )
+    else:
+        built.tree_digest = staged.tree_digest
+    say("building", f"environment tree {built.tree_digest}")
+    return built
+
+
+def _labels(inputs: BuildInputs, staged: StagedEnv, subdir: str) -> dict[str, str]:
+    meta = inputs.meta
+    labels = {
+        f"{LABEL_PREFIX}.lock.sha256": sha256_file(inputs.lockfile),
+        f"{LABEL_PREFIX}.lock.content-hash": meta.content_hash.get(subdir, ""),
+        f"{LABEL_PREFIX}.env.prefix": staged.prefix,
+        f"{LABEL_PREFIX}.env.sha256": staged.tar_sha256,
+        f"{LABEL_PREFIX}.env.tree": staged.tree_digest,
+        f"{LABEL_PREFIX}.platform": subdir,
+        f"{LABEL_PREFIX}.version": __version__,
+        f"{LABEL_PREFIX}.base.digests": ",".join(
+            sorted({i.digest for i in inputs.images if i.digest})
+        ),
+    }
+    if inputs.base is not None:
+        labels["org.opencontainers.image.base.name"] = inputs.base.ref
+        if inputs.base.digest:
+            labels["org.opencontainers.image.base.digest"] = inputs.base.digest
+    return labels
+
+
+def _images(
+    options: BuildOptions,
+    inputs: BuildInputs,
+    builder: Builder,
+    client: Any,
+    staged: StagedEnv,
+    epoch: int,
+    say: Progress,
+) -> tuple[str, str]:
+    """(final image id, the image it was made from): user image, then the environment."""
+    from audit.build.envlayer import env_image
+    from audit.build.imageid import inherited_history
+
+    env_tag = (
+        env_image(client, staged, CONDA_TO_OCI[staged.platform], epoch)
+        if (inputs.env_uses)
+        else None
+    )
+    if inputs.dockerfile_path is not None:
+        parent = _user_image(options, inputs, builder, client, env_tag, say)
+    else:
+        parent = options.base or ""
+        if inputs.images and inputs.images[0].ref in options.local_bases:
+            parent = options.local_bases[inputs.images[0].ref]
+        pull_env_path(client, parent, CONDA_TO_OCI[staged.platform], say)
+        parent = client.api.inspect_image(parent)["Id"]
+    inherited = (
+        inherited_history(client, inputs.base, options.local_bases)
+        if options.reproducible_image
+        else None
+    )
+    labels = _labels(inputs, staged, staged.platform)
+    image_id = _final_image(
+        client, parent, None if env_tag else staged, labels, epoch, inherited, options, say
+    )
+    return image_id, parent
+
+
+def _user_image(
+    options: BuildOptions,
+    inputs: BuildInputs,
+    builder: Builder,
+    client: Any,
+    env_tag: str | None,
+    say: Progress,
+) -> str:
+    """The user's Dockerfile as written, built from a normalised context tar."""
+    from audit.build.buildkit import build_user_image
+
+    assert inputs.dockerfile_path is not None
+    dockerfile_path = inputs.dockerfile_path
+    context = options.context or dockerfile_path.parent
+    if not context.is_dir():
+        raise InputError("build context is not a directory", where=str(context))
+    try:
+        inner = dockerfile_path.resolve().relative_to(context.resolve()).as_posix()
+    except ValueError:
+        inner = OUTSIDE_DOCKERFILE
+    skip = context_excludes(context, [options.record, *options.context_exclude])
+    local = _local_names(client, options.local_bases) if builder.buildkit else options.local_bases
+    text = substitute_bases(inputs.text, local, inner, inputs.parsed, env_tag)
+    epoch = source_date_epoch()
+    platform = CONDA_TO_OCI[conda_platform(options.platform or daemon_platform(client))]
+    try:
+        with tempfile.TemporaryFile() as tar:
+            user_context_tar(context, text, inner, epoch, tar, skip)
+            tar.seek(0)
+            return build_user_image(builder, client, tar, inner, say, platform, options.no_cache)
+    finally:
+        for name in set(local.values()) - set(options.local_bases.values()):
+            client.api.remove_image(name, noprune=True)  # the temporary tag only
+
+
+def _local_names(client: Any, local: dict[str, str]) -> dict[str, str]:
+    """BuildKit resolves a local image by name, not by id: a temporary tag per image id."""
+    out = {}
+    for ref, image_id in local.items():
+        name = f"repro-audit-local:{image_id.split(':', 1)[-1][:32]}"
+        repository, tag = split_tag(name)
+        client.api.tag(image_id, repository, tag, force=True)
+        out[ref] = name
+    return out
+
+
+def _final_image(
+    client: Any,
+    parent: str,
+    staged: StagedEnv | None,
+    labels: dict[str, str],
+    epoch: int,
+    inherited: int | None,
+    options: BuildOptions,
+    say: Progress,
+) -> str:
+    """`parent` + the environment layer (or + labels only), remembered per input.
+
+    An unchanged rebuild gives the same `parent` (a build-cache hit) and so finds the
+    image made before without reading either image or the environment again.
+    """
+    import docker.errors
+
+    from audit.build.envlayer import append_environment
+    from audit.core.fs import atomic_write_text, default_cache_dir
+    from audit.lockfile.condalock import lock_variables
+
+    variables = lock_variables(options.lockfile)
+    body = json.dumps(
+        [parent, staged.tar_sha256 if staged else None, labels, epoch, inherited, variables],
+        sort_keys=True,
+    )
+    key = hashlib.sha256(body.encode()).hexdigest()[:24]
+    memo = Path(options.cache_dir or default_cache_dir()) / "images"
+    memo = memo / f"{parent.split(':', 1)[-1]}-{key}"
+    if memo.is_file():
+        image_id = memo.read_text(encoding="utf-8").strip()
+        try:
+            client.api.inspect_image(image_id)
+            if options.tag:
+                repository, version = split_tag(options.tag)
+                client.api.tag(image_id, repository, version, force=True)
+            say("building", f"image unchanged: {image_id}")
+            return image_id
+        except docker.errors.APIError:
+            pass
+    say("building", "appending the environment layer" if staged else "labelling the image")
+    image_id = append_environment(
+        client, parent, staged, labels, epoch, inherited, options.tag, variables
+    )
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(memo, image_id + "\n")
+    return image_id
+
+
+def _check_layers(client: Any, built: Built, parent: str) -> None:
+    """The environment is the last layer, on top of the parent's (when it is appended)."""
+    built.layers = list(client.api.inspect_image(built.image_id)["RootFS"]["Layers"])
+    if built.placement != "last-layer":
+        return
+    parent_layers = list(client.api.inspect_image(parent)["RootFS"]["Layers"])
+    if built.layers != [*parent_layers, built.staged.diff_id]:
+        raise InputError(
+            "the environment is not the image's last layer "
+            f"({len(parent_layers)} base layers, {len(built.layers)} in the image)"
+        )
+    built.env_diff_id = built.layers[-1]
+
+
+def _inventory_and_push(options: BuildOptions, built: Built, client: Any, say: Progress) -> None:
+    from audit.inventory import read_inventory
+
+    reference = options.tag or built.image_id
+    previous = _previous_inventory(options.record, built.image_id)
+    if previous is not None:
+        # an image id is the digest of the config, which lists every layer's diff_id:
+        # the same id is the same content, so the recorded inventory still holds
+        say("inventory", f"image unchanged since {options.record}: inventory reused")
+        built.inventory = previous
+    else:
+        say("inventory", f"reading docker-daemon:{reference}")
+        built.inventory = read_inventory(f"docker-daemon:{reference}", built.platform)
+    if options.push:
+        if not options.tag:
+            raise InputError("--push needs -t REGISTRY/NAME:TAG")
+        say("pushing", options.tag)
+        built.repo_digest = push_image(client, options.tag, say)
+
+
+def _record(options: BuildOptions, inputs: BuildInputs, built: Built, epoch: int) -> Any:
+    from audit.record import BuildRecord
+
+    meta, staged = inputs.meta, built.staged
+    reference = options.tag or built.image_id
+    return BuildRecord(
+        tool_version=__version__,
+        environment=environment_inputs(inputs.lockfile, options.environment),
+        lockfile={
+            "path": str(inputs.lockfile),
+            "sha256": built.labels[f"{LABEL_PREFIX}.lock.sha256"],
+            "content_hash": meta.content_hash.get(built.subdir, ""),
+            "platforms": list(meta.platforms),
+        },
+        dockerfile={
+            "path": str(inputs.dockerfile_path) if inputs.dockerfile_path else None,
+            "generated": inputs.dockerfile_path is None,
+            "sha256": hashlib.sha256(inputs.text.encode("utf-8")).hexdigest(),
+            "base": options.base,
+        },
+        base_images=[i.to_json() for i in inputs.images],
+        allow_unpinned=options.allow_unpinned,
+        unpinned=[i.to_json() for i in inputs.unpinned],
+        platform=built.platform,
+        conda_platform=built.subdir,
+        prefix=staged.prefix,
+        source_date_epoch=epoch,
+        packages={"conda": staged.conda, "pip": staged.pip},
+        image_id=built.image_id,
+        tag=options.tag,
+        env_layer_diff_id=built.env_diff_id,
+        env_tar_sha256=staged.tar_sha256,
+        layers=built.layers,
+        labels=built.labels,
+        repo_digest=built.repo_digest,
+        inventory=built.inventory.with_source(f"docker-daemon:{reference}").to_json(),
+        builder=built.builder.to_json(),
+        placement=built.placement,
+        env_tree_digest=built.tree_digest,
     )
 
 
@@ -768,38 +440,19 @@ def _previous_inventory(record_path: Path, image_id: str) -> Any:
         return None
 
 
-def _image_env_path(client: Any, image: str) -> str:
-    """The PATH of an image's config, or Docker's default when it sets none."""
-    config = client.api.inspect_image(image).get("Config") or {}
-    for item in config.get("Env") or ():
-        if item.startswith("PATH="):
-            return item[len("PATH=") :]
-    return DEFAULT_PATH
-
-
-def _pull_env_path(client: Any, ref: str, platform: str, say: Progress) -> str:
-    """Make `ref` local (pull when missing) and return its PATH."""
-    import docker.errors
-
-    try:
-        return _image_env_path(client, ref)
-    except docker.errors.ImageNotFound:
-        pass
-    say("pulling", ref)
-    name, _, digest = ref.partition("@")
-    try:
-        client.api.pull(name, tag=digest or None, platform=platform)
-    except docker.errors.APIError as exc:
-        raise InfrastructureError(f"cannot pull {redact_url(ref)}: {exc.explanation}") from None
-    return _image_env_path(client, ref)
-
-
 def iter_progress_lines(result: BuildResult) -> Iterator[str]:
     """The human summary printed after a build."""
     yield f"image    {result.image_id}"
     if result.tag:
         yield f"tag      {result.tag}"
-    yield f"env      {result.env_diff_id}"
+    outputs = result.record["outputs"]
+    if result.env_diff_id:
+        yield f"env      {result.env_diff_id} (last layer)"
+    else:
+        yield f"env      placed by the Dockerfile ({outputs.get('placement')})"
+    yield f"tree     {outputs.get('env_tree_digest')}"
+    for message in result.messages:
+        yield f"note     {message}"
     if result.repo_digest:
         yield f"pushed   {result.repo_digest}"
     yield f"record   {result.record_path}"

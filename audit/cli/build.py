@@ -59,6 +59,14 @@ def build(
         typer.Option("--environment", help="environment.yml to hash (default: the lock's)."),
     ] = None,
     cache_dir: CacheDirOpt = None,
+    builder: Annotated[
+        str | None,
+        typer.Option(
+            "--builder",
+            help="classic | buildkit | NAME of a buildx builder "
+            "(default: BuildKit when one is found, else classic).",
+        ),
+    ] = None,
     reproducible_image: Annotated[
         bool,
         typer.Option(
@@ -89,6 +97,7 @@ def build(
         environment=environment,
         progress=progress,
         reproducible_image=reproducible_image,
+        builder=builder,
     )
     result = run_build(options)
     if wants_json(output_format, as_json):

@@ -41,6 +41,11 @@ BUILD_PLATFORM_ARGS = frozenset(
     for prefix in ("BUILD", "TARGET")
     for suffix in ("PLATFORM", "OS", "ARCH", "VARIANT")
 )
+#: The name a Dockerfile gives the locked environment `build` provides (not a registry
+#: image): `COPY --from=repro-audit-env <prefix> <prefix>` or `FROM repro-audit-env`.
+ENV_IMAGE = "repro-audit-env"
+#: Target platforms `pin` resolves BuildKit's automatic platform ARGs for.
+PIN_PLATFORMS = ("linux/amd64", "linux/arm64")
 HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 
 
@@ -97,12 +102,66 @@ class Stage:
     line: int
 
 
+@dataclass(frozen=True)
+class EnvUse:
+    """A place that names the locked environment (`ENV_IMAGE`) instead of an image."""
+
+    path: str
+    line: int
+    kind: str  # "from" | "copy"
+    stage: int
+    sources: tuple[str, ...] = ()
+    dest: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
 @dataclass
 class ParsedDockerfile:
     path: str
     escape: str
     stages: list[Stage] = field(default_factory=list)
     sites: list[ImageSite] = field(default_factory=list)
+    env_uses: list[EnvUse] = field(default_factory=list)
+    #: stage index → indices of the stages it reads (its FROM, its COPY --from)
+    parents: dict[int, set[int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def stage_named(self, name: str, before: int | None = None) -> Stage | None:
+        """The stage `name` refers to: the last one so named (BuildKit: later wins)."""
+        found = None
+        for stage in self.stages[:before]:
+            if stage.name == name.lower():
+                found = stage
+        return found
+
+    def built_stages(self, target: int | None = None) -> set[int]:
+        """Indices of the stages a build of `target` (default: the last stage) runs."""
+        if not self.stages:
+            return set()
+        todo = [len(self.stages) - 1 if target is None else target]
+        seen: set[int] = set()
+        while todo:
+            index = todo.pop()
+            if index not in seen:
+                seen.add(index)
+                todo.extend(self.parents.get(index, ()))
+        return seen
+
+
+def platform_args(target: str, build: str | None = None) -> dict[str, str]:
+    """BuildKit's automatic platform ARGs (`TARGETARCH`, `BUILDOS`, …) for `os/arch[/variant]`."""
+    out: dict[str, str] = {}
+    for prefix, platform in (("TARGET", target), ("BUILD", build or target)):
+        os_name, _, rest = platform.partition("/")
+        arch, _, variant = rest.partition("/")
+        out[f"{prefix}PLATFORM"] = platform
+        out[f"{prefix}OS"] = os_name
+        out[f"{prefix}ARCH"] = arch
+        out[f"{prefix}VARIANT"] = variant
+    return out
 
 
 @dataclass
@@ -427,11 +486,54 @@ def _parse_arg(
     return result
 
 
-def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
-    """Parse `text` and return its stages and every image it pulls; raise InputError."""
+def parse_for_platforms(
+    text: str, path: str = "Dockerfile", platforms: Iterable[str] = PIN_PLATFORMS
+) -> ParsedDockerfile:
+    """Parse once per target platform; the images must not depend on it (one pin each).
+
+    A `FROM base-$TARGETARCH` naming a stage is fine on every platform; one naming a
+    different registry image per platform cannot carry one digest: exit 2.
+    """
+    first: ParsedDockerfile | None = None
+    first_platform = ""
+    for platform in platforms:
+        parsed = parse_dockerfile(text, path, platform)
+        if first is None:
+            first, first_platform = parsed, platform
+            continue
+        for mine, theirs in zip(first.sites, parsed.sites, strict=False):
+            if mine.expanded != theirs.expanded:
+                raise InputError(
+                    f"the image depends on the target platform: {mine.expanded} on "
+                    f"{first_platform}, {theirs.expanded} on {platform}; one digest cannot pin it",
+                    where=mine.where,
+                )
+        if len(first.sites) != len(parsed.sites):
+            raise InputError("the images pulled depend on the target platform", where=path)
+    assert first is not None
+    return first
+
+
+def parse_dockerfile(
+    text: str,
+    path: str = "Dockerfile",
+    platform: str = "linux/amd64",
+    build_platform: str | None = None,
+) -> ParsedDockerfile:
+    """Parse `text` and return its stages and every image it pulls; raise InputError.
+
+    BuildKit's automatic platform ARGs hold the values for `platform` (the target) and
+    `build_platform` (default: the target), as BuildKit defines them for every build.
+    """
     escape, logicals = _logical_lines(text, path)
     parsed = ParsedDockerfile(path, escape)
     scope = _Scope()
+    scope.globals.update(
+        {
+            name: _ArgValue(list((ch, None) for ch in value), None)
+            for name, value in platform_args(platform, build_platform).items()
+        }
+    )
     usage: list[tuple[ImageSite, list[_ArgValue], Chars, Chars]] = []
     for logical in logicals:
         tokens = _tokens(logical.chars)
@@ -447,7 +549,7 @@ def parse_dockerfile(text: str, path: str = "Dockerfile") -> ParsedDockerfile:
                     scope.declared_globals.add(name)
                     if value is not None:
                         scope.globals[name] = value
-                    else:
+                    elif name not in BUILD_PLATFORM_ARGS:  # those keep BuildKit's value
                         scope.globals.pop(name, None)
                 elif value is not None:
                     scope.stage[name] = value
@@ -504,7 +606,8 @@ def _parse_from(
         if not _STAGE_NAME_RE.match(stage_name):
             raise InputError(f"invalid stage name {_text(rest[2])!r}", where=where)
         if any(stage.name == stage_name for stage in parsed.stages):
-            raise InputError(f"duplicate stage name {stage_name!r}", where=where)
+            # BuildKit accepts it with a warning (DuplicateStageName); the later stage wins
+            parsed.warnings.append(f"{where}: duplicate stage name {stage_name!r}")
     elif len(rest) != 1:
         raise InputError("FROM takes an image, optionally followed by AS <name>", where=where)
     for unknown in set(flags) - {"platform"}:
@@ -520,10 +623,17 @@ def _parse_from(
         raise InputError(f"FROM image {_text(token)!r} expands to nothing", where=where)
     if expanded.lower() == "scratch":
         return None, [], []
-    if any(stage.name == expanded.lower() for stage in parsed.stages[:-1]):
+    named = parsed.stage_named(expanded, before=index)
+    if named is not None:
+        parsed.parents.setdefault(index, set()).add(named.index)
         return None, [], []
+    if expanded.lower() == ENV_IMAGE:
+        parsed.env_uses.append(EnvUse(parsed.path, line, "from", index))
+        return None, [], []
+    # `--platform=$BUILDPLATFORM` varies with the machine that builds: it stays unknown
+    fixed = {k: v for k, v in env.items() if not (k in BUILD_PLATFORM_ARGS and v.span is None)}
     platform = (
-        _text(_Expander(env, escape, where, strict=False).expand(flags["platform"]))
+        _text(_Expander(fixed, escape, where, strict=False).expand(flags["platform"]))
         if ("platform" in flags)
         else None
     )
@@ -549,15 +659,24 @@ def _parse_copy_from(
     value = _text(chars)
     if not value:
         raise InputError("COPY --from= names no stage or image", where=where)
-    lowered = value.lower()
-    for stage in parsed.stages:
-        if stage.name == lowered:
-            if stage.index == current:
-                raise InputError(f"COPY --from={value} refers to its own stage", where=where)
-            return None
+    named = parsed.stage_named(value)
+    if named is not None:
+        if named.index == current:
+            raise InputError(f"COPY --from={value} refers to its own stage", where=where)
+        parsed.parents.setdefault(current, set()).add(named.index)
+        return None
     if value.isdigit():
         if int(value) >= current:
             raise InputError(f"COPY --from={value}: no earlier stage with that index", where=where)
+        parsed.parents.setdefault(current, set()).add(int(value))
+        return None
+    if value.lower() == ENV_IMAGE:
+        paths = [_text(arg) for arg in _flags(args)[1]]
+        parsed.env_uses.append(
+            EnvUse(
+                parsed.path, line, "copy", current, tuple(paths[:-1]), paths[-1] if paths else ""
+            )
+        )
         return None
     if _BARE_NAME_RE.match(value):
         raise InputError(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError, ReproAuditError
-from audit.dockerfile.parser import Edit, ImageSite, apply_edits, parse_dockerfile
+from audit.dockerfile.parser import Edit, ImageSite, apply_edits, parse_for_platforms
 from audit.imagelock import LockEntry, lock_path_for, read_lock, write_lock
 from audit.registry.reference import ImageRef
 
@@ -114,7 +114,7 @@ def load_sources(options: PinOptions) -> list[_Source]:
     sources = []
     for path in options.dockerfiles:
         text = _read(path)
-        sites = parse_dockerfile(text, str(path)).sites
+        sites = parse_for_platforms(text, str(path)).sites
         sources.append(_Source(path, text, sites, lock_path_for(path)))
     for path in options.compose_files:
         from audit.dockerfile.compose import parse_compose

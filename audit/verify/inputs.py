@@ -102,7 +102,7 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
     When the lock is unavailable the record's own package list stands in, so the
     artifact checks still run.
     """
-    from audit.build.materialize import conda_artifact, read_pip_wheels, wheel_artifact
+    from audit.build import lock_artifact, read_pip_wheels, wheel_artifact
 
     problems: list[Problem] = []
     platform = inputs.conda_platform
@@ -114,7 +114,7 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
             records = read_lock_records(inputs.lockfile, platform)
             wheels = read_pip_wheels(inputs.lockfile, platform)
             read_inventory(str(inputs.lockfile), platform)
-            artifacts = [conda_artifact(r) for r in records]
+            artifacts = [lock_artifact(r) for r in records]
             artifacts += [wheel_artifact(w, platform) for w in wheels]
             repodata = [json.loads(record.to_json()) for record in records]
             if artifacts or not _record_packages(inputs):

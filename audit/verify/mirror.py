@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ from audit.artifacts import Artifact
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text, sha256_file
 from audit.core.jsonout import dumps
+from audit.dockerarchive import archive_chunks
 
 MIRROR_INDEX = "mirror.json"
 MIRROR_KIND = "repro-audit/mirror"
@@ -295,27 +294,10 @@ class Mirror:
         files as they are (it decompresses and checks each diff_id itself).
         """
         config, config_digest, layers = self.image_blobs(digest, platform)
-        config_name = config_digest.split(":", 1)[1] + ".json"
-        names = []
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
-            _add_bytes(archive, config_name, config)
-            for layer in layers:
-                name = layer["digest"].split(":", 1)[1] + "/layer.tar"
-                path = self.blob_path(layer["digest"])
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = path.stat().st_size, 0o644
-                with path.open("rb") as handle:
-                    archive.addfile(info, handle)
-                names.append(name)
-            manifest = [{"Config": config_name, "RepoTags": None, "Layers": names}]
-            _add_bytes(archive, "manifest.json", json.dumps(manifest).encode())
+        paths: list[Path | None] = [self.blob_path(layer["digest"]) for layer in layers]
+        for chunk in archive_chunks(config, None, paths):
+            out.write(chunk)
         return config_digest
-
-
-def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), 0o644
-    archive.addfile(info, io.BytesIO(data))
 
 
 def select_platform(index: dict[str, Any], platform: str) -> str | None:

@@ -68,6 +68,27 @@ def _local_has(client: Any, ref: Any) -> bool:
         return False
 
 
+def _load_missing_bases(
+    inputs: Inputs, refs: list[Any], problems: list[Problem], mirror: Any, say: Progress
+) -> dict[str, str]:
+    """Pinned reference → image id of each base gone upstream and from dockerd, loaded
+    from the mirror (exit 2 when the mirror does not hold it either)."""
+    from audit.build import connect_docker
+
+    client = connect_docker()
+    local_bases: dict[str, str] = {}
+    try:
+        gone = {p.name for p in problems if p.kind == "base-image"}
+        for ref in refs:
+            if ref.canonical() in gone and not _local_has(client, ref):
+                if mirror is None or mirror.image_missing(ref.digest, inputs.platform):
+                    raise InputError(f"{ref.canonical()} is neither in its registry nor mirrored")
+                local_bases[ref.canonical()] = _load_base(client, mirror, ref, inputs.platform, say)
+    finally:
+        client.close()
+    return local_bases
+
+
 def rebuild(
     inputs: Inputs,
     artifacts: list[Artifact],
@@ -79,26 +100,14 @@ def rebuild(
     say: Progress,
 ) -> Rebuild:
     """Build again from the recorded inputs only and set the result beside the record."""
-    from audit.build.run import BuildOptions, connect_docker, run_build
+    from audit.build import BuildOptions, run_build
     from audit.diff.classify import diff_inventories
     from audit.inventory import Inventory
 
     if inputs.lockfile is None:
         raise InputError("the lockfile the record names is not available")
-    client = connect_docker()
-    loaded: list[str] = []
-    local_bases: dict[str, str] = {}
-    try:
-        gone = {p.name for p in problems if p.kind == "base-image"}
-        for ref in refs:
-            if ref.canonical() in gone and not _local_has(client, ref):
-                if mirror is None or mirror.image_missing(ref.digest, inputs.platform):
-                    raise InputError(f"{ref.canonical()} is neither in its registry nor mirrored")
-                image_id = _load_base(client, mirror, ref, inputs.platform, say)
-                local_bases[ref.canonical()] = image_id
-                loaded.append(image_id)
-    finally:
-        client.close()
+    local_bases = _load_missing_bases(inputs, refs, problems, mirror, say)
+    loaded = list(local_bases.values())
 
     recorded_inputs = inputs.inputs
     docker_entry = dict(recorded_inputs.get("dockerfile") or {})
@@ -123,6 +132,7 @@ def rebuild(
             local_bases=local_bases,
             context_exclude=[inputs.record_path],
             no_cache=True,
+            builder=_recorded_builder(recorded_inputs),
         )
         epoch = recorded_inputs.get("source_date_epoch")
         saved = os.environ.get("SOURCE_DATE_EPOCH")
@@ -139,6 +149,9 @@ def rebuild(
     rebuilt_record = result.record
     recorded_outputs = dict(inputs.record.get("outputs") or {})
     rebuilt_outputs = dict(rebuilt_record.get("outputs") or {})
+    rebuilt_outputs["env_tree_digest"] = _read_back_tree(
+        result.image_id, str(rebuilt_record["inputs"]["prefix"]), say
+    )
     old = Inventory.from_json(inputs.record.get("inventory") or {})
     new = Inventory.from_json(rebuilt_record.get("inventory") or {})
     drift = diff_inventories(old, new, platform=inputs.conda_platform)
@@ -146,6 +159,28 @@ def rebuild(
     if not options.keep_image:
         _cleanup([result.image_id, *builders, *loaded], recorded_outputs.get("image_id"))
     return outcome
+
+
+def _read_back_tree(image_id: str, prefix: str, say: Progress) -> str:
+    """The environment's tree digest as the rebuilt image holds it (not as staged)."""
+    from audit.build import connect_docker, image_tree_digest
+
+    say("verifying", f"reading {prefix} back from the rebuilt image")
+    client = connect_docker()
+    try:
+        return image_tree_digest(client, image_id, prefix)
+    finally:
+        client.close()
+
+
+def _recorded_builder(recorded_inputs: dict[str, Any]) -> str | None:
+    """Rebuild with the kind of builder the record names (a buildx builder by its name)."""
+    builder = recorded_inputs.get("builder") or {}
+    if builder.get("kind") == "classic":
+        return "classic"
+    if builder.get("kind") == "buildx" and builder.get("name"):
+        return str(builder["name"])
+    return "buildkit" if builder.get("kind") == "buildkit" else None
 
 
 def builder_images(cache_dir: Path) -> list[str]:
@@ -164,7 +199,7 @@ def _cleanup(images: list[str], recorded_id: str | None) -> None:
     """Remove what the rebuild added to dockerd, never the recorded image or a tagged one."""
     import docker.errors
 
-    from audit.build.run import connect_docker
+    from audit.build import connect_docker
 
     client = connect_docker()
     try:

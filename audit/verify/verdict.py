@@ -90,6 +90,24 @@ class Rebuild:
         return self.recorded.get("env_layer_diff_id") == self.rebuilt.get("env_layer_diff_id")
 
     @property
+    def same_env_tree(self) -> bool:
+        """The environment's content hash (read back from the rebuilt image) is the record's.
+
+        A record from before tree digests has none: the layer's diff_id decides alone.
+        """
+        recorded = self.recorded.get("env_tree_digest")
+        return recorded is None or recorded == self.rebuilt.get("env_tree_digest")
+
+    @property
+    def same_environment(self) -> bool:
+        """Same tree; and where both images have it as their last layer, the same layer."""
+        both_last = all(
+            (side.get("placement") or "last-layer") == "last-layer"
+            for side in (self.recorded, self.rebuilt)
+        )
+        return self.same_env_tree and (self.same_env_layer or not both_last)
+
+    @property
     def same_image_id(self) -> bool:
         return bool(self.recorded.get("image_id")) and (
             self.recorded.get("image_id") == self.rebuilt.get("image_id")
@@ -109,11 +127,19 @@ class Rebuild:
         }
 
     def to_json(self) -> dict[str, Any]:
-        keys = ("image_id", "env_layer_diff_id", "env_tar_sha256", "layers")
+        keys = (
+            "image_id",
+            "env_layer_diff_id",
+            "env_tar_sha256",
+            "env_tree_digest",
+            "placement",
+            "layers",
+        )
         return {
             "recorded": {k: self.recorded.get(k) for k in keys},
             "rebuilt": {k: self.rebuilt.get(k) for k in keys},
             "same_env_layer": self.same_env_layer,
+            "same_env_tree": self.same_env_tree,
             "same_image_id": self.same_image_id,
             "same_layers": self.same_layers,
             "labels": self.label_changes(),
@@ -191,7 +217,13 @@ def decide(problems: list[Problem], rebuild: Rebuild | None) -> tuple[Verdict, l
         return Verdict.DRIFTED, lines
     labels = {k: v for k, v in rebuild.label_changes().items() if k not in VOLATILE_LABELS}
     differs: list[str] = []
-    if not rebuild.same_env_layer:
+    if not rebuild.same_env_tree:
+        differs.append(
+            "environment tree differs: recorded "
+            f"{rebuild.recorded.get('env_tree_digest')}, rebuilt "
+            f"{rebuild.rebuilt.get('env_tree_digest')}"
+        )
+    elif not rebuild.same_environment:
         differs.append(
             "environment layer differs: recorded "
             f"{rebuild.recorded.get('env_layer_diff_id')}, rebuilt "
@@ -201,10 +233,7 @@ def decide(problems: list[Problem], rebuild: Rebuild | None) -> tuple[Verdict, l
         differs.append(f"label {key}: recorded {pair['recorded']!r}, rebuilt {pair['rebuilt']!r}")
     if differs:
         return Verdict.EQUIVALENT, ["the same packages, other bytes:", *differs]
-    why = [
-        f"environment layer bit-identical ({rebuild.rebuilt.get('env_layer_diff_id')})",
-        "same inventory",
-    ]
+    why = _same_environment_lines(rebuild) + ["same inventory"]
     if rebuild.same_image_id:
         why.append(f"bit-identical image: same image id {rebuild.rebuilt.get('image_id')}")
     else:
@@ -227,6 +256,20 @@ def decide(problems: list[Problem], rebuild: Rebuild | None) -> tuple[Verdict, l
     for key, pair in rebuild.label_changes().items():
         why.append(f"label {key}: recorded {pair['recorded']!r}, rebuilt {pair['rebuilt']!r}")
     return Verdict.REPRODUCED, why
+
+
+def _same_environment_lines(rebuild: Rebuild) -> list[str]:
+    lines = []
+    if rebuild.rebuilt.get("env_tree_digest"):
+        lines.append(
+            f"environment tree identical ({rebuild.rebuilt.get('env_tree_digest')}, read back "
+            f"from the rebuilt image; placement: {rebuild.rebuilt.get('placement')})"
+        )
+    if rebuild.rebuilt.get("env_layer_diff_id") and rebuild.same_env_layer:
+        lines.append(
+            f"environment layer bit-identical ({rebuild.rebuilt.get('env_layer_diff_id')})"
+        )
+    return lines
 
 
 def _change_line(change: Any) -> str:

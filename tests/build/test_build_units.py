@@ -20,7 +20,6 @@ from audit.build.run import (
     BaseImage,
     base_images,
     docker_endpoint,
-    env_dockerfile,
     final_base,
     refuse_unpinned,
     user_context_tar,
@@ -129,9 +128,9 @@ def test_staged_env_is_deterministic_and_has_no_host_paths(locked: Path, tmp_pat
     members = untar(one.tar_path)
     assert all(m.mtime == 0 and m.uid == 0 and m.gid == 0 for m in members.values())
     assert list(members) == sorted(members)
-    root = f"rootfs{PREFIX}"
+    root = PREFIX.lstrip("/")  # the tar is the layer: members are the in-image paths
     assert f"{root}/CACHEDIR.TAG" not in members
-    assert {"rootfs", "rootfs/opt", "rootfs/opt/conda", root} <= set(members)
+    assert {"opt", "opt/conda", root} <= set(members)
     data = one.tar_path.read_bytes()
     assert str(tmp_path).encode() not in data
     meta = json.loads(read_member(one.tar_path, f"{root}/conda-meta/six-1.16.0-pyh6c4a22f_0.json"))
@@ -191,7 +190,7 @@ def test_locked_wheels_are_installed_with_installer(locked: Path, tmp_path: Path
     add_pip_entry(project / "conda-lock.yml", wheel, wheel.as_uri())
     staged = materialize(project / "conda-lock.yml", "linux-64", PREFIX, tmp_path / "c")
     assert [w["name"] for w in staged.pip] == ["tinywheel"]
-    root = f"rootfs{PREFIX}"
+    root = PREFIX.lstrip("/")
     site = f"{root}/lib/python3.11/site-packages"
     assert read_member(staged.tar_path, f"{site}/tinywheel/__init__.py") == b"VALUE = 42\n"
     assert read_member(staged.tar_path, f"{site}/tinywheel-1.0.dist-info/INSTALLER") == b"pip\n"
@@ -244,11 +243,30 @@ def test_final_base_follows_stage_names() -> None:
     assert final_base("FROM scratch\n", []) is None
 
 
-def test_env_dockerfile_quotes_values() -> None:
-    text = env_dockerfile("sha256:abc", "/opt/env", "/bin", {"k": 'a "q" $x'})
-    assert "COPY rootfs/ /" in text
-    assert 'ENV PATH="/opt/env/bin:/bin" CONDA_PREFIX="/opt/env"' in text
-    assert 'k="a \\"q\\" \\$x"' in text
+def test_final_config_appends_the_environment_layer(tmp_path: Path) -> None:
+    from audit.build.envlayer import final_config
+    from audit.build.materialize import StagedEnv
+
+    staged = StagedEnv(tmp_path / "t.tar", "ab" * 32, "linux-64", "/opt/env")
+    config = {
+        "created": "2026-01-01T10:00:00.123Z",
+        "config": {"Env": ["PATH=/bin", "A=1"], "Labels": {"keep": "1"}},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64]},
+        "history": [{"created": "2020-01-01T00:00:00Z"}, {"created": "2026-01-01T10:00:00Z"}],
+    }
+    out = final_config(config, staged, {"k": 'a "q" $x'}, 7, inherited=1)
+    assert out["rootfs"]["diff_ids"] == ["sha256:" + "0" * 64, "sha256:" + "ab" * 32]
+    assert out["config"]["Env"] == ["A=1", "PATH=/opt/env/bin:/bin", "CONDA_PREFIX=/opt/env"]
+    assert out["config"]["Labels"] == {"keep": "1", "k": 'a "q" $x'}
+    assert [h["created"] for h in out["history"]] == [
+        "2020-01-01T00:00:00Z",
+        "1970-01-01T00:00:07Z",
+        "1970-01-01T00:00:07Z",
+    ]
+    assert "/opt/env" in out["history"][-1]["created_by"]
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + "0" * 64]  # input untouched
+    labelled = final_config(config, None, {"k": "v"}, 7, inherited=None)
+    assert labelled["rootfs"] == config["rootfs"] and labelled["created"] == config["created"]
 
 
 def test_user_context_is_normalised_and_honours_dockerignore(tmp_path: Path) -> None:
@@ -332,3 +350,14 @@ def test_bad_inputs_are_exit_2(locked: Path, tmp_path: Path) -> None:
     assert done.returncode == 2 and "no such Dockerfile" in done.stderr
     done = cli("build", "--base", f"busybox@{DIGEST}", "-f", "Dockerfile", cwd=project)
     assert done.returncode == 2
+
+
+def test_final_config_sets_the_locks_variables_as_env() -> None:
+    """environment.yml's `variables:` reach the image as ENV, over any the base had."""
+    from audit.build.envlayer import final_config
+
+    config = {"config": {"Env": ["PATH=/usr/bin", "MY_FLAG=old", "KEEP=1"]}, "rootfs": {}}
+    out = final_config(config, None, {"l": "v"}, 0, None, {"MY_FLAG": "1", "OTHER": "a b"})
+    assert out["config"]["Env"] == ["PATH=/usr/bin", "KEEP=1", "MY_FLAG=1", "OTHER=a b"]
+    assert out["config"]["Labels"] == {"l": "v"}
+    assert final_config(config, None, {}, 0, None)["config"]["Env"] == config["config"]["Env"]

@@ -16,7 +16,13 @@ import pytest
 
 from audit.core.errors import InputError
 from audit.dockerfile.compose import parse_compose
-from audit.dockerfile.parser import ImageSite, apply_edits, parse_dockerfile
+from audit.dockerfile.parser import (
+    ImageSite,
+    apply_edits,
+    parse_dockerfile,
+    parse_for_platforms,
+    platform_args,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("REPRO_AUDIT_UPDATE_GOLDEN") == "1"
@@ -129,7 +135,6 @@ ERRORS = [
     ("FROM --platform=linux/amd64\n", 1, "FROM has no image"),
     ("ARG X\nFROM python:${X}\n", 2, "undefined ARG 'X'"),
     ("FROM alpine\nARG T=1\nFROM python:$T\n", 3, "undefined ARG 'T'"),
-    ("FROM ${BUILDPLATFORM}/alpine\n", 1, "build platform ARG"),
     ("FROM a AS b\nCOPY --from=nosuch /a /b\n", 2, "unknown stage"),
     ("FROM a AS b\nCOPY --from=b /a /b\n", 2, "its own stage"),
     ("FROM a\nCOPY --from=3 /a /b\n", 2, "no earlier stage"),
@@ -140,7 +145,6 @@ ERRORS = [
     ("FROM python:\n", 1, "malformed image reference"),
     ("FROM a b\n", 1, "FROM takes an image"),
     ("FROM a AS 1bad\n", 1, "invalid stage name"),
-    ("FROM a AS x\nFROM b AS X\n", 2, "duplicate stage name"),
     ("FROM ${X\n", 1, "missing"),
     ("FROM ${X/a/b}\n", 1, "unsupported substitution"),
     ("FROM ${X:?needX}\n", 1, "needX"),
@@ -174,3 +178,59 @@ def test_compose_errors(text: str, line: int, message: str) -> None:
         parse_compose(text, "compose.yml")
     assert caught.value.where == f"compose.yml:{line}"
     assert message in caught.value.message
+
+
+def test_buildkit_platform_args_are_defined_for_each_target() -> None:
+    text = (
+        "FROM scratch AS binaries-linux\n"
+        "FROM binaries-$TARGETOS AS picked\n"
+        "FROM python:3.11-$TARGETOS@sha256:" + "a" * 64 + "\n"
+        "ARG TARGETARCH\n"
+        "COPY --from=tools:${TARGETARCH} /x /x\n"
+    )
+    amd = parse_dockerfile(text, "Dockerfile", "linux/amd64")
+    arm = parse_dockerfile(text, "Dockerfile", "linux/arm64/v8")
+    assert [s.expanded for s in amd.sites] == [
+        "python:3.11-linux@sha256:" + "a" * 64,
+        "tools:amd64",
+    ]
+    assert [s.expanded for s in arm.sites][1] == "tools:arm64"
+    assert amd.parents[1] == {0}  # binaries-$TARGETOS is the stage, not an image
+    with pytest.raises(InputError) as caught:
+        parse_for_platforms(text, "Dockerfile")
+    assert caught.value.where == "Dockerfile:5"
+    assert "tools:amd64 on linux/amd64, tools:arm64 on linux/arm64" in caught.value.one_line()
+
+
+def test_platform_args_split_os_arch_variant() -> None:
+    args = platform_args("linux/arm/v7", "linux/amd64")
+    assert (args["TARGETOS"], args["TARGETARCH"], args["TARGETVARIANT"]) == ("linux", "arm", "v7")
+    assert (args["BUILDPLATFORM"], args["BUILDARCH"], args["BUILDVARIANT"]) == (
+        "linux/amd64",
+        "amd64",
+        "",
+    )
+
+
+def test_duplicate_stage_names_resolve_to_the_later_stage_as_buildkit_does() -> None:
+    text = "FROM a:1 AS b\nFROM c:1 AS B\nFROM scratch\nCOPY --from=b /x /y\n"
+    parsed = parse_dockerfile(text, "Dockerfile")
+    assert [s.expanded for s in parsed.sites] == ["a:1", "c:1"]
+    assert parsed.parents[2] == {1}
+    assert parsed.built_stages() == {1, 2}
+    assert parsed.warnings == ["Dockerfile:2: duplicate stage name 'b'"]
+
+
+def test_the_environment_image_is_not_a_registry_image() -> None:
+    text = (
+        "FROM repro-audit-env AS env\n"
+        "FROM busybox:1@sha256:" + "b" * 64 + "\n"
+        "COPY --from=repro-audit-env /opt/conda/envs/x /opt/conda/envs/x\n"
+    )
+    parsed = parse_dockerfile(text, "Dockerfile")
+    assert [s.expanded for s in parsed.sites] == ["busybox:1@sha256:" + "b" * 64]
+    assert [(u.kind, u.line, u.stage, u.sources, u.dest) for u in parsed.env_uses] == [
+        ("from", 1, 0, (), ""),
+        ("copy", 3, 1, ("/opt/conda/envs/x",), "/opt/conda/envs/x"),
+    ]
+    assert parsed.built_stages() == {1}

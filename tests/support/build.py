@@ -130,3 +130,13 @@ def add_pip_entry(lockfile: Path, wheel: Path, url: str, platform: str = "linux-
         }
     )
     lockfile.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def remove_env_images(client: Any) -> None:
+    """Untag the `repro-audit-env:<hex>` images builds loaded (kept by `build` as a cache)."""
+    import contextlib
+
+    for image in client.images.list(name="repro-audit-env"):
+        for tag in image.tags:
+            with contextlib.suppress(Exception):
+                client.api.remove_image(tag)

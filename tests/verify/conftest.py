@@ -49,7 +49,7 @@ def make_world(tmp_path: Path, verify_registry: LocalRegistry) -> Iterator[Calla
     worlds: list[World] = []
     servers = contextlib.ExitStack()
 
-    def make(name: str = "w", build: bool = True) -> World:
+    def make(name: str = "w", build: bool = True, builder: str | None = None) -> World:
         root = tmp_path / name
         channel = make_channel.build_channel(root / "channel")
         url = servers.enter_context(serve_directory(channel))
@@ -85,7 +85,8 @@ def make_world(tmp_path: Path, verify_registry: LocalRegistry) -> Iterator[Calla
             done = world.run(*args)
             assert done.returncode == 0, done.stdout + done.stderr
         if build:
-            done = world.run("build", "-t", world.image_tag)
+            extra = ("--builder", builder) if builder else ()
+            done = world.run("build", "-t", world.image_tag, *extra)
             assert done.returncode == 0, done.stdout + done.stderr
         commit(project, "T0")
         return world

@@ -1,0 +1,136 @@
+"""The environment layer as data: a new image config + the staged tar, loaded into dockerd.
+
+The staged environment tar *is* the layer (members `opt/…/envs/<name>/…`, one mtime,
+owner 0), so its sha256 is the layer's diff_id on every machine. Appending it needs no
+second build (the way go-containerregistry's `mutate.Append`, ko and jib do it): the user
+image's config gets one more diff_id and history entry, `PATH`/`CONDA_PREFIX` and the
+labels, and a legacy archive with that config and only the new layer is `docker load`ed.
+
+For a Dockerfile that places the environment itself (`COPY --from=repro-audit-env …`),
+the same layer becomes a one-layer image tagged `repro-audit-env:<digest>`, which the
+engine's BuildKit and the classic builder resolve locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from audit.build.imageid import epoch_text, load_archive, normalize_config, saved_config
+from audit.build.materialize import StagedEnv
+from audit.core.errors import InputError
+
+ENV_REPOSITORY = "repro-audit-env"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _dumps(config: dict[str, Any]) -> bytes:
+    return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _env_list(env: list[str], prefix: str) -> list[str]:
+    """The image's Env with `<prefix>/bin` first on PATH and CONDA_PREFIX set."""
+    path = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+    kept = [e for e in env if not e.startswith(("PATH=", "CONDA_PREFIX="))]
+    return [*kept, f"PATH={prefix}/bin:{path}", f"CONDA_PREFIX={prefix}"]
+
+
+def _with_variables(env: list[str], variables: dict[str, str]) -> list[str]:
+    """`env` with environment.yml's `variables:` set (what `conda activate` exports)."""
+    kept = [e for e in env if e.split("=", 1)[0] not in variables]
+    return [*kept, *(f"{k}={v}" for k, v in sorted(variables.items()))]
+
+
+def _history(epoch: int, staged: StagedEnv) -> dict[str, Any]:
+    return {
+        "created": epoch_text(epoch),
+        "created_by": f"repro-audit build: conda environment {staged.prefix} "
+        f"({len(staged.conda)} conda, {len(staged.pip)} pip packages)",
+        "comment": "repro-audit",
+    }
+
+
+def final_config(
+    config: dict[str, Any],
+    staged: StagedEnv | None,
+    labels: dict[str, str],
+    epoch: int,
+    inherited: int | None,
+    variables: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The user image's config plus the environment (`staged`) or only the labels.
+
+    `inherited` (the base's history length) normalises this build's timestamps to the
+    epoch (`--reproducible-image`); None keeps the config's times as they are.
+    """
+    out = normalize_config(config, epoch, inherited) if inherited is not None else config
+    out = json.loads(json.dumps(out))
+    settings = out.setdefault("config", {}) or {}
+    out["config"] = settings
+    settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
+    if staged is not None:
+        settings["Env"] = _env_list(list(settings.get("Env") or []), staged.prefix)
+        out.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+        out["rootfs"]["diff_ids"] = [*out["rootfs"].get("diff_ids", []), staged.diff_id]
+        out["history"] = [*(out.get("history") or []), _history(epoch, staged)]
+    if variables:
+        settings["Env"] = _with_variables(list(settings.get("Env") or []), variables)
+    return out
+
+
+def append_environment(
+    client: Any,
+    user_id: str,
+    staged: StagedEnv | None,
+    labels: dict[str, str],
+    epoch: int,
+    inherited: int | None,
+    tag: str | None,
+    variables: dict[str, str] | None = None,
+) -> str:
+    """Load `user_id` + the environment layer (or + labels only); the new image id."""
+    config = json.loads(saved_config(client, user_id))
+    new = final_config(config, staged, labels, epoch, inherited, variables)
+    data = _dumps(new)
+    layers: list[Path | None] = [None] * len(new["rootfs"]["diff_ids"])
+    if staged is not None:
+        layers[-1] = staged.tar_path
+    try:
+        return load_archive(client, data, tag, layers)
+    except InputError as exc:
+        if "diffid" in exc.message.lower() or "diff_id" in exc.message.lower():
+            raise StageDamaged(exc.message) from None
+        raise
+
+
+class StageDamaged(InputError):
+    """The cached stage no longer hashes to its recorded digest (the engine refused it)."""
+
+
+def env_image(client: Any, staged: StagedEnv, platform: str, epoch: int) -> str:
+    """A one-layer image of the environment, tagged `repro-audit-env:<hex>`; the tag."""
+    os_name, _, arch = platform.partition("/")
+    config = {
+        "architecture": arch.split("/")[0],
+        "os": os_name,
+        "config": {"Env": _env_list([], staged.prefix)},
+        "created": epoch_text(epoch),
+        "history": [_history(epoch, staged)],
+        "rootfs": {"type": "layers", "diff_ids": [staged.diff_id]},
+    }
+    data = _dumps(config)
+    tag = f"{ENV_REPOSITORY}:{hashlib.sha256(data).hexdigest()[:32]}"
+    try:
+        client.api.inspect_image(tag)
+        return tag
+    except Exception:  # docker.errors.ImageNotFound: load it
+        pass
+    try:
+        load_archive(client, data, tag, [staged.tar_path])
+    except InputError as exc:
+        if "diffid" in exc.message.lower():
+            raise StageDamaged(exc.message) from None
+        raise
+    return tag

@@ -1,0 +1,90 @@
+"""The environment's identity independent of layers: a content hash of its tree.
+
+Like Nix's NAR hash, it covers only what the environment is (each path under the prefix,
+its type, its permission bits, a symlink's target, a file's bytes, in sorted order) and
+nothing of how it got there (mtimes, owners, which layer, tar member order). So the same
+environment gives the same digest whether it is the image's last layer or was copied in
+by the user's own `COPY --from=repro-audit-env` step, and `verify` can read it back
+from any image (`docker cp`'s archive of the prefix) and compare.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import tarfile
+from collections.abc import Iterable
+from typing import IO, Any
+
+from audit.core.errors import InfrastructureError, InputError
+
+ALGORITHM = "repro-audit-tree-v1"
+
+
+def _entries(archive: tarfile.TarFile, root: str) -> Iterable[tuple[str, str]]:
+    """(relative path, line) for each member below `root` (a member name prefix)."""
+    root = root.strip("/")
+    files: dict[str, str] = {}
+    for member in archive:
+        name = posixpath.normpath(member.name.lstrip("./") or ".")
+        if name != root and not name.startswith(root + "/"):
+            continue
+        rel = name[len(root) + 1 :]
+        if not rel:
+            continue
+        mode = member.mode & 0o7777
+        if member.isdir():
+            line = f"d {mode:04o}"
+        elif member.issym():
+            line = f"l {member.linkname}"
+        elif member.islnk():
+            target = posixpath.normpath(member.linkname.lstrip("./"))[len(root) + 1 :]
+            line = files.get(target, f"h {target}")
+        elif member.isreg():
+            handle = archive.extractfile(member)
+            h = hashlib.sha256()
+            while handle is not None and (chunk := handle.read(1 << 20)):
+                h.update(chunk)
+            line = f"f {mode:04o} {h.hexdigest()}"
+            files[rel] = line
+        else:
+            raise InputError(f"unexpected file type in the environment: {name}")
+        yield rel, line
+
+
+def tree_digest(stream: IO[bytes], root: str) -> str:
+    """`sha256:…` over the sorted entries below `root` of the tar on `stream`."""
+    with tarfile.open(fileobj=stream, mode="r|*") as archive:
+        entries = sorted(_entries(archive, root))
+    h = hashlib.sha256(ALGORITHM.encode() + b"\n")
+    for rel, line in entries:
+        h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + line.encode() + b"\n")
+    return "sha256:" + h.hexdigest()
+
+
+def staged_tree_digest(tar_path: Any, prefix: str) -> str:
+    """The digest of a staged environment tar (members are `<prefix>/…`)."""
+    with open(tar_path, "rb") as handle:
+        return tree_digest(handle, prefix)
+
+
+def image_tree_digest(client: Any, image: str, prefix: str) -> str:
+    """Read `prefix` back out of `image` (a stopped container's archive) and digest it."""
+    import io
+
+    import docker.errors
+
+    from audit.build.imageid import ChunkReader
+
+    try:
+        container = client.api.create_container(image, command=["/repro-audit-none"])
+    except docker.errors.APIError as exc:
+        raise InfrastructureError(f"cannot read {image}: {exc.explanation or exc}") from None
+    try:
+        chunks, _ = client.api.get_archive(container["Id"], prefix)
+        stream = io.BufferedReader(ChunkReader(chunks), 1 << 20)
+        return tree_digest(stream, posixpath.basename(prefix.rstrip("/")))
+    except docker.errors.NotFound:
+        raise InputError(f"the image has no environment at {prefix}") from None
+    finally:
+        client.api.remove_container(container["Id"], force=True)
