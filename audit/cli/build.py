@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import CacheDirOpt, JsonOpt, emit_json, stderr_console, wants_json
+from audit.cli.common import (
+    AuthFileOpt,
+    CacheDirOpt,
+    JsonOpt,
+    emit_json,
+    stderr_console,
+    use_credentials,
+    wants_json,
+)
 
 
 @app.command()
@@ -61,8 +69,10 @@ def build(
     ] = True,
     output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
     as_json: JsonOpt = False,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Build an image whose conda environment is exactly the lock, and record the build."""
+    use_credentials(auth_file)
     from audit.build.run import BuildOptions, iter_progress_lines, run_build
 
     console = stderr_console()

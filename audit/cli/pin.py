@@ -10,11 +10,13 @@ import typer
 
 from audit.cli.app import app
 from audit.cli.common import (
+    AuthFileOpt,
     InsecureRegistryOpt,
     JsonOpt,
     TimeoutOpt,
     emit_json,
     insecure_registries,
+    use_credentials,
     wants_json,
 )
 
@@ -43,8 +45,10 @@ def pin(
     ] = 4,
     output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
     as_json: JsonOpt = False,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Pin every image a build pulls to a digest and record it in image-lock.json."""
+    use_credentials(auth_file)
     from audit.pin.run import PinOptions, render_text, run_pin
 
     dockerfiles = list(file or [])

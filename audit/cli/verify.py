@@ -10,6 +10,7 @@ import typer
 
 from audit.cli.app import app
 from audit.cli.common import (
+    AuthFileOpt,
     CacheDirOpt,
     InsecureRegistryOpt,
     JsonOpt,
@@ -17,6 +18,7 @@ from audit.cli.common import (
     emit_json,
     insecure_registries,
     stderr_console,
+    use_credentials,
     wants_json,
 )
 
@@ -55,8 +57,10 @@ def verify(
     cache_dir: CacheDirOpt = None,
     output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
     as_json: JsonOpt = False,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Does a recorded build still reproduce? AVAILABLE/REPRODUCED exit 0, others 1."""
+    use_credentials(auth_file)
     from audit.verify import VerifyOptions, render_text, run_verify
 
     console = stderr_console()

@@ -23,7 +23,8 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from audit.core.errors import InfrastructureError, InputError
+from audit.core.credentials import hint_for
+from audit.core.errors import AccessDeniedError, InfrastructureError, InputError
 from audit.core.redact import redact_url
 from audit.registry.credentials import Credential, DockerCredentials
 from audit.registry.reference import ImageRef, is_loopback
@@ -47,8 +48,8 @@ class NotFoundError(RegistryError):
     """404: the tag, digest or repository does not exist."""
 
 
-class DeniedError(RegistryError):
-    """401/403: no access with the credentials we have."""
+class DeniedError(RegistryError, AccessDeniedError):
+    """401/403: no access with the credentials we have (exit 2, with how to log in)."""
 
 
 class UnreachableError(InfrastructureError):
@@ -284,8 +285,8 @@ class RegistryClient:
         if scheme == "basic":
             if credential is None or credential.identity_token:
                 raise DeniedError(
-                    f"registry {host} requires a login",
-                    hint="run docker login or add it to ~/.docker/config.json",
+                    f"registry {host} requires a login (HTTP 401)",
+                    hint=hint_for(host, registry=True),
                 )
             with self._lock:
                 self._tokens[(host, "*")] = _basic(credential)
@@ -318,7 +319,10 @@ class RegistryClient:
             url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
             response = self._send_with_retries("GET", url, headers, None, host)
         if response.status in (401, 403):
-            raise DeniedError(f"token service {redact_url(realm)} refused access to {host}")
+            raise DeniedError(
+                f"token service {redact_url(realm)} refused access to {host}",
+                hint=hint_for(host, registry=True),
+            )
         if response.status != 200:
             raise UnreachableError(
                 f"token service {redact_url(realm)} answered HTTP {response.status}"
@@ -339,7 +343,10 @@ class RegistryClient:
         if status == 404:
             raise NotFoundError(f"{what}: not found{detail}")
         if status in (401, 403):
-            raise DeniedError(f"{what}: {action} denied (HTTP {status}){detail}")
+            raise DeniedError(
+                f"{what}: {action} denied (HTTP {status}){detail}",
+                hint=hint_for(what.split("/", 1)[0], registry=True),
+            )
         if status in RETRY_STATUSES:
             raise UnreachableError(f"{what}: registry answered HTTP {status} after retries")
         raise RegistryError(f"{what}: unexpected HTTP {status}{detail}")
