@@ -780,10 +780,35 @@ def _pull_env_path(client: Any, ref: str, platform: str, say: Progress) -> str:
     say("pulling", ref)
     name, _, digest = ref.partition("@")
     try:
-        client.api.pull(name, tag=digest or None, platform=platform)
+        client.api.pull(name, tag=digest or None, platform=platform, auth_config=_pull_auth(name))
     except docker.errors.APIError as exc:
-        raise InfrastructureError(f"cannot pull {redact_url(ref)}: {exc.explanation}") from None
+        explanation = str(exc.explanation or "")
+        if exc.status_code in (401, 403) or "unauthorized" in explanation.lower():
+            from audit.core.credentials import hint_for
+            from audit.core.errors import AccessDeniedError
+
+            raise AccessDeniedError(
+                f"access denied pulling {redact_url(ref)}",
+                hint=hint_for(name.split("/", 1)[0], registry=True),
+            ) from None
+        raise InfrastructureError(f"cannot pull {redact_url(ref)}: {explanation}") from None
     return _image_env_path(client, ref)
+
+
+def _pull_auth(name: str) -> dict[str, str] | None:
+    """Credentials for dockerd's pull: Docker's config or the run's auth file / netrc."""
+    from audit.registry.reference import parse_reference
+
+    try:
+        host = parse_reference(name).api_host
+    except ValueError:
+        return None
+    from audit.registry.credentials import DockerCredentials
+
+    found = DockerCredentials().lookup(host)
+    if found is None or found.identity_token:
+        return None
+    return {"username": found.username, "password": found.secret}
 
 
 def iter_progress_lines(result: BuildResult) -> Iterator[str]:
