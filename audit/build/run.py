@@ -596,6 +596,7 @@ def run_build(options: BuildOptions) -> BuildResult:
                 inner = OUTSIDE_DOCKERFILE
             skip = _context_excludes(context, [options.record, *options.context_exclude])
             build_text = substitute_bases(dockerfile_text, options.local_bases, inner)
+            _pull_private_bases(client, images, options.local_bases, oci_platform, say)
             with tempfile.TemporaryFile() as tar:
                 user_context_tar(context, build_text, inner, epoch, tar, skip)
                 tar.seek(0)
@@ -779,6 +780,8 @@ def _pull_env_path(client: Any, ref: str, platform: str, say: Progress) -> str:
         pass
     say("pulling", ref)
     name, _, digest = ref.partition("@")
+    if digest and ":" in name.rsplit("/", 1)[-1]:  # by digest: the tag is only for humans
+        name = name.rsplit(":", 1)[0]
     try:
         client.api.pull(name, tag=digest or None, platform=platform, auth_config=_pull_auth(name))
     except docker.errors.APIError as exc:
@@ -793,6 +796,17 @@ def _pull_env_path(client: Any, ref: str, platform: str, say: Progress) -> str:
             ) from None
         raise InfrastructureError(f"cannot pull {redact_url(ref)}: {explanation}") from None
     return _image_env_path(client, ref)
+
+
+def _pull_private_bases(
+    client: Any, images: list[BaseImage], local: dict[str, str], platform: str, say: Progress
+) -> None:
+    """Pull missing bases with the run's registry credentials before the classic build,
+    which would pull them with none (dockerd knows only `docker login`)."""
+    for image in images:
+        if image.digest and image.ref not in local and _pull_auth(image.ref) is not None:
+            ref = image.ref if "@" in image.ref else f"{image.ref}@{image.digest}"
+            _pull_env_path(client, ref, platform, say)
 
 
 def _pull_auth(name: str) -> dict[str, str] | None:

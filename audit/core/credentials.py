@@ -189,7 +189,7 @@ class Credentials:
     """The process's credential store: every source above, looked up lazily and cached."""
 
     auth_file: Path | None = None
-    env: Any = None
+    env: Any = field(default=None, repr=False)
     _entries: list[tuple[_Key, Secret]] = field(default_factory=list, repr=False)
     _files: list[tuple[_Key, Secret]] | None = field(default=None, repr=False)
     _placeholders: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -202,9 +202,11 @@ class Credentials:
 
     # ------------------------------------------------------------------ sources
 
-    def register_urls(self, urls: Any, source: str = "URL") -> None:
+    def register_urls(self, urls: Any, source: str = "URL", whole_host: bool = False) -> None:
         """Remember the credentials that channel / index URLs carry (placeholders expanded).
 
+        A channel's apply under its path; an index's (`whole_host`, as pip and uv do) to
+        every URL of its scheme, host and port, since wheels live elsewhere on the host.
         A placeholder that is not set is remembered, so a 401 from that host can say which
         variables to set.
         """
@@ -220,7 +222,7 @@ class Credentials:
                 if secret is None or not host:
                     continue
                 token = _TOKEN_PATH.match(path)
-                base = path[token.end() :] if token else path
+                base = "" if whole_host else (path[token.end() :] if token else path)
                 self._entries.append((_Key(host, port, base.rstrip("/")), secret))
 
     def _register_pip_env(self) -> None:
@@ -228,7 +230,7 @@ class Credentials:
         for name in _PIP_URL_VARS:
             for value in (self.env.get(name) or "").split():
                 urls.append(re.sub(r"^[A-Za-z0-9_-]+=", "", value))
-        self.register_urls(urls, source="pip/uv environment")
+        self.register_urls(urls, source="pip/uv environment", whole_host=True)
         for value in (self.env.get("UV_INDEX") or "").split():
             name, sep, url = value.partition("=")
             if not sep:
@@ -237,9 +239,9 @@ class Credentials:
             user = self.env.get(f"UV_INDEX_{var}_USERNAME")
             password = self.env.get(f"UV_INDEX_{var}_PASSWORD")
             if user is not None or password is not None:
-                host, port, path = _url_parts(url)
+                host, port, _ = _url_parts(url)
                 secret = Secret("basic", user or "", password or "", source=f"UV_INDEX_{var}_*")
-                self._entries.append((_Key(host, port, path.rstrip("/")), secret))
+                self._entries.append((_Key(host, port, ""), secret))
 
     def _file_entries(self) -> list[tuple[_Key, Secret]]:
         with self._lock:
@@ -405,6 +407,6 @@ def configure(auth_file: Path | None = None, urls: Any = ()) -> Credentials:
     return store
 
 
-def register_urls(urls: Any) -> None:
+def register_urls(urls: Any, whole_host: bool = False) -> None:
     """Add the channel / index URLs of a lock or environment file to the process's store."""
-    current().register_urls(urls)
+    current().register_urls(urls, whole_host=whole_host)

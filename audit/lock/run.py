@@ -376,7 +376,7 @@ def _lock_pip_sections(
     index_url = options.pypi_index_url or next(iter(spec.pip_index_urls), None)
     from audit.core.credentials import register_urls
 
-    register_urls([index_url, *spec.pip_extra_index_urls])
+    register_urls([index_url, *spec.pip_extra_index_urls], whole_host=True)
 
     def one(platform: str) -> list:
         installed = {r.name.normalized: str(r.version) for r in records[platform]}

@@ -282,7 +282,7 @@ class RegistryClient:
         if scheme == "basic":
             if credential is None or credential.identity_token:
                 raise DeniedError(
-                    f"registry {host} requires a login (HTTP 401)",
+                    f"access denied (HTTP 401) by registry {host}: it requires a login",
                     hint=hint_for(host, registry=True),
                 )
             with self._lock:
@@ -317,7 +317,8 @@ class RegistryClient:
             response = self._send("GET", url, headers, None, host)
         if response.status in (401, 403):
             raise DeniedError(
-                f"token service {redact_url(realm)} refused access to {host}",
+                f"access denied (HTTP {response.status}) by token service {redact_url(realm)}"
+                f" for {host}",
                 hint=hint_for(host, registry=True),
             )
         if response.status != 200:
@@ -341,7 +342,7 @@ class RegistryClient:
             raise NotFoundError(f"{what}: not found{detail}")
         if status in (401, 403):
             raise DeniedError(
-                f"{what}: {action} denied (HTTP {status}){detail}",
+                f"access denied (HTTP {status}) to {action} {what}{detail}",
                 hint=hint_for(what.split("/", 1)[0], registry=True),
             )
         if status in RETRY_STATUSES:
