@@ -193,6 +193,7 @@ class Credentials:
     _entries: list[tuple[_Key, Secret]] = field(default_factory=list, repr=False)
     _files: list[tuple[_Key, Secret]] | None = field(default=None, repr=False)
     _placeholders: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _fallback: dict[str, Secret | None] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -270,7 +271,17 @@ class Credentials:
             best = _best(entries, host, port, path)
             if best is not None:
                 return best
-        return _from_netrc(host) or _from_keyring(url)
+        return self._netrc_or_keyring(url, host)
+
+    def _netrc_or_keyring(self, url: str, host: str) -> Secret | None:
+        """netrc, then keyring: asked once per host and remembered (a solve sends many)."""
+        with self._lock:
+            if host in self._fallback:
+                return self._fallback[host]
+        found = _from_netrc(host) or _from_keyring(url)
+        with self._lock:
+            self._fallback[host] = found
+        return found
 
     def header_for(self, host: str, path: str) -> str | None:
         """Authorization for a request rattler makes (its callback sees no port or scheme)."""
@@ -279,7 +290,7 @@ class Credentials:
             best = _best(entries, host, None, path or "/", any_port=True)
             if best is not None:
                 return best.header()
-        found = _from_netrc(host)
+        found = self._netrc_or_keyring(f"https://{host}{path}", host)
         return found.header() if found else None
 
     def authorize(self, url: str) -> tuple[str, dict[str, str]]:

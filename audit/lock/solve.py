@@ -39,6 +39,9 @@ _CONNECTION_HINTS = (
     "504",
     "429",
 )
+#: rattler says "HTTP status client error (401 Unauthorized) for url (…)"; a bare "401"
+#: could be part of a port number.
+_DENIED = re.compile(r"\b(?:401 unauthorized|403 forbidden)\b|\bunauthorized\b|\bforbidden\b", re.I)
 _MISSING_HINTS = ("404", "not found", "no such file", "could not find subdir")
 
 
@@ -174,7 +177,7 @@ def classify_solver_error(
         return InputError(f"invalid match spec: {_first_line(text)}")
     if isinstance(exc, GatewayError):
         channel = _channel_in(text, channels)
-        if "401" in lower or "403" in lower or "unauthorized" in lower or "forbidden" in lower:
+        if _DENIED.search(text):
             return _denied(text, channels, channel)
         if any(h in lower for h in _CONNECTION_HINTS):
             return InfrastructureError(
@@ -198,7 +201,8 @@ def _denied(text: str, channels: Sequence[ChannelRef], channel: str | None) -> E
     from audit.core.errors import AccessDeniedError
     from audit.core.redact import redact_url
 
-    status = "403" if "403" in text else "401"
+    match = _DENIED.search(text)
+    status = "403" if match and match.group(0).lower().endswith("forbidden") else "401"
     url = next((c.safe_url for c in channels if c.display == channel), None)
     if url is None:
         match = re.search(r"https?://[^\s)]+", text)
