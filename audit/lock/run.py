@@ -256,9 +256,12 @@ def solve_document(
     re-lock would give. `before_solve(channels)` may refuse early (e.g. a dead host).
     """
     from audit.channels import bind_channel_specs, install_rattler_auth, resolve_channels
+    from audit.core import credentials
     from audit.lock.solve import SolveRequest, solve_all
     from audit.lockfile.condalock import lock_document, relative_sources
 
+    if options.auth_file is not None and credentials.current().auth_file != options.auth_file:
+        credentials.configure(auth_file=options.auth_file)  # called as a library
     channels = resolve_channels(spec.channels, base_dir=options.files[0].resolve().parent)
     if before_solve is not None:
         before_solve(channels)

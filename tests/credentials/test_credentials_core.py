@@ -199,8 +199,9 @@ def _handler(log: _Recorder, redirect: str | None, busy: dict[str, int]) -> Any:
 
 def test_authorization_is_never_forwarded_on_a_redirect(recorder: tuple[str, _Recorder]) -> None:
     base, log = recorder
-    answer = http.request("GET", f"{base}/redirect", headers={"Authorization": "Basic c2VjcmV0"},
-                          auth=False)
+    answer = http.request(
+        "GET", f"{base}/redirect", headers={"Authorization": "Basic c2VjcmV0"}, auth=False
+    )
     assert answer.status == 200 and answer.data == b"abc"
     assert log.seen == [("GET", "/redirect", "Basic c2VjcmV0"), ("GET", "/landed", None)]
 

@@ -95,8 +95,10 @@ def _servers(root: Path, stack: contextlib.ExitStack) -> tuple[str, str, str, Lo
     wheels.mkdir()
     index_root = write_index(
         root / "index",
-        [build_wheel(wheels, "tinyapp", "1.1", requires_dist=["tinylib>=2"]),
-         build_wheel(wheels, "tinylib", "2.1")],
+        [
+            build_wheel(wheels, "tinyapp", "1.1", requires_dist=["tinylib>=2"]),
+            build_wheel(wheels, "tinylib", "2.1"),
+        ],
     )
     index = stack.enter_context(serve_directory(index_root, auth=(INDEX_USER, INDEX_PASSWORD)))
     htpasswd = root / "htpasswd"
@@ -147,11 +149,27 @@ def _with_credentials(private: Private, project: Path, tokens: Path) -> None:
     commit(project)
     step("check-online", project, "check", "--online")
     step("check-online-token", tokens, "check", "--online")
-    step("verify-mirror", project, "verify", "build-record.json", "--mirror",
-         str(private.root / "mirror"), "--write-mirror", "--json")
+    step(
+        "verify-mirror",
+        project,
+        "verify",
+        "build-record.json",
+        "--mirror",
+        str(private.root / "mirror"),
+        "--write-mirror",
+        "--json",
+    )
     step("verify-rebuild", project, "verify", "build-record.json", "--rebuild", "--json")
-    step("drift", project, "drift", "--no-history", "--format", "json",
-         "--report", str(private.root / "drift.html"))
+    step(
+        "drift",
+        project,
+        "drift",
+        "--no-history",
+        "--format",
+        "json",
+        "--report",
+        str(private.root / "drift.html"),
+    )
     step("inventory-registry", project, "inventory", f"docker://{private.registry}/ra-cred/base:1")
 
 
@@ -167,8 +185,16 @@ def _without_credentials(private: Private, project: Path, tokens: Path) -> None:
         "check-online": (project, ("check", "--online")),
         "verify": (project, ("verify", "build-record.json")),
         "verify-rebuild": (project, ("verify", "build-record.json", "--rebuild")),
-        "verify-mirror": (project, ("verify", "build-record.json", "--mirror",
-                                    str(private.root / "mirror-denied"), "--write-mirror")),
+        "verify-mirror": (
+            project,
+            (
+                "verify",
+                "build-record.json",
+                "--mirror",
+                str(private.root / "mirror-denied"),
+                "--write-mirror",
+            ),
+        ),
         "drift": (project, ("drift", "--no-history")),
     }
     for key, (cwd, args) in runs.items():
@@ -224,8 +250,15 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private]:
 
 
 def test_every_command_succeeds_with_the_credentials_given_once(private: Private) -> None:
-    assert set(private.ok) >= {"lock", "pin", "build", "verify-rebuild", "verify-mirror",
-                               "check-online", "drift"}
+    assert set(private.ok) >= {
+        "lock",
+        "pin",
+        "build",
+        "verify-rebuild",
+        "verify-mirror",
+        "check-online",
+        "drift",
+    }
     rebuild = json.loads(private.ok["verify-rebuild"].stdout)
     assert rebuild["verdict"] == "REPRODUCED", rebuild["reasons"]
     mirrored = json.loads(private.ok["verify-mirror"].stdout)
@@ -255,8 +288,14 @@ def test_the_lock_keeps_placeholders_and_names_the_variables(private: Private) -
 
 
 def test_without_credentials_each_command_is_denied_with_a_hint(private: Private) -> None:
-    assert set(private.denied) >= {"lock", "build", "verify-rebuild", "verify-mirror",
-                                   "check-online", "drift"}
+    assert set(private.denied) >= {
+        "lock",
+        "build",
+        "verify-rebuild",
+        "verify-mirror",
+        "check-online",
+        "drift",
+    }
     for outcome in private.denied.values():
         assert outcome.returncode == 2, outcome.show()
         # progress lines may come first; the failure itself is one line
@@ -286,8 +325,9 @@ def test_no_password_or_token_anywhere(private: Private) -> None:
 
 def test_check_flags_literal_secrets_but_not_placeholders(private: Private, tmp_path: Path) -> None:
     quiet = json.loads(
-        run(private, private.root / "project", "check", "--format", "json",
-            credentials=False).stdout
+        run(
+            private, private.root / "project", "check", "--format", "json", credentials=False
+        ).stdout
     )
     assert not [f for f in quiet["findings"] if f["rule_id"] == "RA010"]
     leaky = tmp_path / "leaky"
@@ -319,8 +359,12 @@ def test_literal_secrets_are_used_but_never_written(private: Private, tmp_path: 
     cache = tmp_path / "cache"
     env = {**private.env(credentials=False), "REPRO_AUDIT_CACHE_DIR": str(cache)}
     done = subprocess.run(
-        [sys.executable, "-m", "audit", "lock"], cwd=project, env=env,
-        capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "audit", "lock"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lock = yaml.safe_load((project / "conda-lock.yml").read_text())
