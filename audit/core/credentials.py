@@ -12,7 +12,8 @@ Credentials are looked up per URL, in this order (the first source that has one 
    | {"BearerToken": …}}`; our auth file accepts these values too);
 4. uv's `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for `UV_INDEX=name=url`;
 5. `~/.netrc` (or `$NETRC`);
-6. keyring, when it is installed with a usable backend.
+6. keyring, when it is installed with a usable backend: asked only after a 401 from a
+   host nothing else had credentials for (as pip does; a keyring can be slow).
 
 Registries add Docker's own config (`audit.registry.credentials`), which falls back on
 this store. Nothing here is ever written down: `Secret.__repr__` hides the value, and
@@ -271,16 +272,27 @@ class Credentials:
             best = _best(entries, host, port, path)
             if best is not None:
                 return best
-        return self._netrc_or_keyring(url, host)
+        return self._netrc(host)
 
-    def _netrc_or_keyring(self, url: str, host: str) -> Secret | None:
-        """netrc, then keyring: asked once per host and remembered (a solve sends many)."""
+    def _netrc(self, host: str) -> Secret | None:
+        """netrc, read once per host and remembered (a solve sends many requests)."""
         with self._lock:
             if host in self._fallback:
                 return self._fallback[host]
-        found = _from_netrc(host) or _from_keyring(url)
+        found = _from_netrc(host)
         with self._lock:
             self._fallback[host] = found
+        return found
+
+    def from_keyring(self, url: str) -> Secret | None:
+        """keyring's credential, asked only after a 401 (as pip does: it may be slow)."""
+        host = _url_parts(url)[0]
+        with self._lock:
+            if f"keyring:{host}" in self._fallback:
+                return self._fallback[f"keyring:{host}"]
+        found = _from_keyring(url)
+        with self._lock:
+            self._fallback[f"keyring:{host}"] = found
         return found
 
     def header_for(self, host: str, path: str) -> str | None:
@@ -290,7 +302,7 @@ class Credentials:
             best = _best(entries, host, None, path or "/", any_port=True)
             if best is not None:
                 return best.header()
-        found = self._netrc_or_keyring(f"https://{host}{path}", host)
+        found = self._netrc(host)
         return found.header() if found else None
 
     def authorize(self, url: str) -> tuple[str, dict[str, str]]:

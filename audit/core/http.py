@@ -91,15 +91,37 @@ def request(
 
     `auth=True` adds the credential store's answer for `url`. Returns the urllib3
     response (read `.data`, or `.stream()` with `stream=True`, then `.release_conn()`).
-    Raises InfrastructureError when the host never answers.
+    Raises InfrastructureError when the host never answers. After a 401 to a request
+    that had no credentials, keyring is asked once for that host.
     """
+    sent = {"User-Agent": USER_AGENT, **dict(headers or {})}
+    target, extra = credentials.current().authorize(url) if auth else (url, {})
+    sent = {**extra, **sent}
+    response = _follow(method, target, sent, body, timeout, retries, backoff, stream, url)
+    if response.status == 401 and auth and not extra and target == url:
+        secret = credentials.current().from_keyring(url)
+        if secret is not None and secret.header():
+            response.drain_conn()
+            response.release_conn()
+            sent = {**sent, "Authorization": str(secret.header())}
+            response = _follow(method, target, sent, body, timeout, retries, backoff, stream, url)
+    return response
+
+
+def _follow(
+    method: str,
+    target: str,
+    sent: dict[str, str],
+    body: bytes | None,
+    timeout: float,
+    retries: int,
+    backoff: float,
+    stream: bool,
+    url: str,
+) -> Any:
+    """Send with retries and follow redirects, dropping Authorization on each hop."""
     import urllib3
 
-    sent = {"User-Agent": USER_AGENT, **dict(headers or {})}
-    target = url
-    if auth:
-        target, extra = credentials.current().authorize(url)
-        sent = {**extra, **sent}
     for _ in range(MAX_REDIRECTS + 1):
         try:
             response = _pool().request(

@@ -247,3 +247,39 @@ def test_download_with_basic_auth_from_an_auth_file(tmp_path: Path, monkeypatch)
     with pytest.raises(InfrastructureError) as down:
         http.download(f"{url}/f.bin", tmp_path / "again", what="f.bin", retries=0, timeout=1)
     assert down.value.exit_code == EXIT_INFRA
+
+
+def test_keyring_is_asked_after_a_401(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keyring = pytest.importorskip("keyring")
+    from keyring.backend import KeyringBackend
+    from keyring.credentials import SimpleCredential
+
+    from audit.core import credentials
+
+    asked: list[str] = []
+
+    class Memory(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise NotImplementedError
+
+        def get_credential(self, service: str, username: str | None) -> Any:
+            asked.append(service)
+            return SimpleCredential("kr-user", "kr-pw") if "127.0.0.1" in service else None
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Memory())
+    try:
+        (tmp_path / "srv").mkdir()
+        (tmp_path / "srv" / "f").write_bytes(b"ok")
+        with serve_directory(tmp_path / "srv", auth=("kr-user", "kr-pw")) as url:
+            monkeypatch.setattr(credentials, "_CURRENT", Credentials(env={}))
+            assert http.probe(f"{url}/f").status == http.OK
+            assert http.probe(f"{url}/f").status == http.OK
+    finally:
+        keyring.set_keyring(previous)
+    assert len(asked) == 1  # once per host, and only because the server said 401
