@@ -13,6 +13,7 @@ Every error names the redacted URL only.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import urllib.parse
@@ -52,7 +53,9 @@ def _pool() -> Any:
         return _POOL
 
 
+@functools.lru_cache(maxsize=32)
 def _retry(retries: int, backoff: float) -> Any:
+    """urllib3's Retry for our policy (immutable: shared by every request that uses it)."""
     from urllib3.util.retry import Retry
 
     class _Capped(Retry):  # a hostile Retry-After must not stall a run for hours
@@ -73,6 +76,13 @@ def _retry(retries: int, backoff: float) -> Any:
         raise_on_status=False,
         raise_on_redirect=False,
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _timeout(seconds: float) -> Any:
+    import urllib3
+
+    return urllib3.Timeout(connect=seconds, read=seconds)
 
 
 def request(
@@ -129,7 +139,7 @@ def _follow(
                 target,
                 headers=sent,
                 body=body,
-                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                timeout=_timeout(timeout),
                 retries=_retry(retries, backoff),
                 redirect=False,
                 preload_content=not stream,
