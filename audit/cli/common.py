@@ -31,8 +31,9 @@ AuthFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--auth-file",
-        help="JSON {host[:port][/path]: 'user:pass' | {token} | {bearer}} for channels, "
-        "indexes and registries (default $REPRO_AUDIT_AUTH_FILE; see README Credentials).",
+        help="JSON credentials by host, host:port or host/path ('user:pass', token, "
+        "bearer) for channels, indexes and registries (default $REPRO_AUDIT_AUTH_FILE; "
+        "see README, Credentials).",
     ),
 ]
 OutputOpt = Annotated[

@@ -283,3 +283,14 @@ def test_keyring_is_asked_after_a_401(tmp_path: Path, monkeypatch: pytest.Monkey
     finally:
         keyring.set_keyring(previous)
     assert len(asked) == 1  # once per host, and only because the server said 401
+
+
+@pytest.mark.parametrize(
+    "command", ["lock", "pin", "build", "inventory", "diff", "drift", "check", "verify"]
+)
+def test_every_network_command_takes_an_auth_file(command: str) -> None:
+    from support.cli import repro_audit
+
+    done = repro_audit(command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--auth-file" in done.stdout
