@@ -98,6 +98,8 @@ class Private:
             )
         else:
             env["REPRO_AUDIT_CACHE_DIR"] = str(self.bare_cache)
+        # uv's own cache too, so the grep covers what uv keeps of the private index
+        env["UV_CACHE_DIR"] = str(Path(env["REPRO_AUDIT_CACHE_DIR"]) / "uv-default")
         return env
 
     def outputs(self) -> list[str]:

@@ -196,6 +196,11 @@ def _without_credentials(private: Private, project: Path, tokens: Path) -> None:
             ),
         ),
         "drift": (project, ("drift", "--no-history")),
+        "check-online-token": (tokens, ("check", "--online")),
+        "inventory-registry": (
+            project,
+            ("inventory", f"docker://{private.registry}/ra-cred/base:1"),
+        ),
     }
     for key, (cwd, args) in runs.items():
         private.denied[key] = run(private, cwd, *args, credentials=False)
@@ -320,6 +325,7 @@ def test_no_password_or_token_anywhere(private: Private) -> None:
         private.bare_cache,
     ]
     assert private.cache.is_dir() and any(private.cache.rglob("*.info.json"))
+    assert any((private.cache / "uv-default").iterdir())
     assert not leaks(places, private.outputs())
 
 
