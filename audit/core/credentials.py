@@ -176,8 +176,8 @@ def secret_in_url(url: str, source: str = "URL") -> Secret | None:
     if parts.password is not None or parts.username:
         user = urllib.parse.unquote(parts.username or "")
         password = urllib.parse.unquote(parts.password or "")
-        if not password and user:  # `https://TOKEN@host`: the token is the user name
-            return Secret("basic", user, "", source=source)
+        if not user and not password:  # `${U}:${P}@` with neither set: no credential
+            return None
         return Secret("basic", user, password, source=source)
     match = _TOKEN_PATH.match(parts.path)
     if match:
@@ -268,7 +268,9 @@ class Credentials:
         host, port, path = _url_parts(url)
         if not host:
             return None
-        for entries in (self._entries, self._file_entries()):
+        with self._lock:
+            registered = list(self._entries)
+        for entries in (registered, self._file_entries()):
             best = _best(entries, host, port, path)
             if best is not None:
                 return best
@@ -298,7 +300,9 @@ class Credentials:
     def header_for(self, host: str, path: str) -> str | None:
         """Authorization for a request rattler makes (its callback sees no port or scheme)."""
         host = host.lower()
-        for entries in (self._entries, self._file_entries()):
+        with self._lock:
+            registered = list(self._entries)
+        for entries in (registered, self._file_entries()):
             best = _best(entries, host, None, path or "/", any_port=True)
             if best is not None:
                 return best.header()

@@ -294,3 +294,13 @@ def test_every_network_command_takes_an_auth_file(command: str) -> None:
     done = repro_audit(command, "--help")
     assert done.returncode == 0, done.stderr
     assert "--auth-file" in done.stdout
+
+
+def test_unset_placeholders_fall_through_to_the_auth_file(tmp_path: Path) -> None:
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"h.example": "file-user:file-pw"}))
+    store = Credentials(auth_file=auth, env={})
+    store.register_urls(["https://${CH_USER}:${CH_PASS}@h.example/c"])
+    assert store.for_url("https://${CH_USER}:${CH_PASS}@h.example/c/x").password == "file-pw"
+    assert store.missing_vars("h.example") == ["CH_PASS", "CH_USER"]
+    assert Credentials(env={}).for_url("https://${CH_USER}:${CH_PASS}@h.example/c") is None
