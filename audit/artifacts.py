@@ -11,22 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.core.errors import FindingsError, InfrastructureError, InputError
+from audit.core.errors import FindingsError
 from audit.core.fs import sha256_file
 from audit.core.redact import redact_url
-
-CHUNK = 1 << 20
-USER_AGENT = "repro-audit (artifact fetch)"
 
 
 @dataclass(frozen=True)
@@ -72,37 +65,16 @@ def verify(path: Path, artifact: Artifact) -> None:
         raise _mismatch(artifact, "sha256", artifact.sha256.lower(), digest)
 
 
-def download(artifact: Artifact, dest: Path, timeout: float) -> None:
-    """Copy the artifact's bytes to `dest` (a temp file), from file:// or http(s)://."""
-    parsed = urllib.parse.urlparse(artifact.url)
-    shown = redact_url(artifact.url)
-    if parsed.scheme == "file":
-        source = Path(urllib.request.url2pathname(parsed.path))
-        try:
-            shutil.copyfile(source, dest)
-        except FileNotFoundError:
-            raise InputError(
-                f"locked artifact of {artifact.label} not found", where=shown
-            ) from None
-        except OSError as exc:
-            raise InfrastructureError(f"cannot read {shown}: {exc.strerror}") from None
-        return
-    if parsed.scheme not in ("http", "https"):
-        raise InputError(f"unsupported URL scheme {parsed.scheme!r} for {artifact.label}")
-    request = urllib.request.Request(os.path.expandvars(artifact.url))
-    request.add_header("User-Agent", USER_AGENT)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as out:
-            shutil.copyfileobj(response, out, CHUNK)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            raise InputError(
-                f"locked artifact of {artifact.label} is gone (404)", where=shown
-            ) from None
-        raise InfrastructureError(f"HTTP {exc.code} fetching {shown}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise InfrastructureError(f"cannot fetch {shown}: {reason}") from None
+def download_artifact(artifact: Artifact, dest: Path, timeout: float = 60.0) -> None:
+    """Write the artifact's bytes to `dest` (atomically), from file:// or http(s)://.
+
+    Through the one HTTP client: retries with backoff, credentials from the store
+    (`audit.core.credentials`), 401/403 → AccessDeniedError (exit 2), gone → exit 2,
+    unreachable → exit 3. Not verified here: see `fetch_one`.
+    """
+    from audit.core.http import download
+
+    download(artifact.url, dest, what=f"locked artifact of {artifact.label}", timeout=timeout)
 
 
 def fetch_one(artifact: Artifact, cache_dir: Path, *, timeout: float = 60.0) -> tuple[Path, bool]:
@@ -119,11 +91,9 @@ def fetch_one(artifact: Artifact, cache_dir: Path, *, timeout: float = 60.0) -> 
         except FindingsError:
             path.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".fetch-", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = path.parent / f".fetch-{os.getpid()}-{threading.get_ident()}-{artifact.file_name}"
     try:
-        download(artifact, tmp, timeout)
+        download_artifact(artifact, tmp, timeout)
         verify(tmp, artifact)
         os.replace(tmp, path)
     finally:

@@ -2,8 +2,9 @@
 
 A channel is a name (`conda-forge` → https://conda.anaconda.org/conda-forge), a URL
 (`https://…`, `file://…`), or a local path. `$VAR` / `${VAR}` in a URL are expanded from
-the environment when fetching (the conda-lock convention for credentials); what is written
-to any output is the redacted URL, never the expanded secret.
+the environment in memory only (the conda-lock convention for credentials): the
+credentials go to the one store (`audit.core.credentials`), the solver sees the URL
+without them (so rattler's cache never holds a secret) and outputs keep the placeholders.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audit.core.credentials import expand, register_urls
 from audit.core.errors import InputError
-from audit.core.redact import redact_url
+from audit.core.redact import redact_url, strip_credentials
 
 CHANNEL_ALIAS = "https://conda.anaconda.org"
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -37,12 +39,13 @@ class ChannelRef:
 
     @property
     def safe_url(self) -> str:
-        return redact_url(self.url)
+        """The URL to fetch, without any credential (they come from the store)."""
+        return strip_credentials(self.url)
 
     def to_rattler(self) -> Any:
         from rattler import Channel
 
-        return Channel(self.url)
+        return Channel(self.safe_url)
 
 
 def resolve_channel(written: str, *, base_dir: Path | None = None) -> ChannelRef:
@@ -50,8 +53,9 @@ def resolve_channel(written: str, *, base_dir: Path | None = None) -> ChannelRef
     text = written.strip()
     if not text:
         raise InputError("empty channel name")
-    expanded = os.path.expandvars(text)
+    expanded = expand(text)[0] if _URL.match(text) else os.path.expandvars(text)
     if _URL.match(expanded):
+        register_urls([text])
         return ChannelRef(written=text, url=expanded.rstrip("/"))
     path = Path(expanded).expanduser()
     looks_like_path = text.startswith((".", "/", "~")) or os.sep in text and path.exists()
@@ -80,53 +84,22 @@ def resolve_channels(
     return refs
 
 
-def install_auth_file(auth_file: Path | None, *, work_dir: Path) -> None:
-    """Make channel credentials from `auth_file` visible to rattler (RATTLER_AUTH_FILE).
+def install_rattler_auth(work_dir: Path) -> None:
+    """Give rattler the anaconda.org-style tokens of the store, in its own auth-file format.
 
-    Our format: JSON `{"host-or-url-prefix": "user:password" | {"token": "..."} |
-    {"username": ..., "password": ...}}`. It is translated into rattler's own format in a
-    private file, since rattler reads credentials only from there or the keyring.
+    rattler inserts `/t/<token>/` itself for a `CondaToken` keyed by host, so the token
+    never appears in a URL it caches. Basic and bearer credentials reach rattler through
+    a header callback (`audit.lock.solve`), matched on host, port and path.
     """
-    if auth_file is None:
+    from audit.core.credentials import current
+
+    tokens = current().entries_for_rattler()
+    if not tokens:
         return
-    try:
-        data = json.loads(auth_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("auth file not found", where=str(auth_file)) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", where=f"{auth_file}:{exc.lineno}") from None
-    if not isinstance(data, dict):
-        raise InputError("auth file must be a JSON object", where=str(auth_file))
-    translated: dict[str, Any] = {}
-    for host, value in sorted(data.items()):
-        key = _auth_key(host)
-        translated[key] = _auth_value(value, str(auth_file), host)
-        bare = re.sub(r":\d+$", "", key)  # rattler looks credentials up by host name alone
-        translated.setdefault(bare, translated[key])
     target = work_dir / "rattler-auth.json"
-    target.write_text(json.dumps(translated), encoding="utf-8")
-    target.chmod(0o600)
+    target.touch(mode=0o600)
+    target.write_text(json.dumps(tokens), encoding="utf-8")
     os.environ["RATTLER_AUTH_FILE"] = str(target)
-
-
-def _auth_key(host: str) -> str:
-    """rattler keys credentials by host (optionally with a path prefix), without scheme."""
-    return re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", host).rstrip("/")
-
-
-def _auth_value(value: Any, where: str, host: str) -> dict[str, Any]:
-    if isinstance(value, str) and ":" in value:
-        user, password = value.split(":", 1)
-        return {"BasicHTTP": {"username": user, "password": password}}
-    if isinstance(value, dict) and "token" in value:
-        return {"CondaToken": str(value["token"])}
-    if isinstance(value, dict) and "bearer" in value:
-        return {"BearerToken": str(value["bearer"])}
-    if isinstance(value, dict) and {"username", "password"} <= set(value):
-        return {"BasicHTTP": {"username": value["username"], "password": value["password"]}}
-    raise InputError(
-        f"credentials for '{host}' must be 'user:password' or {{'token': ...}}", where=where
-    )
 
 
 def bind_channel_specs(specs: tuple[str, ...], channels: list[ChannelRef]) -> tuple[str, ...]:
@@ -140,9 +113,10 @@ def bind_channel_specs(specs: tuple[str, ...], channels: list[ChannelRef]) -> tu
         head, sep, rest = spec.partition("::")
         if sep:
             for ref in channels:
-                candidates = {ref.written, ref.url, ref.url.rstrip("/").rsplit("/", 1)[-1]}
+                url = ref.safe_url
+                candidates = {ref.written, ref.url, url, url.rstrip("/").rsplit("/", 1)[-1]}
                 if head in candidates:
-                    spec = f"{ref.url}::{rest}"
+                    spec = f"{url}::{rest}"
                     break
         out.append(spec)
     return tuple(out)

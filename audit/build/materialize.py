@@ -120,6 +120,9 @@ def lock_platforms(lockfile: Path) -> tuple[str, ...]:
     meta = read_metadata(lockfile)
     if meta is None:
         raise InputError("no such lockfile", where=str(lockfile), hint="run `repro-audit lock`")
+    from audit.core.credentials import register_urls
+
+    register_urls(meta.channels)  # `${VAR}` channels: credentials for the artifacts
     return meta.platforms
 
 

@@ -34,6 +34,7 @@ from audit.build.engine import (
     docker_endpoint,
     docker_unreachable,
     pull_env_path,
+    pull_private_bases,
 )
 from audit.build.inputs import (
     BuildInputs,
@@ -281,6 +282,7 @@ def _user_image(
     text = substitute_bases(inputs.text, local, inner, inputs.parsed, env_tag)
     epoch = source_date_epoch()
     platform = CONDA_TO_OCI[conda_platform(options.platform or daemon_platform(client))]
+    pull_private_bases(client, inputs.images, options.local_bases, platform, say)
     try:
         with tempfile.TemporaryFile() as tar:
             user_context_tar(context, text, inner, epoch, tar, skip)

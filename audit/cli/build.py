@@ -9,11 +9,13 @@ import typer
 
 from audit.cli.app import app
 from audit.cli.common import (
+    AuthFileOpt,
     CacheDirOpt,
     FormatOpt,
     JsonOpt,
     emit_json,
     progress_printer,
+    use_credentials,
     wants_json,
 )
 
@@ -76,8 +78,10 @@ def build(
     ] = True,
     output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Build an image whose conda environment is exactly the lock, and record the build."""
+    use_credentials(auth_file)
     from audit.build.run import BuildOptions, iter_progress_lines, run_build
 
     progress = progress_printer()

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import InsecureRegistryOpt, check_format, insecure_registries, write_output
+from audit.cli.common import (
+    AuthFileOpt,
+    InsecureRegistryOpt,
+    check_format,
+    insecure_registries,
+    use_credentials,
+    write_output,
+)
 
 
 @app.command()
@@ -34,8 +41,10 @@ def check(
         float, typer.Option("--timeout", help="Seconds per request with --online.")
     ] = 10.0,
     insecure_registry: InsecureRegistryOpt = None,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Pre-merge checks, offline: lock in sync, images pinned, no secrets, team policy."""
+    use_credentials(auth_file)
     from audit.check import CheckOptions, run_check
 
     check_format(output_format, ("human", "github", "sarif", "junit", "json"))

@@ -29,6 +29,15 @@ InsecureRegistryOpt = Annotated[
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds per channel or registry request.")
 ]
+AuthFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--auth-file",
+        help="JSON credentials by host, host:port or host/path ('user:pass', token, "
+        "bearer) for channels, indexes and registries (default $REPRO_AUDIT_AUTH_FILE; "
+        "see README, Credentials).",
+    ),
+]
 OutputOpt = Annotated[
     Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
 ]
@@ -59,6 +68,13 @@ def write_output(text: str, output: Path | None) -> None:
         from audit.core.fs import atomic_write_text
 
         atomic_write_text(output, text)
+
+
+def use_credentials(auth_file: Path | None) -> None:
+    """Start the process's one credential store (`audit.core.credentials`) for this run."""
+    from audit.core.credentials import configure
+
+    configure(auth_file=auth_file)
 
 
 def insecure_registries(values: list[str] | None) -> frozenset[str]:

@@ -9,7 +9,12 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import check_format, write_output
+from audit.cli.common import (
+    AuthFileOpt,
+    check_format,
+    use_credentials,
+    write_output,
+)
 
 
 @app.command()
@@ -40,8 +45,10 @@ def diff(
             "rebuilt, channel-changed, hash-changed, moved, metadata-changed, any, none.",
         ),
     ] = "any",
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Classify every package change between two inventories (exit 1 on selected kinds)."""
+    use_credentials(auth_file)
     from audit.diff.classify import diff_many, parse_fail_on
     from audit.diff.formats.dispatch import DIFF_FORMATS, render_diff
     from audit.inventory import normalize_platform, open_source

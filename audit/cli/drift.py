@@ -10,11 +10,13 @@ import typer
 
 from audit.cli.app import app
 from audit.cli.common import (
+    AuthFileOpt,
     CacheDirOpt,
     InsecureRegistryOpt,
     TimeoutOpt,
     check_format,
     insecure_registries,
+    use_credentials,
     write_output,
 )
 
@@ -62,8 +64,10 @@ def drift(
     insecure_registry: InsecureRegistryOpt = None,
     timeout: TimeoutOpt = 15.0,
     cache_dir: CacheDirOpt = None,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """The periodic drift report: lock history, upstream, base images, image vs lock."""
+    use_credentials(auth_file)
     from audit.core.errors import InputError
     from audit.drift.formats.dispatch import DRIFT_FORMATS, render_drift, report_format
     from audit.drift.report import DriftOptions, run_drift

@@ -9,7 +9,12 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import check_format, write_output
+from audit.cli.common import (
+    AuthFileOpt,
+    check_format,
+    use_credentials,
+    write_output,
+)
 
 
 @app.command()
@@ -31,8 +36,10 @@ def inventory(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write to FILE instead of stdout.")
     ] = None,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """List every package an environment contains (lockfile, prefix, image, record, git)."""
+    use_credentials(auth_file)
     from audit.inventory import read_inventory
 
     check_format(output_format, ("table", "json", "cyclonedx"))

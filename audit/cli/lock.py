@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import CacheDirOpt, FormatOpt, JsonOpt, emit_json, wants_json
+from audit.cli.common import (
+    CacheDirOpt,
+    FormatOpt,
+    JsonOpt,
+    emit_json,
+    use_credentials,
+    wants_json,
+)
 
 
 @app.command()
@@ -69,6 +76,7 @@ def lock(
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve environment.yml into conda-lock.yml and explicit per-platform lockfiles."""
+    use_credentials(auth_file)
     from audit.lock.render import render_lock_result
     from audit.lock.run import LockOptions, run_lock
 

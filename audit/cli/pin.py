@@ -10,12 +10,14 @@ import typer
 
 from audit.cli.app import app
 from audit.cli.common import (
+    AuthFileOpt,
     FormatOpt,
     InsecureRegistryOpt,
     JsonOpt,
     TimeoutOpt,
     emit_json,
     insecure_registries,
+    use_credentials,
     wants_json,
 )
 
@@ -44,8 +46,10 @@ def pin(
     ] = 4,
     output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Pin every image a build pulls to a digest and record it in image-lock.json."""
+    use_credentials(auth_file)
     from audit.pin.run import PinOptions, render_text, run_pin
 
     dockerfiles = list(file or [])

@@ -10,6 +10,7 @@ import typer
 
 from audit.cli.app import app
 from audit.cli.common import (
+    AuthFileOpt,
     CacheDirOpt,
     FormatOpt,
     InsecureRegistryOpt,
@@ -18,6 +19,7 @@ from audit.cli.common import (
     emit_json,
     insecure_registries,
     progress_printer,
+    use_credentials,
     wants_json,
 )
 
@@ -56,8 +58,10 @@ def verify(
     cache_dir: CacheDirOpt = None,
     output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
+    auth_file: AuthFileOpt = None,
 ) -> None:
     """Does a recorded build still reproduce? AVAILABLE/REPRODUCED exit 0, others 1."""
+    use_credentials(auth_file)
     from audit.verify import VerifyOptions, render_text, run_verify
 
     progress = progress_printer()

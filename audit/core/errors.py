@@ -51,3 +51,10 @@ class FindingsError(ReproAuditError):
     """The command ran and found something wrong (exit 1), e.g. a hash mismatch."""
 
     exit_code = EXIT_FINDINGS
+
+
+class AccessDeniedError(InputError):
+    """401/403 from a channel, index or registry: the credentials are missing or wrong (exit 2).
+
+    The hint says how to give credentials for that host (see `audit.core.credentials`).
+    """

@@ -24,6 +24,7 @@ from audit.core.errors import (
     EXIT_FINDINGS,
     EXIT_INFRA,
     EXIT_OK,
+    AccessDeniedError,
     InfrastructureError,
     InputError,
     ReproAuditError,
@@ -365,6 +366,8 @@ def upstream_section(
     )
     try:
         solved = solve_without_writing(lock_options, probe_timeout=options.timeout)
+    except AccessDeniedError:
+        raise  # missing credentials: exit 2 with how to give them, not "unavailable"
     except InfrastructureError as exc:
         return Section("upstream", "unavailable", exc.one_line())
     except InputError as exc:
@@ -435,6 +438,8 @@ def images_section(options: DriftOptions, locks: list[Path], top: Path) -> Secti
                 )
             )
             continue
+        except AccessDeniedError:
+            raise
         except ReproAuditError as exc:
             unavailable.append({"reference": ref.tagged(), "reason": exc.one_line()})
             continue

@@ -30,25 +30,18 @@ def probe_channels(urls: list[str], timeout: float) -> None:
     wants "unavailable" at once. Only connection failures count: any HTTP answer (even
     401 or 404) means the host is there, and the solver reports the rest precisely.
     """
-    import urllib.error
-    import urllib.request
-
     from audit.core.errors import InfrastructureError
-    from audit.core.redact import redact_url
+    from audit.core.http import request
 
     for url in urls:
         if not url.startswith(("http://", "https://")):
             continue
-        request = urllib.request.Request(f"{url}/noarch/repodata.json", method="HEAD")
         try:
-            with urllib.request.urlopen(request, timeout=timeout):
-                pass
-        except urllib.error.HTTPError:
-            continue
-        except (TimeoutError, urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            answer = request("HEAD", f"{url}/noarch/repodata.json", timeout=timeout, retries=0)
+            answer.release_conn()
+        except InfrastructureError as exc:
             raise InfrastructureError(
-                f"channel unreachable: {redact_url(url)} ({reason})",
+                f"channel unreachable: {exc.message}",
                 hint="the upstream section needs the channels of environment.yml",
             ) from None
 
@@ -71,7 +64,7 @@ def solve_without_writing(options: LockOptions, probe_timeout: float = 10.0) -> 
         hashes,
         digest,
         before_solve=lambda channels: probe_channels(
-            [c.url for c in channels], timeout=probe_timeout
+            [c.safe_url for c in channels], timeout=probe_timeout
         ),
     )
     document = solved.document

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -228,9 +226,9 @@ class _VerifyingStream(io.RawIOBase):
 class RegistrySource(InventorySource):
     """`docker://REF`: manifest and layer blobs from a registry (OCI distribution API).
 
-    Manifests, auth and retries come from `audit.registry.client.RegistryClient`; layer
-    blobs are streamed here (that client reads bodies whole, which a multi-GB layer must
-    not be) with the authorization it negotiated, and their sha256 is verified.
+    Manifests, blobs, auth and retries come from `audit.registry.client.RegistryClient`;
+    layer blobs are streamed (`open_blob`: a multi-GB layer is never held whole) and
+    their sha256 is verified here.
     """
 
     def __init__(self, spec: str, platform: str | None = None, client: Any = None) -> None:
@@ -271,26 +269,16 @@ class RegistrySource(InventorySource):
         return [read_layers(self.spec, [(d, opener(d)) for d in layers], config)]
 
     def _open_blob(self, client: Any, digest: str) -> BinaryIO:
+        from audit.registry.client import DeniedError, NotFoundError
+
         host, repo = self.ref.api_host, self.ref.repository
-        url = f"{client._scheme(host)}://{host}/v2/{repo}/blobs/{digest}"
-        request = urllib.request.Request(url)
-        authorization = client._cached_auth(host, f"repository:{repo}:pull")
-        if authorization:
-            request.add_unredirected_header("Authorization", authorization)
         where = f"{self.spec}@{digest}"
         try:
-            response = urllib.request.urlopen(request, timeout=client.timeout)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code == 404:
-                raise InventoryError("layer blob not found", where=where) from None
-            if exc.code in (401, 403):
-                raise InventoryError(f"layer blob denied (HTTP {exc.code})", where=where) from None
-            raise InfrastructureError(f"registry answered HTTP {exc.code}", where=where) from None
-        except OSError as exc:
-            raise InfrastructureError(
-                f"registry {host} did not answer: {getattr(exc, 'reason', exc)}"
-            ) from None
+            response = client.open_blob(host, repo, digest)
+        except NotFoundError:
+            raise InventoryError("layer blob not found", where=where) from None
+        except DeniedError:
+            raise
         return _VerifyingStream(response, digest, where)  # type: ignore[return-value]
 
 

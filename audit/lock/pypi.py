@@ -23,7 +23,6 @@ import base64
 import functools
 import hashlib
 import io
-import netrc
 import os
 import re
 import subprocess
@@ -411,10 +410,10 @@ def _run_uv(
     env.pop("FORCE_COLOR", None)
     # Index URLs go through the environment: credentials stay out of the process list.
     if index_url:
-        env["UV_INDEX_URL"] = index_url
+        env["UV_INDEX_URL"] = _with_credentials(index_url)
         env.pop("UV_DEFAULT_INDEX", None)
     if extra_index_urls:
-        env["UV_EXTRA_INDEX_URL"] = " ".join(extra_index_urls)
+        env["UV_EXTRA_INDEX_URL"] = " ".join(_with_credentials(u) for u in extra_index_urls)
         env.pop("UV_INDEX", None)
     try:
         proc = subprocess.run(
@@ -690,23 +689,27 @@ class _Credentials:
         elif self._realm(parts) in self._by_realm:
             user, password = self._by_realm[self._realm(parts)]
         else:
-            found = _netrc_lookup(parts.hostname or "")
-            if found is None:
-                return None
-            user, password = found
+            from audit.core.credentials import current
+
+            secret = current().for_url(url)  # auth file, uv's variables, netrc, keyring
+            return secret.header() if secret else None
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         return f"Basic {token}"
 
 
-def _netrc_lookup(host: str) -> tuple[str, str] | None:
-    try:
-        entry = netrc.netrc(os.environ.get("NETRC")).authenticators(host)
-    except (OSError, netrc.NetrcParseError):
-        return None
-    if not entry:
-        return None
-    login, _, password = entry
-    return (login or "", password or "")
+def _with_credentials(url: str) -> str:
+    """The index URL for uv's environment (never its argv), with the store's credentials."""
+    from audit.core.credentials import current
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None:
+        return url
+    secret = current().for_url(url)
+    if secret is None or secret.kind != "basic":
+        return url
+    user = urllib.parse.quote(secret.username, safe="")
+    password = urllib.parse.quote(secret.password, safe="")
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc}"))
 
 
 def _strip_userinfo(url: str) -> str:

@@ -163,10 +163,20 @@ def parse_inputs(options: LockOptions, digest: str) -> tuple[EnvSpec, VirtualPac
     virtual = load_virtual_packages(options.virtual_packages, options.with_cuda)
     hashes = _content_hashes(spec, virtual)
     entry = {"spec": spec.to_json(), "virtual": virtual.to_json(), "content_hash": hashes}
+    if _holds_secret(spec):  # literal credentials are never written, not even to the cache
+        return spec, virtual, hashes
     with contextlib.suppress(OSError, InputError):
         cache.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(cache, json.dumps(entry, sort_keys=True))
     return spec, virtual, hashes
+
+
+def _holds_secret(spec: EnvSpec) -> bool:
+    """True when a channel or index URL of the spec carries a literal secret."""
+    from audit.core.redact import has_credentials
+
+    urls = [*spec.channels, *spec.pip_index_urls, *spec.pip_extra_index_urls]
+    return any(has_credentials(str(url)) for url in urls)
 
 
 def _parse_cache_path(options: LockOptions, digest: str) -> Path:
@@ -271,10 +281,13 @@ def solve_document(
     Shared by `lock` and by drift's upstream section, which must see exactly what a
     re-lock would give. `before_solve(channels)` may refuse early (e.g. a dead host).
     """
-    from audit.channels import bind_channel_specs, install_auth_file, resolve_channels
+    from audit.channels import bind_channel_specs, install_rattler_auth, resolve_channels
+    from audit.core import credentials
     from audit.lock.solve import SolveRequest, solve_all
     from audit.lockfile.condalock import lock_document, relative_sources
 
+    if options.auth_file is not None and credentials.current().auth_file != options.auth_file:
+        credentials.configure(auth_file=options.auth_file)  # called as a library
     channels = resolve_channels(spec.channels, base_dir=options.files[0].resolve().parent)
     if before_solve is not None:
         before_solve(channels)
@@ -287,8 +300,10 @@ def solve_document(
         )
         for p in spec.platforms
     ]
-    with tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp:
-        install_auth_file(options.auth_file, work_dir=Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp, _restore_env(
+        "RATTLER_AUTH_FILE"
+    ):
+        install_rattler_auth(Path(tmp))
         say(f"solving {len(requests)} platform(s)")
         where = {name: loc for name in spec.lines if (loc := spec.where(name))}
         where.update({name: ", ".join(locs) for name, locs in spec.duplicates.items()})
@@ -391,6 +406,9 @@ def _lock_pip_sections(
 
     say(f"resolving pip packages for {len(todo)} platform(s)")
     index_url = options.pypi_index_url or next(iter(spec.pip_index_urls), None)
+    from audit.core.credentials import register_urls
+
+    register_urls([index_url, *spec.pip_extra_index_urls], whole_host=True)
 
     def one(platform: str) -> list:
         installed = {r.name.normalized: str(r.version) for r in records[platform]}
@@ -475,6 +493,21 @@ def diff_entries(old: list[LockedEntry], new: list[LockedEntry]) -> list[Package
         if a.get(key) != b.get(key)
     ]
     return changes
+
+
+@contextlib.contextmanager
+def _restore_env(name: str) -> Iterator[None]:
+    """Put an environment variable back as it was (rattler's auth file is per solve)."""
+    import os
+
+    saved = os.environ.get(name)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
 
 
 @contextlib.contextmanager

@@ -40,6 +40,9 @@ _CONNECTION_HINTS = (
     "504",
     "429",
 )
+#: rattler says "HTTP status client error (401 Unauthorized) for url (…)"; a bare "401"
+#: could be part of a port number.
+_DENIED = re.compile(r"\b(?:401 unauthorized|403 forbidden)\b|\bunauthorized\b|\bforbidden\b", re.I)
 _MISSING_HINTS = ("404", "not found", "no such file", "could not find subdir")
 
 
@@ -55,12 +58,36 @@ class SolveRequest:
 
 
 
-def make_gateway(cache_dir: Path | None) -> Gateway:
-    """A Gateway whose client retries transient HTTP errors and reads channel credentials."""
-    from rattler import Gateway
-    from rattler.networking import AuthenticationMiddleware, Client, RetryMiddleware
+def _auth_headers(host: str, path: str) -> dict[str, str] | None:
+    """rattler's header callback: the store's Authorization for this request, if any."""
+    from audit.core.credentials import current
 
-    client = Client([AuthenticationMiddleware(), RetryMiddleware(max_retries=RETRIES)])
+    header = current().header_for(host, path)
+    return {"Authorization": header} if header else None
+
+
+def make_gateway(cache_dir: Path | None) -> Gateway:
+    """A Gateway whose client retries transient HTTP errors and reads channel credentials.
+
+    Basic/bearer credentials come from the one store through a header callback, tokens
+    through rattler's auth file (`audit.channels.install_rattler_auth`): the channel URLs
+    rattler sees, caches and names its cache files after never hold a secret.
+    """
+    from rattler import Gateway
+    from rattler.networking import (
+        AddHeadersMiddleware,
+        AuthenticationMiddleware,
+        Client,
+        RetryMiddleware,
+    )
+
+    client = Client(
+        [
+            AddHeadersMiddleware(_auth_headers),
+            AuthenticationMiddleware(),
+            RetryMiddleware(max_retries=RETRIES),
+        ]
+    )
     return Gateway(cache_dir=str(cache_dir or default_cache_dir() / "rattler"), client=client)
 
 
@@ -157,6 +184,8 @@ def classify_solver_error(
         return InputError(f"invalid match spec: {_first_line(text)}")
     if isinstance(exc, GatewayError):
         channel = _channel_in(text, channels)
+        if _DENIED.search(text):
+            return _denied(text, channels, channel)
         if any(h in lower for h in _CONNECTION_HINTS):
             return InfrastructureError(
                 f"channel unreachable: {channel or _first_line(text)}",
@@ -167,15 +196,28 @@ def classify_solver_error(
                 f"unknown channel: {channel or _first_line(text)}",
                 hint="a channel needs a noarch/repodata.json",
             )
-        if "401" in lower or "403" in lower or "unauthorized" in lower or "forbidden" in lower:
-            return InputError(
-                f"access denied to channel {channel or ''}".strip(),
-                hint="pass credentials with --auth-file or in the environment",
-            )
         return InfrastructureError(f"channel error: {_first_line(text)}")
     if isinstance(exc, (InputError, InfrastructureError)):
         return exc  # type: ignore[return-value]
     return InfrastructureError(f"solver failed: {type(exc).__name__}: {_first_line(text)}")
+
+
+def _denied(text: str, channels: Sequence[ChannelRef], channel: str | None) -> Exception:
+    """401/403 from a channel: AccessDeniedError with how to give credentials for its host."""
+    from audit.core.credentials import hint_for
+    from audit.core.errors import AccessDeniedError
+    from audit.core.redact import redact_url
+
+    match = _DENIED.search(text)
+    status = "403" if match and match.group(0).lower().endswith("forbidden") else "401"
+    url = next((c.safe_url for c in channels if c.display == channel), None)
+    if url is None:
+        match = re.search(r"https?://[^\s)]+", text)
+        url = match.group(0) if match else ""
+    return AccessDeniedError(
+        f"access denied (HTTP {status}) to channel {channel or redact_url(url)}",
+        hint=hint_for(url) if url else None,
+    )
 
 
 def explain_conflict(text: str) -> str:
@@ -195,7 +237,7 @@ def _conflict_where(text: str, where: Mapping[str, str]) -> str | None:
 
 def _channel_in(text: str, channels: Sequence[ChannelRef]) -> str | None:
     for channel in channels:
-        if channel.url.rstrip("/") in text or channel.display in text:
+        if channel.safe_url.rstrip("/") in text or channel.display in text:
             return channel.display
     match = re.search(r"channel '([^']+)'", text)
     return match.group(1) if match else None

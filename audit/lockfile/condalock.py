@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from audit.core.credentials import env_vars
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text
 from audit.core.redact import redact_url
@@ -288,7 +289,9 @@ def lock_document(
         "version": 1,
         "metadata": {
             "content_hash": dict(sorted(content_hash.items())),
-            "channels": [{"url": redact_url(c), "used_env_vars": []} for c in channels],
+            "channels": [
+                {"url": redact_url(c), "used_env_vars": env_vars(redact_url(c))} for c in channels
+            ],
             "platforms": list(platforms),
             "sources": list(sources),
             "custom_metadata": {DIGEST_KEY: digest, **dict(sorted((extra or {}).items()))},

@@ -1,9 +1,10 @@
 """A small OCI distribution client: resolve a tag to a digest, read and push manifests.
 
-Standard library only (urllib), so the CLI starts fast. It speaks the token flow of the
-distribution spec (`WWW-Authenticate: Bearer realm=…` → token endpoint), Basic auth,
-anonymous access, the manifest media types of OCI and Docker, and retries 429/5xx and
-connection failures with exponential backoff. Errors map onto the exit-code contract:
+Requests go through the one pooled client (`audit.core.http`: retries of 429/5xx and
+connection failures with exponential backoff and Retry-After, no Authorization on
+redirects). It speaks the token flow of the distribution spec (`WWW-Authenticate: Bearer
+realm=…` → token endpoint), Basic auth, anonymous access and the manifest media types of
+OCI and Docker. Errors map onto the exit-code contract:
 404/401/403 are bad input (2), a registry that does not answer is infrastructure (3).
 """
 
@@ -11,19 +12,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
-import random
 import re
 import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from audit.core.errors import InfrastructureError, InputError
+from audit.core.credentials import hint_for
+from audit.core.errors import AccessDeniedError, InfrastructureError, InputError
+from audit.core.http import RETRY_STATUSES
 from audit.core.redact import redact_url
 from audit.registry.credentials import Credential, DockerCredentials
 from audit.registry.reference import ImageRef, is_loopback
@@ -35,7 +34,6 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST])
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -47,8 +45,8 @@ class NotFoundError(RegistryError):
     """404: the tag, digest or repository does not exist."""
 
 
-class DeniedError(RegistryError):
-    """401/403: no access with the credentials we have."""
+class DeniedError(RegistryError, AccessDeniedError):
+    """401/403: no access with the credentials we have (exit 2, with how to log in)."""
 
 
 class UnreachableError(InfrastructureError):
@@ -87,6 +85,7 @@ class _Response:
     status: int
     headers: Mapping[str, str]
     body: bytes
+    stream: Any = None  # the open urllib3 response, for `open_blob`
 
 
 @dataclass
@@ -161,7 +160,14 @@ class RegistryClient:
 
     def ping(self, host: str) -> int:
         """Status of GET /v2/ (200 or 401 mean a registry is there)."""
-        return self._send("GET", f"{self._scheme(host)}://{host}/v2/", {}, None).status
+        return self._send("GET", f"{self._scheme(host)}://{host}/v2/", {}, None, host).status
+
+    def open_blob(self, host: str, repository: str, digest: str) -> Any:
+        """A blob's body as a stream (read it, then close it): layers too big to hold."""
+        path = f"/v2/{repository}/blobs/{digest}"
+        response = self._request("GET", host, repository, path, {}, stream=True)
+        self._raise_for_status(response, f"{host}/{repository}@{digest}", "pull")
+        return response.stream
 
     # ------------------------------------------------------------------ internals
 
@@ -210,67 +216,59 @@ class RegistryClient:
         headers: dict[str, str],
         body: bytes | None = None,
         push: bool = False,
+        stream: bool = False,
     ) -> _Response:
-        """Send with retries; answer one 401 challenge by authenticating, then resend."""
+        """Send (retries in `audit.core.http`); answer one 401 challenge, then resend."""
         url = f"{self._scheme(host)}://{host}{path}"
         scope = f"repository:{repository}:{'pull,push' if push else 'pull'}"
         authenticated = False
-        attempt = 0
         while True:
             sent = dict(headers)
             authorization = self._cached_auth(host, scope)
             if authorization:
                 sent["Authorization"] = authorization
-            response = self._send_with_retries(method, url, sent, body, host)
+            response = self._send(method, url, sent, body, host, stream=stream)
             if response.status == 401 and not authenticated:
                 authenticated = True
                 self._authenticate(host, scope, response.headers.get("WWW-Authenticate", ""))
                 continue
-            if response.status in RETRY_STATUSES and attempt < self.retries:
-                self._sleep(attempt, response.headers.get("Retry-After"))
-                attempt += 1
-                continue
             return response
 
-    def _send_with_retries(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None, host: str
-    ) -> _Response:
-        for attempt in range(self.retries + 1):
-            try:
-                return self._send(method, url, headers, body)
-            except OSError as exc:
-                reason = getattr(exc, "reason", None) or exc
-                if attempt == self.retries:
-                    raise UnreachableError(
-                        f"registry {host} did not answer: {reason}",
-                        hint=f"{self.retries + 1} attempts, timeout {self.timeout:g}s",
-                    ) from None
-                self._sleep(attempt, None)
-        raise AssertionError("unreachable")
-
     def _send(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        host: str,
+        stream: bool = False,
     ) -> _Response:
-        request = urllib.request.Request(url, data=body, method=method)
-        for name, value in headers.items():
-            if name == "Authorization":  # never forwarded on a redirect (e.g. to a CDN)
-                request.add_unredirected_header(name, value)
-            else:
-                request.add_header(name, value)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                return _Response(answer.status, answer.headers, answer.read())
-        except urllib.error.HTTPError as error:
-            with error:
-                return _Response(error.code, error.headers, error.read())
-        except http.client.HTTPException as exc:
-            raise OSError(f"bad HTTP answer: {exc!r}") from None
+        """One request through the shared client: retries 429/5xx and connection failures
+        with backoff (Retry-After honoured); Authorization is never sent on a redirect."""
+        from audit.core import http
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
-        delay = self.backoff * (2**attempt) * (1 + random.random() / 2)
-        if retry_after and retry_after.strip().isdigit():
-            delay = min(float(retry_after), 30.0)
-        time.sleep(delay)
+        try:
+            answer = http.request(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                timeout=self.timeout,
+                retries=self.retries,
+                backoff=self.backoff,
+                stream=stream,
+                auth=False,  # the registry's own tokens, negotiated here
+            )
+        except InfrastructureError as exc:
+            raise UnreachableError(
+                f"registry {host} did not answer: {exc.message.split(': ', 1)[-1]}",
+                hint=exc.hint,
+            ) from None
+        if stream and answer.status == 200:
+            return _Response(answer.status, answer.headers, b"", answer)
+        data = answer.data if not stream else answer.read()
+        answer.release_conn()
+        return _Response(answer.status, answer.headers, data)
 
     def _cached_auth(self, host: str, scope: str) -> str | None:
         with self._lock:
@@ -284,8 +282,8 @@ class RegistryClient:
         if scheme == "basic":
             if credential is None or credential.identity_token:
                 raise DeniedError(
-                    f"registry {host} requires a login",
-                    hint="run docker login or add it to ~/.docker/config.json",
+                    f"access denied (HTTP 401) by registry {host}: it requires a login",
+                    hint=hint_for(host, registry=True),
                 )
             with self._lock:
                 self._tokens[(host, "*")] = _basic(credential)
@@ -311,14 +309,18 @@ class RegistryClient:
             }
             data: bytes | None = urllib.parse.urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            response = self._send_with_retries("POST", realm, headers, data, host)
+            response = self._send("POST", realm, headers, data, host)
         else:
             if credential is not None:
                 headers["Authorization"] = _basic(credential)
             url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
-            response = self._send_with_retries("GET", url, headers, None, host)
+            response = self._send("GET", url, headers, None, host)
         if response.status in (401, 403):
-            raise DeniedError(f"token service {redact_url(realm)} refused access to {host}")
+            raise DeniedError(
+                f"access denied (HTTP {response.status}) by token service {redact_url(realm)}"
+                f" for {host}",
+                hint=hint_for(host, registry=True),
+            )
         if response.status != 200:
             raise UnreachableError(
                 f"token service {redact_url(realm)} answered HTTP {response.status}"
@@ -339,7 +341,10 @@ class RegistryClient:
         if status == 404:
             raise NotFoundError(f"{what}: not found{detail}")
         if status in (401, 403):
-            raise DeniedError(f"{what}: {action} denied (HTTP {status}){detail}")
+            raise DeniedError(
+                f"access denied (HTTP {status}) to {action} {what}{detail}",
+                hint=hint_for(what.split("/", 1)[0], registry=True),
+            )
         if status in RETRY_STATUSES:
             raise UnreachableError(f"{what}: registry answered HTTP {status} after retries")
         raise RegistryError(f"{what}: unexpected HTTP {status}{detail}")

@@ -2,8 +2,12 @@
 
 `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`): a per-registry helper in
 `credHelpers`, else the `credsStore` helper, else the base64 `auth` (or `identitytoken`) in
-`auths`. A helper is `docker-credential-<name> get` with the server URL on stdin. A missing
-file means anonymous access; nothing read here is ever printed.
+`auths`. A helper is `docker-credential-<name> get` with the server URL on stdin. When
+Docker's config has nothing for a host, the one credential store of the run
+(`audit.core.credentials`: `--auth-file`, `REPRO_AUDIT_AUTH_FILE`, netrc) is asked. This
+module stays the registry's own source because Docker's config, its helpers and identity
+tokens exist only for registries. A missing file means anonymous access; nothing read
+here is ever printed.
 """
 
 from __future__ import annotations
@@ -93,7 +97,17 @@ class DockerCredentials:
                 found = _from_auth_entry(entry)
                 if found:
                     return found
+        return _from_store(host)
+
+
+def _from_store(host: str) -> Credential | None:
+    """The run's auth file / netrc entry for a registry host (user and password only)."""
+    from audit.core.credentials import current
+
+    secret = current().for_url(f"https://{host}/v2/")
+    if secret is None or secret.kind != "basic":
         return None
+    return Credential(secret.username, secret.password)
 
 
 def _from_auth_entry(entry: dict) -> Credential | None:

@@ -111,6 +111,7 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
         from audit.lockfile.condalock import read_lock_records
 
         try:
+            _register_lock_channels(inputs.lockfile)
             records = read_lock_records(inputs.lockfile, platform)
             wheels = read_pip_wheels(inputs.lockfile, platform)
             read_inventory(str(inputs.lockfile), platform)
@@ -139,6 +140,16 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
                 )
             )
     return _record_packages(inputs), [], problems
+
+
+def _register_lock_channels(lockfile: Path) -> None:
+    """The lock's `${VAR}` channel URLs feed the credential store (expanded in memory)."""
+    from audit.core.credentials import register_urls
+    from audit.lockfile.condalock import read_metadata
+
+    meta = read_metadata(lockfile)
+    if meta is not None:
+        register_urls(meta.channels)
 
 
 def _record_packages(inputs: Inputs) -> list[Artifact]:

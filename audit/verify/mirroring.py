@@ -8,6 +8,7 @@ from typing import Any
 
 from audit.artifacts import Artifact
 from audit.core.errors import (
+    AccessDeniedError,
     ReproAuditError,
 )
 from audit.verify.inputs import Inputs
@@ -41,6 +42,8 @@ def write_mirror(
                 return None
         try:
             path, _ = fetch_one(artifact, cache_dir, timeout=options.timeout)
+        except AccessDeniedError:
+            raise  # no credentials: exit 2 saying how to give them, not a silent gap
         except ReproAuditError as exc:
             return f"not mirrored: {artifact.label}: {exc.one_line()}"
         mirror.add_artifact(artifact, path)
@@ -63,6 +66,8 @@ def write_mirror(
         say("mirroring", ref.canonical())
         try:
             mirror.add_image(client, ref, inputs.platform)
+        except AccessDeniedError:
+            raise
         except ReproAuditError as exc:
             notes.append(f"not mirrored: {ref.canonical()}: {exc.one_line()}")
     mirror.save()

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from audit.artifacts import Artifact
 from audit.core.errors import (
+    AccessDeniedError,
     InfrastructureError,
     InputError,
     ReproAuditError,
 )
 from audit.core.fs import sha256_file
+from audit.core.http import DENIED, Probe, denied
+from audit.core.http import probe as http_probe
 from audit.core.redact import redact_url
 from audit.verify.inputs import Inputs
 from audit.verify.options import VerifyOptions
@@ -36,51 +35,9 @@ from audit.verify.verdict import (
 WORKERS = 32
 
 
-@dataclass
-class _Probe:
-    status: str
-    detail: str = ""
-    size: int | None = None
-
-
-def probe_url(url: str, timeout: float) -> _Probe:
-    """HEAD the URL (ranged GET when HEAD is refused): ok with its size, gone, unreachable."""
-    url = os.path.expandvars(url)
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme == "file":
-        path = Path(urllib.request.url2pathname(parsed.path))
-        try:
-            return _Probe(OK, size=path.stat().st_size)
-        except FileNotFoundError:
-            return _Probe(GONE, "file not found")
-        except OSError as exc:
-            return _Probe(UNREACHABLE, exc.strerror or str(exc))
-    if parsed.scheme not in ("http", "https"):
-        return _Probe(UNREACHABLE, f"unsupported URL scheme {parsed.scheme!r}")
-    for method, headers in (("HEAD", {}), ("GET", {"Range": "bytes=0-0"})):
-        request = urllib.request.Request(url, method=method, headers=headers)
-        request.add_header("User-Agent", "repro-audit (verify)")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                size = None
-                if method == "HEAD" and answer.headers.get("Content-Length", "").isdigit():
-                    size = int(answer.headers["Content-Length"])
-                elif "/" in (answer.headers.get("Content-Range") or ""):
-                    total = answer.headers["Content-Range"].rsplit("/", 1)[1]
-                    size = int(total) if total.isdigit() else None
-                return _Probe(OK, size=size)
-        except urllib.error.HTTPError as error:
-            error.close()
-            if error.code in (405, 501) and method == "HEAD":
-                continue
-            if error.code in (404, 410):
-                return _Probe(GONE, f"HTTP {error.code}")
-            if error.code in (401, 403):
-                return _Probe(GONE, f"HTTP {error.code} (access denied)")
-            return _Probe(UNREACHABLE, f"HTTP {error.code}")
-        except (OSError, ValueError) as exc:
-            return _Probe(UNREACHABLE, str(getattr(exc, "reason", exc)))
-    return _Probe(UNREACHABLE, "no answer")
+def probe_url(url: str, timeout: float) -> Probe:
+    """HEAD (ranged GET when HEAD is refused): ok with its size, gone, denied, unreachable."""
+    return http_probe(url, timeout=timeout)
 
 
 def verified_size(path: Path, sha256: str) -> tuple[bool, int]:
@@ -159,6 +116,8 @@ def check_artifact(
             )
     if probe.status == OK:
         return mirror_problem
+    if probe.status == DENIED and not mirrored:
+        raise denied(artifact.url, probe.code or 401, f"checking {artifact.label}")
     if mirror_problem is not None:
         return mirror_problem
     return Problem(
@@ -172,39 +131,42 @@ def check_artifact(
     )
 
 
-def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> _Probe:
+def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> Probe:
     """Download the artifact; OK with its sha256 in `detail` (kept in the cache if it matches)."""
-    from audit.artifacts import cache_path, download
+    from audit.artifacts import cache_path, download_artifact
 
     target = cache_path(cache_dir, artifact)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".verify-", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = target.parent / f".verify-{os.getpid()}-{threading.get_ident()}-{artifact.file_name}"
     try:
-        download(artifact, tmp, timeout)
+        download_artifact(artifact, tmp, timeout)
         digest, size = sha256_file(tmp)
-        good = digest == artifact.sha256.lower()
-        if good:
+        if digest == artifact.sha256.lower():
             os.replace(tmp, target)
-        return _Probe(OK, digest, size)
+        return Probe(OK, digest, size)
+    except AccessDeniedError as exc:
+        return Probe(DENIED, exc.message)
     except InfrastructureError as exc:
-        return _Probe(UNREACHABLE, exc.message)
+        return Probe(UNREACHABLE, exc.message)
     except InputError as exc:
-        return _Probe(GONE, exc.message)
+        return Probe(GONE, exc.message)
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
 
 
 def check_base(client: Any, ref: Any, mirror: Any, platform: str) -> Problem | None:
-    from audit.registry.client import DeniedError, NotFoundError
+    from audit.registry.client import NotFoundError
 
     mirrored = mirror is not None and mirror.image_missing(ref.digest, platform) is None
     try:
         client.get_manifest(ref.api_host, ref.repository, ref.digest)
         return None
-    except (NotFoundError, DeniedError) as exc:
+    except AccessDeniedError:
+        if not mirrored:
+            raise
+        status, reason = GONE, "registry denied access (the mirror holds it)"
+    except NotFoundError as exc:
         status, reason = GONE, f"digest gone from its registry ({exc.message})"
     except InfrastructureError as exc:
         status, reason = UNREACHABLE, f"registry unreachable ({exc.message})"

@@ -10,6 +10,7 @@ from audit.core.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
 )
+from audit.core.http import GONE, OK, UNREACHABLE  # noqa: F401  (re-exported for verify)
 
 #: Labels whose difference alone does not make a rebuild EQUIVALENT: the tool's own
 #: version moves with every upgrade of repro-audit, not with the environment.
@@ -28,11 +29,8 @@ class Verdict(StrEnum):
         return EXIT_OK if self in (Verdict.AVAILABLE, Verdict.REPRODUCED) else EXIT_FINDINGS
 
 
-# Status of one input.
-OK = "ok"
-GONE = "gone"
+# Status of one input: the HTTP client's OK / GONE / UNREACHABLE, plus a hash mismatch.
 MISMATCH = "mismatch"
-UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True)

@@ -41,14 +41,25 @@ def serve_handler(handler: Callable[..., Any], *, backlog: int = 256) -> Iterato
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    """A static file handler that checks basic auth (when set) and keeps stderr clean."""
+    """A static file handler that checks basic auth or a `/t/<token>/` path prefix (when set)
+    and keeps stderr clean."""
 
     expected_auth: str | None = None
+    token: str | None = None
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay silent: request logs would bury test output."""
 
     def _authorized(self) -> bool:
+        if self.token is not None:
+            prefix = f"/t/{self.token}/"
+            if self.path.startswith(prefix):
+                self.path = "/" + self.path[len(prefix) :]
+                return True
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
         if self.expected_auth is None or self.headers.get("Authorization") == self.expected_auth:
             return True
         self.send_response(401)
@@ -67,16 +78,20 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_directory(path: Path | str, auth: tuple[str, str] | None = None) -> Iterator[str]:
+def serve_directory(
+    path: Path | str, auth: tuple[str, str] | None = None, token: str | None = None
+) -> Iterator[str]:
     """Serve `path` at a free port; yield `http://127.0.0.1:PORT` (no trailing slash).
 
     With `auth=(user, password)` every request without those basic credentials gets 401.
-    The server is shut down and its socket closed when the block exits.
+    With `token=T` (anaconda.org style) files are served only under `/t/T/`, anything
+    else gets 401. The server is shut down and its socket closed when the block exits.
     """
     expected = None
     if auth is not None:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        expected = f"Basic {token}"
-    handler = type("Handler", (_QuietHandler,), {"expected_auth": expected})
+        encoded = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        expected = f"Basic {encoded}"
+    attrs = {"expected_auth": expected, "token": token}
+    handler = type("Handler", (_QuietHandler,), attrs)
     with serve_handler(functools.partial(handler, directory=str(Path(path).resolve()))) as host:
         yield f"http://{host}"

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit.core.errors import InfrastructureError
 from audit.registry.client import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryClient
 from audit.registry.credentials import Credential
 
@@ -115,7 +116,7 @@ class LocalRegistry:
             try:
                 if probe.ping(self.host) in (200, 401):
                     return self
-            except OSError:
+            except (OSError, InfrastructureError):
                 pass
             time.sleep(0.05)
         self.stop()

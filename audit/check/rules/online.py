@@ -1,51 +1,32 @@
 """`check --online`: what only the network can tell — is every locked thing still there?
 
 Each locked artifact URL gets a HEAD (a ranged GET when HEAD is refused), each pinned image
-digest a manifest GET, concurrently with timeouts. A 404/410/401/403 answer is a finding;
-no answer at all is "unreachable", which is exit 3 only when nothing could be checked.
+digest a manifest GET, concurrently with timeouts, with the run's credentials (the lock's
+`${VAR}` channels, `--auth-file`, netrc, Docker's config). A 404/410 answer is a finding;
+401/403 means the credentials are missing (exit 2, saying how to give them); no answer at
+all is "unreachable", which is exit 3 only when nothing could be checked.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audit.check.run import CheckOptions, Finding, finding
+from audit.core.http import DENIED, GONE, OK, UNREACHABLE, denied, probe
 from audit.core.redact import redact_url
 
 if TYPE_CHECKING:
     from audit.check.rules.conda import CondaProject
 
 MAX_WORKERS = 16
-GONE = "gone"
-OK = "ok"
-UNREACHABLE = "unreachable"
 
 
 def probe_url(url: str, timeout: float) -> tuple[str, str]:
-    """(ok | gone | unreachable, detail) for one artifact URL."""
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme == "file":
-        path = Path(urllib.request.url2pathname(parsed.path))
-        return (OK, "") if path.is_file() else (GONE, "file not found")
-    for method, headers in (("HEAD", {}), ("GET", {"Range": "bytes=0-0"})):
-        request = urllib.request.Request(url, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout):
-                return OK, ""
-        except urllib.error.HTTPError as error:
-            if error.code in (405, 501) and method == "HEAD":
-                continue
-            if error.code in (401, 403, 404, 410):
-                return GONE, f"HTTP {error.code}"
-            return UNREACHABLE, f"HTTP {error.code}"
-        except (OSError, ValueError) as exc:
-            return UNREACHABLE, str(getattr(exc, "reason", exc))
-    return UNREACHABLE, "no answer"
+    """(ok | gone | denied | unreachable, detail) for one artifact URL."""
+    found = probe(url, timeout=timeout)
+    return found.status, found.detail
 
 
 def check_online(
@@ -54,6 +35,9 @@ def check_online(
     """(checked, unreachable, findings) over the lock's URLs and the pinned image digests."""
     urls: dict[str, tuple[str, int]] = {}
     if project.scanned is not None:
+        from audit.core.credentials import register_urls
+
+        register_urls(project.scanned.channel_lines)
         for entry in project.scanned.entries:
             if entry.url and entry.url not in urls:
                 urls[entry.url] = (f"{entry.name} {entry.version} ({entry.platform})", entry.line)
@@ -81,6 +65,8 @@ def check_online(
     checked = unreachable = 0
     out: list[Finding] = []
     for (kind, item), (status, detail) in zip(jobs, outcomes, strict=True):
+        if status == DENIED:
+            raise denied(item, int(detail.split()[1]) if detail.startswith("HTTP ") else 401)
         if status == UNREACHABLE:
             unreachable += 1
             continue
@@ -117,14 +103,16 @@ def _site_file(root: Path, path: str) -> str:
 
 
 def _probe_image(client: Any, ref: Any) -> tuple[str, str]:
-    from audit.core.errors import InfrastructureError, ReproAuditError
-    from audit.registry.client import DeniedError, NotFoundError
+    from audit.core.errors import AccessDeniedError, InfrastructureError, ReproAuditError
+    from audit.registry.client import NotFoundError
 
     try:
         client.get_manifest(ref.api_host, ref.repository, ref.digest)
         return OK, ""
-    except (NotFoundError, DeniedError) as exc:
+    except NotFoundError as exc:
         return GONE, exc.message
+    except AccessDeniedError:
+        raise
     except InfrastructureError as exc:
         return UNREACHABLE, exc.message
     except ReproAuditError as exc:

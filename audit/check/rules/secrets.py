@@ -1,5 +1,8 @@
 """Credentials in URLs: `user:pass@host` or an anaconda.org `/t/<token>/`, in any file read.
 
+Only literal secrets are findings: `${VAR}` placeholders (`https://${USER}:${PASS}@host`,
+`/t/${TOKEN}/`) are the recommended way to name credentials and are fine.
+
 A secret committed to git is leaked already, but a finding in the pull request stops it
 from merging. The message shows the URL redacted, never the secret.
 """
@@ -22,13 +25,15 @@ def scan_text(name: str, text: str) -> Iterator[Finding]:
     if not _SUSPECT.search(text):
         return
     for match in _URL.finditer(text):
-        url = match.group(0).rstrip(",;)]}")
+        url = match.group(0).rstrip(",;)]")
+        while url.endswith("}") and url.count("}") > url.count("{"):
+            url = url[:-1]
         if has_credentials(url):
             line = text.count("\n", 0, match.start()) + 1
             yield finding(
                 "RA010",
                 name,
                 line,
-                f"URL carries credentials: {redact_url(url)} (use an auth file or "
-                "environment variable; rotate the leaked secret)",
+                f"URL carries credentials: {redact_url(url)} (use ${{VAR}} placeholders or "
+                "an auth file; rotate the leaked secret)",
             )
