@@ -118,6 +118,8 @@ def run_lock(options: LockOptions) -> LockResult:
         say("reading environment")
         spec, virtual, hashes = parse_inputs(options, digest)
         stale = _stale_platforms(meta, spec.platforms, hashes)
+        if not stale and meta is not None:
+            stale = options_stale(meta, options_digest(options, spec, virtual), spec.platforms)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
         if not stale and not relock:
@@ -177,6 +179,40 @@ def _digest(options: LockOptions) -> str:
             "explicit": str(options.explicit),
         },
     )
+
+
+def options_digest(options: LockOptions, spec: EnvSpec, virtual: VirtualPackageSet) -> str:
+    """sha256 of every resolution input conda-lock's content hash leaves out.
+
+    conda-lock hashes specs, channels and virtual packages, not where pip resolves: a
+    changed `--index-url` line or `--pypi-index-url` must still make the lock stale. The
+    rest (channels after overrides, virtual packages, CUDA) is included so the lock records
+    everything that decided it, whatever conda-lock's hash covers.
+    """
+    from audit.core.redact import redact_url
+
+    data = {
+        "channels": [redact_url(c) for c in spec.channels],
+        "pip_index_urls": [redact_url(u) for u in spec.pip_index_urls],
+        "pip_extra_index_urls": [redact_url(u) for u in spec.pip_extra_index_urls],
+        "pypi_index_url": redact_url(options.pypi_index_url) if options.pypi_index_url else None,
+        "virtual_packages": virtual.to_json(),
+        "with_cuda": options.with_cuda,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def options_stale(
+    meta: LockMetadata, digest: str, platforms: tuple[str, ...]
+) -> dict[str, str]:
+    """Every platform stale when the lock was solved with other resolution options.
+
+    A lock without the key (written by conda-lock or an older repro-audit) is not judged.
+    """
+    if meta.options_digest is None or meta.options_digest == digest:
+        return {}
+    why = "resolution options changed since the lock (pip index, channels or virtual packages)"
+    return {p: why for p in platforms}
 
 
 def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
@@ -276,6 +312,7 @@ def solve_document(
         pip=pip,
         categories=spec.categories,
         digest=digest,
+        options_digest=options_digest(options, spec, virtual),
     )
     return Solved(records=records, pip=pip, document=document)
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 LOCK_FORMAT = "1"
 #: Key of our input digest in conda-lock's `custom_metadata`.
 DIGEST_KEY = "repro-audit-input-digest"
+#: Key of the resolution-options digest (pip indexes, channels, virtual packages).
+OPTIONS_KEY = "repro-audit-options-digest"
 
 
 def explicit_path(lockfile: Path, platform: str) -> Path:
@@ -95,6 +97,11 @@ class LockMetadata:
     @property
     def input_digest(self) -> str | None:
         return self.custom.get(DIGEST_KEY)
+
+    @property
+    def options_digest(self) -> str | None:
+        """Digest of the resolution options the lock was solved with (None: older lock)."""
+        return self.custom.get(OPTIONS_KEY)
 
 
 def read_metadata(path: Path) -> LockMetadata | None:
@@ -198,6 +205,7 @@ def lock_document(
     pip: Mapping[str, Sequence[PipLocked]],
     categories: Mapping[str, str],
     digest: str,
+    options_digest: str | None = None,
 ) -> dict[str, Any]:
     """The conda-lock.yml (v1) document for the solved records, URLs redacted.
 
@@ -250,7 +258,10 @@ def lock_document(
             "channels": [{"url": redact_url(c), "used_env_vars": []} for c in channels],
             "platforms": list(platforms),
             "sources": list(sources),
-            "custom_metadata": {DIGEST_KEY: digest},
+            "custom_metadata": {
+                DIGEST_KEY: digest,
+                **({OPTIONS_KEY: options_digest} if options_digest else {}),
+            },
         },
         "package": packages,
     }

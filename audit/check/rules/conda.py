@@ -197,7 +197,7 @@ def _platform_rules(project: CondaProject) -> Iterable[Finding]:
 
 def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Finding]:
     """Input digest first (fast); conda-lock's content hash only when the digest differs."""
-    from audit.lock.run import LockOptions, _digest, parse_inputs
+    from audit.lock.run import LockOptions, _digest, options_digest, options_stale, parse_inputs
 
     meta = project.meta
     assert meta is not None and project.scanned is not None
@@ -218,13 +218,25 @@ def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Findin
         files=env_files, platforms=platforms, lockfile=project.lock_path or Path()
     )
     try:
-        _, _, hashes = parse_inputs(options, _digest(options))
+        spec, virtual, hashes = parse_inputs(options, _digest(options))
     except InputError as exc:  # name files as findings do: relative to the project
         if exc.where:
             exc.where = exc.where.replace(f"{project.root}{os.sep}", "")
         raise
     stale = sorted(p for p in platforms if meta.content_hash.get(p) != hashes.get(p))
     if not stale:
+        moved = options_stale(meta, options_digest(options, spec, virtual), tuple(platforms))
+        if moved:
+            line = project.scanned.key_lines.get("metadata.custom_metadata", 0)
+            return [
+                finding(
+                    "RA005",
+                    project.lock_name,
+                    line,
+                    f"{project.env_name} changed since the lock: {next(iter(moved.values()))} "
+                    "(run `repro-audit lock`)",
+                )
+            ]
         return []
     line = project.scanned.key_lines.get(
         f"content_hash.{stale[0]}"
