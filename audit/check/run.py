@@ -96,6 +96,12 @@ RULES: dict[str, Rule] = {
             "error",
             "--online: a pinned digest is gone from its registry",
         ),
+        Rule(
+            "RA019",
+            "record-mismatch",
+            "error",
+            "a locked record's name/version/build disagree with its URL's file name",
+        ),
     )
 }
 LEVELS = ("error", "warning", "note")
@@ -225,7 +231,7 @@ def rel(root: Path, path: Path | str) -> str:
 def run_check(options: CheckOptions) -> CheckResult:
     """Run every rule over `options.root`."""
     from audit.check import policy
-    from audit.check.rules import conda, images, secrets
+    from audit.check.rules import conda, images, records, secrets
 
     root = options.root
     if not root.exists():
@@ -246,6 +252,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         )
     texts: dict[str, str] = {}
     project = conda.check_conda(root, env_path, lock_path, rules, texts, result.findings)
+    result.findings.extend(records.check_records(project))
     image_sites = images.check_images(root, dockerfiles, compose_files, texts, result.findings)
     if rules is not None:
         result.findings.extend(policy.check_policy(rules, root, project))

@@ -210,6 +210,21 @@ def test_malformed_lock_entry(project: Path, run: Run) -> None:
     assert ("RA002", "conda-lock.yml", line) in findings(result)
 
 
+def test_hand_edited_version_keeps_url_and_hash(project: Path, run: Run) -> None:
+    """six 1.16.0 → 1.17.0 in conda-lock.yml, URL and hash unchanged: RA019 at the entry."""
+    line = entry_line(project, "six", "linux-64")
+    lock = project / "conda-lock.yml"
+    lines = lock.read_text().splitlines(keepends=True)
+    assert lines[line] == "  version: 1.16.0\n"
+    lines[line] = "  version: 1.17.0\n"
+    lock.write_text("".join(lines))
+    result = run(project, "--format", "json")
+    assert result.returncode == 1
+    assert ("RA019", "conda-lock.yml", line) in findings(result)
+    (message,) = [m for m in messages(result) if "edited by hand" in m]
+    assert "version '1.17.0' (the file says '1.16.0')" in message
+
+
 # --------------------------------------------------------------------------- explicit, pip
 
 
