@@ -102,9 +102,22 @@ class LockResult:
 
 
 def run_lock(options: LockOptions) -> LockResult:
-    """Lock, or say the lock is current, or (with `check`) say what is stale."""
+    """Lock, or say the lock is current, or (with `check`) say what is stale.
+
+    A writing run holds an advisory lock on the lockfile's directory, so two `lock` runs on
+    one project take turns: the second sees the first one's lock set, whole.
+    """
     for platform in options.platforms:
         check_platform(platform)
+    if options.check:
+        return _run_lock(options)
+    from audit.core.fs import directory_lock
+
+    with directory_lock(options.lockfile.parent):
+        return _run_lock(options)
+
+
+def _run_lock(options: LockOptions) -> LockResult:
     digest = _digest(options)
     meta = read_metadata(options.lockfile)
     if options.check and (options.update or options.force):
@@ -330,8 +343,7 @@ def _solve_and_write(
         document_entries,
         read_entries,
         render_explicit,
-        write_explicit,
-        write_lockfile,
+        write_lock_set,
     )
 
     old_entries = read_entries(options.lockfile) if meta is not None else []
@@ -339,17 +351,14 @@ def _solve_and_write(
     solved = solve_document(options, spec, virtual, hashes, digest, say, locked=locked)
     records, pip = solved.records, solved.pip
     say("writing lockfiles")
-    written: list[Path] = []
+    explicit: dict[Path, str] = {}
     if options.explicit:
         for platform in spec.platforms:
-            path = explicit_path(options.lockfile, platform)
-            text = render_explicit(
+            explicit[explicit_path(options.lockfile, platform)] = render_explicit(
                 platform, hashes[platform], records[platform], pip.get(platform, ())
             )
-            write_explicit(path, text)
-            written.append(path)
-    write_lockfile(solved.document, options.lockfile)
-    written.insert(0, options.lockfile)
+    write_lock_set(solved.document, options.lockfile, explicit)
+    written = [options.lockfile, *explicit]
     return LockResult(
         "written",
         options.lockfile,

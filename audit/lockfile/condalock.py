@@ -463,6 +463,15 @@ def write_explicit(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
+def write_lock_set(document: dict[str, Any], path: Path, explicit: Mapping[Path, str]) -> None:
+    """conda-lock.yml and its explicit files as one transaction (all new or all old)."""
+    from audit.core.fs import atomic_write_set
+
+    files = {p: text.encode("utf-8") for p, text in explicit.items()}
+    files[path] = dump_lockfile(document, path.name).encode("utf-8")
+    atomic_write_set(files)
+
+
 def relative_sources(files: Sequence[Path], lockfile: Path) -> list[str]:
     """Source paths relative to the lockfile's directory, POSIX style (no machine paths)."""
     base = lockfile.resolve().parent
