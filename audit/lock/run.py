@@ -215,9 +215,7 @@ def options_digest(options: LockOptions, spec: EnvSpec, virtual: VirtualPackageS
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def options_stale(
-    meta: LockMetadata, digest: str, platforms: tuple[str, ...]
-) -> dict[str, str]:
+def options_stale(meta: LockMetadata, digest: str, platforms: tuple[str, ...]) -> dict[str, str]:
     """Every platform stale when the lock was solved with other resolution options.
 
     A lock without the key (written by conda-lock or an older repro-audit) is not judged.

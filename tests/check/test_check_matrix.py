@@ -441,5 +441,5 @@ def test_human_output_lists_findings(project: Path, run: Run) -> None:
     assert result.stdout.splitlines() == [
         "worker.Dockerfile:1: error RA011 image-unpinned "
         f"{IMAGE_REPO}:{IMAGE_TAG} is not pinned by digest (run `repro-audit pin`)",
-        f"repro-audit check: 1 error in {project.as_posix()}",
+        "repro-audit check: 1 error in .",  # the repository root: no path of this machine
     ]
