@@ -68,11 +68,13 @@ def load_policy(root: Path) -> Policy | None:
         path = root / name
         if not path.is_file():
             continue
+        from audit.core.text import decode_text
+
         try:
-            text = path.read_text(encoding="utf-8")
+            text = decode_text(path.read_bytes(), name)
             data = tomllib.loads(text)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read: {exc}", where=name) from None
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", where=name) from None
         except tomllib.TOMLDecodeError as exc:
             match = re.search(r"line (\d+)", str(exc))
             where = f"{name}:{match.group(1)}" if match else name

@@ -152,12 +152,15 @@ def read_envfiles(paths: Sequence[Path], names: Sequence[str], platforms: Sequen
     merged_conda: dict[str, dict[str, Located]] = {p: {} for p in platforms}
     merged_pip: dict[str, dict[str, Located]] = {p: {} for p in platforms}
     for path, name in zip(paths, names, strict=True):
+        from audit.core.text import MAX_ENV_BYTES, check_size, decode_text
+
+        check_size(path, name, MAX_ENV_BYTES)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = decode_text(path.read_bytes(), name)
         except FileNotFoundError:
             raise InputError("environment file not found", where=name) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read: {exc}", where=name) from None
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", where=name) from None
         root = _compose(text, name)
         if not isinstance(root, yaml.MappingNode):
             raise InputError("an environment file must be a YAML mapping", where=name)

@@ -47,7 +47,16 @@ def source_from_bytes(
     path: Path | None = None,
 ) -> InventorySource:
     """The source for a lockfile or build record given its content (file or git blob)."""
-    head = data[:SNIFF_BYTES].decode("utf-8", errors="replace")
+    import codecs
+
+    try:  # incremental: a character cut at the sniff boundary is not an error
+        head = codecs.getincrementaldecoder("utf-8")().decode(data[:SNIFF_BYTES], final=False)
+    except UnicodeDecodeError as exc:
+        from audit.core.text import NOT_TEXT
+
+        raise InventoryError(
+            f"{NOT_TEXT}: invalid byte at offset {exc.start}", where=spec
+        ) from None
     stripped = head.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
         from audit.inventory.record import RecordSource, looks_like_record

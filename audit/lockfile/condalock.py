@@ -26,6 +26,7 @@ import yaml
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text
 from audit.core.redact import redact_url
+from audit.core.text import decode_text
 from audit.core.yamlio import safe_loader
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def read_metadata(path: Path) -> LockMetadata | None:
     Only the text up to the package list is parsed, so a 1,000-package lock costs nothing.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_text(path.read_bytes(), str(path))
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -496,7 +497,7 @@ def read_entries(path: Path) -> list[LockedEntry]:
     from audit.lockfile.scan import scan_lock
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_text(path.read_bytes(), str(path))
     except FileNotFoundError:
         return []
     except OSError as exc:

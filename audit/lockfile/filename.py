@@ -16,6 +16,8 @@ CONDA_SUFFIXES = (".conda", ".tar.bz2")
 
 def url_file_name(url: str) -> str:
     """The last path segment of a URL, without query or fragment, percent-decoded."""
+    if "?" not in url and "#" not in url and "%" not in url:
+        return url.rsplit("/", 1)[-1]
     path = urllib.parse.urlsplit(url).path
     return urllib.parse.unquote(path.rsplit("/", 1)[-1])
 

@@ -15,6 +15,10 @@ import json
 import re
 from dataclasses import dataclass
 
+from audit.core.text import NOT_TEXT, decode_text
+
+__all__ = ["NOT_TEXT", "ScannedEntry", "ScannedLock", "decode_text", "scan_lock"]
+
 _FIELDS = frozenset({"name", "version", "manager", "platform", "build", "url"})
 
 
@@ -102,20 +106,6 @@ def _package_region(text: str) -> tuple[int, int, int, int]:
     first = re.compile(r"^( *)- ", re.M).search(text, body, end)
     indent = len(first.group(1)) if first else 0
     return body, end, text.count("\n", 0, body) + 1, indent
-
-
-#: The one wording for a file that is not text, from every command that reads one.
-NOT_TEXT = "not UTF-8 text (a binary or corrupted file?)"
-
-
-def decode_text(data: bytes, where: str) -> str:
-    """`data` as UTF-8 text (a BOM dropped), or InputError with the one wording."""
-    from audit.core.errors import InputError
-
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{NOT_TEXT}: invalid byte at offset {exc.start}", where=where) from None
 
 
 def scan_lock(text: str) -> ScannedLock:

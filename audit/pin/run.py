@@ -104,10 +104,9 @@ def _read(path: Path) -> str:
         raise InputError("no such file", where=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", where=str(path)) from None
+    from audit.core.text import decode_text
+
+    return decode_text(data, str(path))
 
 
 def load_sources(options: PinOptions) -> list[_Source]:

@@ -110,10 +110,15 @@ def _read_lock(
     name = project.lock_name
     if not lock_path.exists():
         return False
+    from audit.core.text import decode_text
+
     try:
-        text = lock_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        findings.append(finding("RA002", name, 0, f"cannot read: {exc}"))
+        text = decode_text(lock_path.read_bytes(), name)
+    except OSError as exc:
+        findings.append(finding("RA002", name, 0, f"cannot read: {exc.strerror}"))
+        return False
+    except InputError as exc:
+        findings.append(finding("RA002", name, 0, exc.message))
         return False
     texts[name] = text
     scanned = scan_lock(text)
@@ -407,6 +412,7 @@ def _pip_rules(
 
 def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Finding]:
     """conda-<platform>.lock beside the lock: present for each platform, same hash and URLs."""
+    from audit.core.text import decode_text
     from audit.lockfile.condalock import explicit_path
 
     meta, scanned, lock_path = project.meta, project.scanned, project.lock_path
@@ -441,9 +447,12 @@ def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Findin
             )
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            out.append(finding("RA008", name, 0, f"cannot read: {exc}"))
+            text = decode_text(path.read_bytes(), name)
+        except OSError as exc:
+            out.append(finding("RA008", name, 0, f"cannot read: {exc.strerror}"))
+            continue
+        except InputError as exc:
+            out.append(finding("RA008", name, 0, exc.message))
             continue
         texts[name] = text
         out.extend(_compare_explicit(project, platform, name, text, _redact))
