@@ -346,7 +346,8 @@ def render_text(result: PinResult) -> list[str]:
         if report.finding:
             lines.append(f"{where}: {report.status}: {report.reference} ({report.detail})")
         elif report.status == "moved":
-            lines.append(f"{where}: {report.reference}: {report.old_digest} -> {report.digest}")
+            tagged = report.reference.split("@", 1)[0]  # the old digest is said once, after
+            lines.append(f"{where}: {tagged}: {report.old_digest} -> {report.digest}")
         elif report.status == "pinned":
             lines.append(f"{where}: pinned {report.reference} to {report.digest}")
     return lines
