@@ -89,7 +89,11 @@ class CondaLockSource(InventorySource):
                 where=self.spec,
             )
         meta = doc.get("metadata")
-        return meta if isinstance(meta, dict) else {}
+        if not isinstance(meta, dict):
+            return {}
+        if not isinstance(meta.get("platforms") or [], list):
+            raise InventoryError("metadata.platforms is not a list", where=self.spec)
+        return meta
 
 
 _CHANNELS: dict[str, str] = {}

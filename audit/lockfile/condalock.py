@@ -139,6 +139,16 @@ def parse_metadata(path: Path, head: str) -> LockMetadata:
     meta = data.get("metadata") if isinstance(data, dict) else None
     if not isinstance(meta, dict):
         raise InputError("not a conda-lock.yml: no 'metadata' mapping")
+    for key, kind in (
+        ("content_hash", dict),
+        ("custom_metadata", dict),
+        ("platforms", list),
+        ("channels", list),
+        ("sources", list),
+    ):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            what = "mapping" if kind is dict else "list"
+            raise InputError(f"not a conda-lock.yml: metadata.{key} is not a {what}")
     if data.get("version") not in (None, 1):
         raise InputError(f"unsupported lock version {data.get('version')!r} (expected 1)")
     return LockMetadata(

@@ -357,7 +357,7 @@ def test_policy_violations(project: Path, run: Run, channel_url: str) -> None:
         ("RA013", "environment.yml", LINE["channel"]),
     ]
     text = " | ".join(messages(result))
-    assert "policy allows 30 (pyproject.toml:8)" in text
+    assert "policy allows 30 days (pyproject.toml:8)" in text
     assert "six 1.16.0 (linux-64) is banned by 'six <2' (pyproject.toml:6)" in text
     assert "platform osx-arm64 is required by policy (pyproject.toml:7)" in text
     assert f"channel {channel_url} is not in allowed-channels (pyproject.toml:5)" in text

@@ -47,18 +47,25 @@ class CondaProject:
 
 
 def package_record(entry: ScannedEntry) -> Any:
-    """A rattler PackageRecord of a locked entry: what MatchSpec.matches needs, built on demand."""
+    """A rattler PackageRecord of a locked entry: what MatchSpec.matches needs, built on demand.
+
+    None when rattler refuses the entry's fields (a version or build it cannot parse):
+    the spec is then reported unmet, naming what is locked.
+    """
     from rattler import BuildString, PackageRecord
 
-    build = entry.build_string
+    build = entry.build_string or "unknown"
     tail = build.rsplit("_", 1)[-1]
-    return PackageRecord(
-        name=entry.name,
-        version=entry.version,
-        build=BuildString(build),
-        build_number=int(tail) if tail.isdigit() else 0,
-        subdir=entry.subdir,
-    )
+    try:
+        return PackageRecord(
+            name=entry.name,
+            version=entry.version,
+            build=BuildString(build),
+            build_number=int(tail) if tail.isdigit() else 0,
+            subdir=entry.subdir,
+        )
+    except Exception:  # rattler raises its own types and ValueError for bad fields
+        return None
 
 
 def check_conda(
@@ -285,8 +292,10 @@ def _spec_rules(project: CondaProject) -> list[Finding]:
             entry = by_name.get(name)
             if entry is None:
                 unmet.setdefault(spec, []).append(f"{platform}: not locked")
-            elif not match_spec.matches(package_record(entry)) or not _channel_ok(
-                channel, entry.url
+            elif (
+                (record := package_record(entry)) is None
+                or not match_spec.matches(record)
+                or not _channel_ok(channel, entry.url)
             ):
                 unmet.setdefault(spec, []).append(
                     f"{platform}: locked {name} {entry.version} {entry.build_string}"
