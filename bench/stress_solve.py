@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_lock import split_defaults  # noqa: E402
 
-SPECS = ["python 3.11.*", "numpy", "pandas", "requests"]
+SPECS = ["python 3.6.*", "numpy", "pandas", "scipy", "matplotlib"]  # as bench_lock.py
 
 HEAD = """
 import asyncio, gc, os, sys, json, rattler
