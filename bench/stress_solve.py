@@ -89,13 +89,30 @@ def status(code: int) -> str:
     return f"exit {code}"
 
 
+#: Where crashed runs died: faulthandler's innermost Python frame (or "no Python frame").
+WHERE: collections.Counter = collections.Counter()
+
+
 def run_variant(name: str, script: Path | None, args: list[str], runs: int) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     for _ in range(runs):
         cmd = [sys.executable, str(script), *args] if script else args
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         counts[status(done.returncode)] += 1
+        if done.returncode < 0:
+            WHERE[(name, _crash_site(done.stderr))] += 1
     return counts
+
+
+def _crash_site(stderr: str) -> str:
+    """faulthandler's report: the thread that crashed and its innermost frame."""
+    lines = [line.strip() for line in stderr.splitlines()]
+    for index, line in enumerate(lines):
+        if line.startswith(("Fatal Python error", "thread '")):
+            frames = [x for x in lines[index:] if x.startswith("File ")]
+            head = line[:80]
+            return f"{head} | {frames[0][:120]}" if frames else f"{head} | no Python frame"
+    return lines[-1][:120] if lines else "no output"
 
 
 def main() -> None:
@@ -132,6 +149,8 @@ def main() -> None:
             started = time.perf_counter()
             counts = run_variant("lock", None, cli, args.runs)
             rows.append(("repro-audit lock --force", counts, time.perf_counter() - started))
+    for (name, where), n in sorted(WHERE.items()):
+        print(f"crash site [{name}] x{n}: {where}")
     print(f"{'variant':28} {'runs':>5}  outcomes  (seconds)")
     for name, counts, seconds in rows:
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
