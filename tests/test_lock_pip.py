@@ -121,6 +121,9 @@ def test_changed_index_url_makes_the_lock_stale(
         assert run(["lock", "-p", "linux-64"], tmp_path).returncode == 0
         url = pip_entries(tmp_path / "conda-lock.yml")[("linux-64", "tinylib")]["url"]
         assert url.startswith(other), url
-    # --pypi-index-url is an input too
+    # --pypi-index-url is an input too (for lock; check cannot know the command line)
     moved = run(["lock", "-p", "linux-64", "--check", "--pypi-index-url", index_url], tmp_path)
     assert moved.returncode == 1, moved.stdout + moved.stderr
+    assert run(["lock", "-p", "linux-64", "--pypi-index-url", index_url], tmp_path).returncode == 0
+    gate = run(["check", "."], tmp_path)
+    assert "RA005" not in gate.stdout, gate.stdout

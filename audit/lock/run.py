@@ -195,32 +195,44 @@ def _digest(options: LockOptions) -> str:
 
 
 def options_digest(options: LockOptions, spec: EnvSpec, virtual: VirtualPackageSet) -> str:
-    """sha256 of every resolution input conda-lock's content hash leaves out.
+    """sha256 of the resolution inputs conda-lock's content hash leaves out, per source.
 
     conda-lock hashes specs, channels and virtual packages, not where pip resolves: a
-    changed `--index-url` line or `--pypi-index-url` must still make the lock stale. The
-    rest (channels after overrides, virtual packages, CUDA) is included so the lock records
-    everything that decided it, whatever conda-lock's hash covers.
+    changed `--index-url` line must still make the lock stale. Two parts, joined with
+    `:`: what the environment files say (pip index lines, channels, virtual packages),
+    which `check` can recompute from the files alone; then the command line's
+    `--pypi-index-url`, which only `lock` knows.
     """
     from audit.core.redact import redact_url
 
-    data = {
+    files = {
         "channels": [redact_url(c) for c in spec.channels],
         "pip_index_urls": [redact_url(u) for u in spec.pip_index_urls],
         "pip_extra_index_urls": [redact_url(u) for u in spec.pip_extra_index_urls],
-        "pypi_index_url": redact_url(options.pypi_index_url) if options.pypi_index_url else None,
         "virtual_packages": virtual.to_json(),
-        "with_cuda": options.with_cuda,
     }
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    cli = {"pypi_index_url": redact_url(options.pypi_index_url or "")}
+    return ":".join(
+        hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:32]
+        for part in (files, cli)
+    )
 
 
-def options_stale(meta: LockMetadata, digest: str, platforms: tuple[str, ...]) -> dict[str, str]:
+def options_stale(
+    meta: LockMetadata, digest: str, platforms: tuple[str, ...], *, files_only: bool = False
+) -> dict[str, str]:
     """Every platform stale when the lock was solved with other resolution options.
 
-    A lock without the key (written by conda-lock or an older repro-audit) is not judged.
+    `files_only` compares only what the environment files decide (`check` does not know
+    the command line). A lock without the key (written by conda-lock or an older
+    repro-audit) is not judged.
     """
-    if meta.options_digest is None or meta.options_digest == digest:
+    recorded = meta.options_digest
+    if recorded is None:
+        return {}
+    if files_only:
+        recorded, digest = recorded.split(":")[0], digest.split(":")[0]
+    if recorded == digest:
         return {}
     why = "resolution options changed since the lock (pip index, channels or virtual packages)"
     return {p: why for p in platforms}

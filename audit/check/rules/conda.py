@@ -237,7 +237,8 @@ def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Findin
         raise
     stale = sorted(p for p in platforms if meta.content_hash.get(p) != hashes.get(p))
     if not stale:
-        moved = options_stale(meta, options_digest(options, spec, virtual), tuple(platforms))
+        digest = options_digest(options, spec, virtual)
+        moved = options_stale(meta, digest, tuple(platforms), files_only=True)
         if moved:
             line = project.scanned.key_lines.get("metadata.custom_metadata", 0)
             return [
