@@ -52,8 +52,10 @@ def lock_path_for(file: Path) -> Path:
 
 def read_lock(path: Path) -> dict[str, LockEntry]:
     """Entries by key; an absent lock is empty, a malformed one is bad input."""
+    from audit.core.text import decode_text
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_text(path.read_bytes(), str(path))
     except FileNotFoundError:
         return {}
     except OSError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,20 +57,36 @@ def split_defaults(out: Path) -> Path:
     return out
 
 
+#: Runs that died of a signal, per command label (reported, not fatal: see stress_solve.py).
+CRASHES: dict[str, list[str]] = {}
+
+
 def timed(cmd: list[str], runs: int, before: object = None, cwd: Path | None = None) -> float:
-    """Median wall seconds of `cmd` over `runs` (one warm-up run first)."""
+    """Median wall seconds of `cmd` over `runs` (one warm-up run first).
+
+    A run killed by a signal (py-rattler's solve has been seen to segfault at exit) is
+    recorded in CRASHES and run again, so one crash does not abort the whole benchmark;
+    any other failure still stops it.
+    """
     samples = []
-    for i in range(runs + 1):
+    attempts = 0
+    while len(samples) < runs + 1:
         if callable(before):
             before()
         start = time.perf_counter()
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
         elapsed = time.perf_counter() - start
+        attempts += 1
+        if proc.returncode < 0 and attempts <= 3 * (runs + 1):
+            name = signal.Signals(-proc.returncode).name
+            label = "rattler.solve script" if "-c" in cmd else " ".join(cmd[1:4])
+            CRASHES.setdefault(label, []).append(name)
+            print(f"CRASH ({name}): {' '.join(cmd[:4])} ...", file=sys.stderr)
+            continue
         if proc.returncode not in (0,):
             raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
-        if i:
-            samples.append(elapsed)
-    return statistics.median(samples)
+        samples.append(elapsed)
+    return statistics.median(samples[1:])
 
 
 def env_file(path: Path, channel: Path, specs: list[str], platforms: list[str]) -> Path:
@@ -209,6 +226,8 @@ def main() -> None:
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, width, strict=True)))
     print(f"\n{os.cpu_count()} cores, median of {args.runs} runs, warm caches")
+    for what, signals in sorted(CRASHES.items()):
+        print(f"crashed runs (re-run): {what}: {len(signals)} x {', '.join(sorted(set(signals)))}")
 
 
 if __name__ == "__main__":

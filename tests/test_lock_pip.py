@@ -23,7 +23,7 @@ NATIVE = {
 
 
 @pytest.fixture(scope="module")
-def index_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def index_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("wheels")
     wheels = [
         build_wheel(src, "tinyapp", "1.1", requires_dist=["tinylib>=2", "six>=1.16"]),
@@ -32,8 +32,12 @@ def index_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         build_wheel(src, "six", "1.16.0"),
         *(build_wheel(src, "tinynative", "0.1", tag) for tag in NATIVE.values()),
     ]
-    root = write_index(tmp_path_factory.mktemp("index"), wheels)
-    with serve_directory(root) as url:
+    return write_index(tmp_path_factory.mktemp("index"), wheels)
+
+
+@pytest.fixture(scope="module")
+def index_url(index_root: Path) -> Iterator[str]:
+    with serve_directory(index_root) as url:
         yield f"{url}/simple"
 
 
@@ -97,3 +101,29 @@ def test_unresolvable_pip_requirement_is_clear(
     assert "Traceback" not in result.stderr
     assert "tinylib" in result.stderr and "linux-64" in result.stderr
     assert not (tmp_path / "conda-lock.yml").exists()
+
+
+def test_changed_index_url_makes_the_lock_stale(
+    tmp_path: Path, channel_url: str, index_url: str, index_root: Path
+) -> None:
+    """conda-lock's content hash ignores pip index options; the lock must not."""
+    env = tmp_path / "environment.yml"
+    env.write_text(env_text(channel_url, [f"--index-url {index_url}", "tinylib <2.1"]))
+    assert run(["lock", "-p", "linux-64"], tmp_path).returncode == 0
+    assert run(["lock", "-p", "linux-64", "--check"], tmp_path).returncode == 0
+    with serve_directory(index_root) as other:
+        env.write_text(env_text(channel_url, [f"--index-url {other}/simple", "tinylib <2.1"]))
+        stale = run(["lock", "-p", "linux-64", "--check"], tmp_path)
+        assert stale.returncode == 1, stale.stdout + stale.stderr
+        assert "resolution options changed" in stale.stdout + stale.stderr
+        gate = run(["check", "."], tmp_path)
+        assert gate.returncode == 1 and "RA005" in gate.stdout, gate.stdout + gate.stderr
+        assert run(["lock", "-p", "linux-64"], tmp_path).returncode == 0
+        url = pip_entries(tmp_path / "conda-lock.yml")[("linux-64", "tinylib")]["url"]
+        assert url.startswith(other), url
+    # --pypi-index-url is an input too (for lock; check cannot know the command line)
+    moved = run(["lock", "-p", "linux-64", "--check", "--pypi-index-url", index_url], tmp_path)
+    assert moved.returncode == 1, moved.stdout + moved.stderr
+    assert run(["lock", "-p", "linux-64", "--pypi-index-url", index_url], tmp_path).returncode == 0
+    gate = run(["check", "."], tmp_path)
+    assert "RA005" not in gate.stdout, gate.stdout

@@ -8,14 +8,17 @@ The public interface of the command: `run_check(CheckOptions) -> CheckResult`. T
 from __future__ import annotations
 
 from audit.check import policy
-from audit.check.rules import conda, images, secrets
+from audit.check.rules import conda, images, records, secrets
 from audit.check.run import (
     ENV_NAMES,
     LOCK_NAME,
     CheckOptions,
     CheckResult,
     Finding,
+    Unchecked,
     discover_images,
+    rebase,
+    repository_base,
 )
 from audit.core.errors import InputError
 
@@ -43,6 +46,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         )
     texts: dict[str, str] = {}
     project = conda.check_conda(root, env_path, lock_path, rules, texts, result.findings)
+    result.findings.extend(records.check_records(project))
     image_sites = images.check_images(root, dockerfiles, compose_files, texts, result.findings)
     if rules is not None:
         result.findings.extend(policy.check_policy(rules, root, project))
@@ -52,9 +56,14 @@ def run_check(options: CheckOptions) -> CheckResult:
     if options.online:
         from audit.check.rules import online  # urllib and threads only when asked
 
-        checked, unreachable, found = online.check_online(project, image_sites, options)
+        unchecked: list[tuple[str, int, str, str]] = []
+        checked, unreachable, found = online.check_online(
+            project, image_sites, options, unchecked=unchecked
+        )
         result.online_checked, result.online_unreachable = checked, unreachable
+        result.unchecked = sorted({Unchecked(*u) for u in unchecked})
         result.findings.extend(found)
     result.findings = sorted(set(result.findings))
     result.files = sorted(set(result.files))
+    rebase(result, repository_base(root, options.repo_root))
     return result

@@ -68,11 +68,13 @@ def load_policy(root: Path) -> Policy | None:
         path = root / name
         if not path.is_file():
             continue
+        from audit.core.text import decode_text
+
         try:
-            text = path.read_text(encoding="utf-8")
+            text = decode_text(path.read_bytes(), name)
             data = tomllib.loads(text)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read: {exc}", where=name) from None
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", where=name) from None
         except tomllib.TOMLDecodeError as exc:
             match = re.search(r"line (\d+)", str(exc))
             where = f"{name}:{match.group(1)}" if match else name
@@ -239,17 +241,31 @@ def lock_timestamp(root: Path, lock: Path) -> float:
     return lock.stat().st_mtime
 
 
+def age_text(days: float) -> str:
+    """An age a reader can compare: `5 hours`, `1.5 days`, `120 days` (never "0 days")."""
+    if days < 1:
+        hours = days * 24
+        if hours < 1:
+            return f"{max(hours * 60, 1):.0f} minute{'s' if round(hours * 60) > 1 else ''}"
+        return f"{hours:.0f} hour{'s' if round(hours) != 1 else ''}"
+    if days < 10 and days != int(days):
+        return f"{days:.1f} days"
+    return f"{days:.0f} day{'s' if round(days) != 1 else ''}"
+
+
 def _age(policy: Policy, root: Path, project: CondaProject) -> list[Finding]:
     assert project.lock_path is not None and policy.max_lock_age_days is not None
     age_days = (time.time() - lock_timestamp(root, project.lock_path)) / 86400
-    if age_days <= policy.max_lock_age_days:
+    limit = policy.max_lock_age_days
+    if age_days <= limit:
         return []
     return [
         finding(
             "RA016",
             rel(root, project.lock_path),
             0,
-            f"the lock is {age_days:.0f} days old; policy allows {policy.max_lock_age_days:g} "
+            f"the lock is {age_text(age_days)} old; policy allows "
+            f"{limit:g} day{'s' if limit != 1 else ''} "
             f"({policy.where('max-lock-age-days')}); run `repro-audit lock --force`",
         )
     ]

@@ -15,6 +15,7 @@ be read) is exit 2 with file:line; a corrupt or missing lock is a finding.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,12 @@ RULES: dict[str, Rule] = {
             "warning",
             "a pip source no index can lock (`-e .`, a path): not in the lock",
         ),
+        Rule(
+            "RA035",
+            "record-mismatch",
+            "error",
+            "a locked record's name/version/build disagree with its URL's file name",
+        ),
     )
 }
 LEVELS = ("error", "warning", "note")
@@ -141,12 +148,40 @@ def finding(rule_id: str, file: str, line: int, message: str) -> Finding:
     return Finding(file, line, rule_id, message, RULES[rule_id].level)
 
 
+@dataclass(frozen=True, order=True)
+class Unchecked:
+    """Something `--online` could not ask about (no answer, 5xx): shown, not a finding."""
+
+    file: str
+    line: int
+    what: str
+    reason: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    @property
+    def message(self) -> str:
+        return f"could not check {self.what} ({self.reason})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line or None,
+            "what": self.what,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class CheckOptions:
     root: Path = Path(".")
     online: bool = False
     timeout: float = 10.0
     insecure: frozenset[str] = frozenset()
+    #: paths in every output are relative to this (default: git top level, else `root`)
+    repo_root: Path | None = None
 
 
 @dataclass
@@ -155,9 +190,12 @@ class CheckResult:
 
     root: Path
     findings: list[Finding] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)  # files read, relative to root
+    files: list[str] = field(default_factory=list)  # files read, relative to the repo root
     online_checked: int = 0
     online_unreachable: int = 0
+    unchecked: list[Unchecked] = field(default_factory=list)
+    #: the checked directory relative to the repository root ("." when it is the root)
+    base: str = "."
 
     @property
     def exit_code(self) -> int:
@@ -173,11 +211,15 @@ class CheckResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": 1,
-            "root": self.root.as_posix(),
+            "root": self.base,
             "files": sorted(self.files),
             "findings": [f.to_json() for f in self.findings],
             "summary": self.counts(),
-            "online": {"checked": self.online_checked, "unreachable": self.online_unreachable},
+            "online": {
+                "checked": self.online_checked,
+                "unreachable": self.online_unreachable,
+                "unchecked": [u.to_json() for u in self.unchecked],
+            },
             "exit_code": self.exit_code,
         }
 
@@ -223,3 +265,39 @@ def rel(root: Path, path: Path | str) -> str:
         return Path(os.path.relpath(path, root)).as_posix()
     except ValueError:
         return Path(path).as_posix()
+
+
+def repository_base(root: Path, repo_root: Path | None) -> str:
+    """`root` relative to the repository root (`repo_root`, else git's top level), POSIX.
+
+    CI annotations and SARIF name files from the repository root: `check services/ml`
+    must say `services/ml/conda-lock.yml`. Outside a git repository the checked
+    directory is the root.
+    """
+    if repo_root is None:
+        from audit.core.errors import ReproAuditError
+        from audit.core.git import run_git
+
+        try:
+            done = run_git(["rev-parse", "--show-toplevel"], cwd=root, timeout=10)
+        except (ReproAuditError, OSError):
+            return "."
+        if done.returncode != 0:
+            return "."
+        repo_root = Path(done.stdout.decode().strip())
+    base = Path(os.path.relpath(root.resolve(), Path(repo_root).resolve())).as_posix()
+    return base
+
+
+def rebase(result: CheckResult, base: str) -> None:
+    """Prefix every file name with the checked directory's place in the repository."""
+    result.base = base
+    if base == ".":
+        return
+
+    def join(name: str) -> str:
+        return f"{base}/{name}" if name else base
+
+    result.findings = [dataclasses.replace(f, file=join(f.file)) for f in result.findings]
+    result.unchecked = [dataclasses.replace(u, file=join(u.file)) for u in result.unchecked]
+    result.files = [join(f) for f in result.files]

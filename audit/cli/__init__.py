@@ -6,6 +6,8 @@ them, so `--version`, `check` and `lock --check` start fast.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import typer
@@ -14,7 +16,7 @@ from audit.cli import build, check, diff, drift, inventory, lock, pin, verify  #
 from audit.cli.app import app
 from audit.core.errors import EXIT_INPUT, ReproAuditError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
 
 
 def main() -> None:
@@ -39,3 +41,29 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def run() -> None:
+    """The process entry point (`python -m audit`, the `repro-audit` script): main, then exit.
+
+    py-rattler's background (tokio) threads can still be running when the interpreter
+    finalizes; one of them touching Python then crashes the process (SIGSEGV, or SIGABRT
+    "PyGILState_Release … runtime state: finalizing"), after all work is done: a bare
+    solve script dies so in ~1 run of 15 (bench/stress_solve.py, BENCHMARKS.md). Once
+    rattler has been loaded, the process therefore ends with os._exit after flushing its
+    output, skipping interpreter teardown (every file and pool is closed by then: they
+    are all context managers). `main` itself stays importable and in-process testable.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            sys.stderr.write(f"{exc.code}\n")
+    if "rattler" in sys.modules:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -42,6 +42,20 @@ def check(
     ] = 10.0,
     insecure_registry: InsecureRegistryOpt = None,
     auth_file: AuthFileOpt = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root", help="Repository root that output paths are relative to (default: git's)."
+        ),
+    ] = None,
+    max_findings: Annotated[
+        int,
+        typer.Option(
+            "--max-findings",
+            min=0,
+            help="List at most N findings in human/github output, then the total (0: all).",
+        ),
+    ] = 200,
 ) -> None:
     """Pre-merge checks, offline: lock in sync, images pinned, no secrets, team policy."""
     use_credentials(auth_file)
@@ -53,16 +67,18 @@ def check(
         online=online,
         timeout=timeout,
         insecure=insecure_registries(insecure_registry) if online else frozenset(),
+        repo_root=root,
     )
     result = run_check(options)
     if output_format == "human":
         from audit.check.formats.human import format_human
 
-        text = format_human(result, color=output is None and sys.stdout.isatty())
+        color = output is None and sys.stdout.isatty()
+        text = format_human(result, color=color, max_findings=max_findings)
     elif output_format == "github":
         from audit.check.formats.github import format_github
 
-        text = format_github(result)
+        text = format_github(result, max_findings=max_findings)
     elif output_format == "sarif":
         from audit.check.formats.sarif import format_sarif
 

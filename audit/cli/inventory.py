@@ -38,23 +38,40 @@ def inventory(
     ] = None,
     auth_file: AuthFileOpt = None,
 ) -> None:
-    """List every package an environment contains (lockfile, prefix, image, record, git)."""
+    """List every package an environment contains (lockfile, prefix, image, record, git).
+
+    A multi-platform lock without -p lists every platform (JSON: `inventories`).
+    """
     use_credentials(auth_file)
-    from audit.inventory import read_inventory
+    from audit.core.errors import InputError
+    from audit.inventory import read_inventories
 
     check_format(output_format, ("table", "json", "cyclonedx"))
-    result = read_inventory(source, platform)
+    results = read_inventories(source, platform)
+    several = len(results) > 1
     if output_format == "json":
-        from audit.core.jsonout import dumps, envelope
+        from audit.inventory.formats.json import iter_inventory_json
 
-        text = dumps(envelope("inventory", 0, result.to_json()))
-    elif output_format == "cyclonedx":
+        pieces = iter_inventory_json(results, several=several)
+        if output is None:
+            sys.stdout.writelines(pieces)
+        else:
+            write_output("".join(pieces), output)
+        raise typer.Exit(0)
+    if output_format == "cyclonedx":
         from audit.inventory.formats.cyclonedx import format_cyclonedx
 
-        text = format_cyclonedx(result)
+        if several:
+            platforms = ", ".join(r.platform for r in results)
+            raise InputError(
+                f"{source}: a CycloneDX BOM describes one platform ({platforms})",
+                hint="pass -p PLATFORM",
+            )
+        text = format_cyclonedx(results[0])
     else:
         from audit.inventory.formats.table import format_table
 
-        text = format_table(result, color=output is None and sys.stdout.isatty())
+        color = output is None and sys.stdout.isatty()
+        text = "\n".join(format_table(r, color=color) for r in results)
     write_output(text, output)
     raise typer.Exit(0)

@@ -7,14 +7,25 @@ target, fsynced, then renamed over it: a crash leaves the old file or the new on
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from audit.core.errors import InputError
+from audit.core.errors import InfrastructureError, InputError, ReproAuditError
+
+#: A path that cannot be a file here is the user's to fix (exit 2); anything else that
+#: stops a write (a full disk, quota, read-only or failing device) is the machine's (exit 3).
+_BAD_PATH = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG})
+
+
+def write_error(exc: OSError, path: Path) -> ReproAuditError:
+    """`path: cannot write: <reason>` as bad input (bad path) or infrastructure (full disk)."""
+    kind = InputError if exc.errno in _BAD_PATH else InfrastructureError
+    return kind(f"cannot write: {exc.strerror or exc}", where=str(path))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -29,7 +40,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", where=str(path)) from exc
+        raise write_error(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -40,11 +51,122 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise InputError(f"cannot write: {exc.strerror}", where=str(path)) from exc
+        raise write_error(exc, path) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _stage(path: Path, data: bytes) -> str:
+    """A fsynced temp file beside `path` holding `data`, with `path`'s permission bits."""
+    directory = path.parent if str(path.parent) else Path(".")
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write_set(files: Mapping[Path, bytes]) -> None:
+    """Replace several files as one transaction: every file new, or every file as it was.
+
+    All temp files are written and fsynced first (a full disk fails here, before any
+    target changed); each existing target is hard-linked to a backup; then the renames.
+    A failing rename puts back every file already replaced. A crash between renames can
+    still leave a mix, as with any set of POSIX renames; the backups make it recoverable.
+    """
+    staged: list[tuple[Path, str]] = []
+    current = Path(".")
+    try:
+        for path, data in files.items():
+            current = Path(path)
+            staged.append((current, _stage(current, data)))
+    except OSError as exc:
+        _unlink_all(tmp for _, tmp in staged)
+        raise write_error(exc, current) from exc
+    except BaseException:
+        _unlink_all(tmp for _, tmp in staged)
+        raise
+    _commit(staged)
+
+
+def _commit(staged: list[tuple[Path, str]]) -> None:
+    """Rename every staged temp over its target, restoring all targets if one fails."""
+    backups: dict[Path, str | None] = {}
+    done: list[Path] = []
+    current = Path(".")
+    try:
+        for path, tmp in staged:
+            current = path
+            backups[path] = None
+            if path.exists():
+                backup = f"{tmp}.old"
+                os.link(path, backup)
+                backups[path] = backup
+        for path, tmp in staged:
+            current = path
+            os.replace(tmp, path)
+            done.append(path)
+    except OSError as exc:
+        for path in done:
+            backup = backups.get(path)
+            with contextlib.suppress(OSError):
+                os.replace(backup, path) if backup else os.unlink(path)
+        _unlink_all(tmp for _, tmp in staged)
+        raise write_error(exc, current) from exc
+    finally:
+        _unlink_all(b for b in backups.values() if b)
+    for directory in {path.parent for path, _ in staged}:
+        _fsync_dir(directory)
+
+
+def _unlink_all(paths: Iterable[str]) -> None:
+    for name in list(paths):
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the renames durable (POSIX: fsync the directory); best effort elsewhere."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock (flock) on a directory, held for the block.
+
+    Serialises writers of one project (two `lock` runs) without leaving a lock file
+    behind: the lock is on the directory itself and ends with the process. Where flock
+    is not available (Windows), the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
+    except OSError as exc:
+        raise write_error(exc, directory) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -9,20 +9,16 @@ a finding for that revision; the walk goes on against the last good one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from audit.core.errors import InputError
 from audit.core.git import Commit, GitRepo  # noqa: F401 - re-exported for drift.report
-from audit.core.yamlio import safe_loader
 from audit.diff.classify import PlatformDrift, diff_inventories
-from audit.inventory.interface import Inventory, InventoryError, Package, dedupe
+from audit.inventory.interface import Inventory, InventoryError, Package
 
 #: Root causes a finding can carry (see drift_report).
 CAUSE_SPEC = "spec edit"
@@ -36,108 +32,28 @@ CAUSE_TOOL = "lock-format/tool change"
 
 
 class LockParser:
-    """conda-lock.yml bytes → inventories, caching each package entry by its text.
+    """conda-lock.yml bytes → inventories, through the one conda-lock.yml reader.
 
-    The document is split at its top-level `package:` list items; entries seen before
-    (in any revision) are not parsed again. Anything that does not split cleanly falls
-    back to the ordinary reader, so the result is always what `inventory` would say.
+    Revisions of one lock share most entries: each Package is interned by its fields, so
+    a walk over hundreds of revisions holds one object per distinct entry, not per
+    revision. The result is always what `inventory` says for the same bytes.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[bytes, Package] = {}
+        self._entries: dict[Package, Package] = {}
 
     def parse(self, data: bytes, where: str) -> list[Inventory]:
-        split = _split_lock(data)
-        if split is None:
-            return self._full(data, where)
-        head, items = split
-        try:
-            meta_doc = yaml.load(head, Loader=safe_loader())
-        except yaml.YAMLError:
-            return self._full(data, where)
-        if not isinstance(meta_doc, dict) or meta_doc.get("version", 1) != 1:
-            return self._full(data, where)
-        meta = meta_doc.get("metadata") if isinstance(meta_doc.get("metadata"), dict) else {}
-        by_platform: dict[str, list[Package]] = {str(p): [] for p in meta.get("platforms") or ()}
-        for item in items:
-            key = hashlib.blake2b(item, digest_size=16).digest()
-            package = self._entries.get(key)
-            if package is None:
-                package = self._entry(item, data, where)
-                if package is None:
-                    return self._full(data, where)
-                self._entries[key] = package
-            by_platform.setdefault(package.platform, []).append(package)
-        return [
-            Inventory(source=where, platform=platform, packages=dedupe(packages))
-            for platform, packages in by_platform.items()
-        ]
-
-    def _entry(self, item: bytes, data: bytes, where: str) -> Package | None:
-        from audit.inventory.condalock import package_from_entry
-
-        try:
-            parsed = yaml.load(item, Loader=safe_loader())
-        except yaml.YAMLError:
-            return None
-        if not isinstance(parsed, list) or len(parsed) != 1 or not isinstance(parsed[0], dict):
-            return None
-        try:
-            return package_from_entry(parsed[0])
-        except (InventoryError, ValueError):
-            return None
-
-    @staticmethod
-    def _full(data: bytes, where: str) -> list[Inventory]:
         from audit.inventory import source_from_bytes
 
-        return source_from_bytes(where, data, "conda-lock.yml").read()
-
-
-def _split_lock(data: bytes) -> tuple[bytes, list[bytes]] | None:
-    """(everything but the package list, one chunk per package entry), or None.
-
-    Entries are the `- ` lines at column 0 after a top-level `package:` line, up to the
-    next top-level key; the package list must be the last top-level key or be followed
-    only by other top-level keys (kept in the head).
-    """
-    lines = data.splitlines(keepends=True)
-    head: list[bytes] = []
-    items: list[bytes] = []
-    current: list[bytes] | None = None
-    in_packages = False
-    seen_packages = False
-    for line in lines:
-        if not in_packages:
-            if line.rstrip() == b"package:":
-                if seen_packages:
-                    return None
-                in_packages = seen_packages = True
-                continue
-            head.append(line)
-            continue
-        first = line[:1]
-        if line.startswith(b"- "):
-            if current is not None:
-                items.append(b"".join(current))
-            current = [line]
-        elif first in (b" ", b"\t") or line.strip() == b"" or first == b"#":
-            if current is None:
-                if line.strip() and first != b"#":
-                    return None
-                continue
-            current.append(line)
-        else:  # another top-level key ends the list
-            if current is not None:
-                items.append(b"".join(current))
-                current = None
-            in_packages = False
-            head.append(line)
-    if current is not None:
-        items.append(b"".join(current))
-    if not seen_packages:
-        return None
-    return b"".join(head), items
+        inventories = source_from_bytes(where, data, "conda-lock.yml").read()
+        return [
+            Inventory(
+                source=i.source,
+                platform=i.platform,
+                packages=tuple(self._entries.setdefault(p, p) for p in i.packages),
+            )
+            for i in inventories
+        ]
 
 
 # --------------------------------------------------------------------------- history

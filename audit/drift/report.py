@@ -221,7 +221,7 @@ def run_drift(options: DriftOptions) -> DriftReport:
     else:
         sections.append(Section("images", status="skipped"))
     if options.image:
-        sections.append(image_vs_lock_section(options, lock_inventories, lock_error))
+        sections.append(image_vs_lock_section(options, lock_inventories, lock_error, lock_path))
     else:
         sections.append(Section("image_vs_lock", status="skipped"))
     platforms = history.platforms if history else tuple(i.platform for i in lock_inventories)
@@ -474,9 +474,17 @@ def _display(top: Path, path: Path) -> str:
 
 
 def image_vs_lock_section(
-    options: DriftOptions, locked: list[Inventory], lock_error: str
+    options: DriftOptions,
+    locked: list[Inventory],
+    lock_error: str,
+    lock_path: Path | None = None,
 ) -> Section:
-    """conda and pip packages of the image (or build record) that the lock does not explain."""
+    """conda and pip packages of the image (or build record) that the lock does not explain.
+
+    When the image's `io.repro-audit.lock.sha256` label names another lock than today's,
+    its differences are blamed on that ("image built from another lock"), not on packages
+    installed outside the lock.
+    """
     from audit.inventory import normalize_platform, open_source
 
     assert options.image is not None
@@ -506,17 +514,19 @@ def image_vs_lock_section(
     theirs = Inventory(image.source, lock.platform, _only(image))
     result = diff_inventories(ours, theirs, platform=lock.platform)
     section = Section("image_vs_lock")
+    built, current = _lock_provenance(options.image, lock_path)
+    other = built is not None and current is not None and built != current
     for change in result.changes:
         if change.kind == "metadata-changed":
             continue  # the lock and an installed record spell URLs and depends differently
-        if change.kind == "removed":
-            finding = _change_finding("image_vs_lock", change, CAUSE_OTHER_LOCK)
-            finding = Finding(**{**finding.to_json(), "kind": "missing-from-image"})
-        elif change.kind == "added":
-            finding = _change_finding("image_vs_lock", change, CAUSE_OUTSIDE)
-            finding = Finding(**{**finding.to_json(), "kind": "outside-lock"})
+        if other:
+            cause = f"{CAUSE_OTHER_LOCK} (sha256:{built})"
         else:
-            finding = _change_finding("image_vs_lock", change, CAUSE_OUTSIDE)
+            cause = CAUSE_OTHER_LOCK if change.kind == "removed" else CAUSE_OUTSIDE
+        finding = _change_finding("image_vs_lock", change, cause)
+        kind = {"removed": "missing-from-image", "added": "outside-lock"}.get(change.kind)
+        if kind:
+            finding = Finding(**{**finding.to_json(), "kind": kind})
         section.findings.append(finding)
     system = [p for p in image.packages if p.manager not in LOCK_MANAGERS]
     section.data = {
@@ -525,8 +535,21 @@ def image_vs_lock_section(
         "image_packages": len(image.packages),
         "system_packages": len(system),
         "explained": len(result.changes) == 0,
+        "built_from_lock": f"sha256:{built}" if built else None,
+        "lock_sha256": f"sha256:{current}" if current else None,
     }
     return section
+
+
+def _lock_provenance(image: str, lock_path: Path | None) -> tuple[str | None, str | None]:
+    """(sha256 of the lock the image was built from, sha256 of today's lockfile)."""
+    from audit.core.fs import sha256_file
+    from audit.drift.provenance import built_from_lock
+
+    current = None
+    if lock_path is not None and lock_path.is_file():
+        current = sha256_file(lock_path)[0]
+    return built_from_lock(image), current
 
 
 def _only(inventory: Inventory) -> tuple:

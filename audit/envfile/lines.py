@@ -203,12 +203,16 @@ def read_envfiles(paths: Sequence[Path], names: Sequence[str], platforms: Sequen
 
 
 def _read(path: Path, name: str) -> str:
+    """The file's text: refused at once over the size limit, one wording for non-text."""
+    from audit.core.text import MAX_ENV_BYTES, check_size, decode_text
+
+    check_size(path, name, MAX_ENV_BYTES)
     try:
-        return path.read_text(encoding="utf-8")
+        return decode_text(path.read_bytes(), name)
     except FileNotFoundError:
         raise InputError("environment file not found", where=name) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", where=name) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", where=name) from None
 
 
 def _has_sel(text: str) -> bool:

@@ -149,15 +149,16 @@ class EnvSpec:
 
 
 def read_source(path: Path) -> str:
-    """The text of an environment file, or a clear error."""
+    """The text of an environment file, or a clear error (size checked before reading)."""
+    from audit.core.text import MAX_ENV_BYTES, check_size, decode_text
+
+    check_size(path, str(path), MAX_ENV_BYTES)
     try:
-        return path.read_text(encoding="utf-8")
+        return decode_text(path.read_bytes(), str(path))
     except FileNotFoundError:
         raise InputError("environment file not found", where=str(path)) from None
     except IsADirectoryError:
         raise InputError("is a directory, not an environment file", where=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", where=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
 

@@ -27,9 +27,11 @@ __all__ = [
     "normalize_name",
     "normalize_platform",
     "open_source",
+    "read_inventories",
     "read_inventory",
     "source_from_bytes",
 ]
+
 
 def normalize_platform(platform: str | None) -> str | None:
     """`linux/amd64` → `linux-64` (images say os/arch, conda says subdir); others as given."""
@@ -64,3 +66,13 @@ def read_inventory(spec: str, platform: str | None = None) -> Inventory:
     if not inventories:
         raise InventoryError("holds no platform and no packages", where=spec)
     raise InputError(f"{spec}: several platforms ({available})", hint="pass -p PLATFORM")
+
+
+def read_inventories(spec: str, platform: str | None = None) -> list[Inventory]:
+    """Every platform's inventory of `spec` (sorted by platform), or the one `platform`."""
+    if platform:
+        return [read_inventory(spec, platform)]
+    inventories = open_source(spec, platform).read()
+    if not inventories:
+        raise InventoryError("holds no platform and no packages", where=spec)
+    return sorted(inventories, key=lambda i: i.platform)

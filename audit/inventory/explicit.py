@@ -60,10 +60,14 @@ class ExplicitSource(InventorySource):
         self.data = data
 
     def read(self) -> list[Inventory]:
+        from audit.core.text import NOT_TEXT
+
         try:
-            text = self.data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InventoryError("explicit lockfile is not UTF-8 text", where=self.spec) from None
+            text = self.data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InventoryError(
+                f"{NOT_TEXT}: invalid byte at offset {exc.start}", where=self.spec
+            ) from None
         platform = ""
         conda: list[tuple[str, str, str, str]] = []  # (url, sha256, md5, line number)
         pip: list[Package] = []

@@ -151,12 +151,11 @@ class Inventory:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA_VERSION,
-            "source": self.source,
-            "platform": self.platform,
-            "packages": [p.to_json() for p in self.packages],
-        }
+        return {**self.to_json_head(), "packages": [p.to_json() for p in self.packages]}
+
+    def to_json_head(self) -> dict[str, Any]:
+        """Everything of `to_json` but the packages (for a streamed writer)."""
+        return {"schema": SCHEMA_VERSION, "source": self.source, "platform": self.platform}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Inventory:

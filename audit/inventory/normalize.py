@@ -76,7 +76,10 @@ def channel_from_url(url: str) -> str:
     """The channel base URL of a conda artifact URL, redacted: drop `/<subdir>/<file>`."""
     if not url:
         return ""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" (IPv6) in a hand-edited URL
+        return ""
     path = parts.path
     if split_conda_filename(posixpath.basename(path)) is not None:
         path = posixpath.dirname(path)

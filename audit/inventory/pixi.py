@@ -55,8 +55,16 @@ class PixiSource(InventorySource):
             if not names:
                 return []
             env = lock.environment(names[0])
+            if env is None:
+                raise InventoryError(f"environment {names[0]!r} cannot be read", where=self.spec)
         inventories = []
-        for platform in env.platforms():
+        try:
+            platforms = env.platforms()
+        except AttributeError:  # rattler wraps a missing environment instead of None
+            raise InventoryError(
+                "pixi.lock names an environment it lacks", where=self.spec
+            ) from None
+        for platform in platforms:
             name = str(platform.name)
             packages = [_package(p, name) for p in env.packages(platform) or ()]
             inventories.append(Inventory(self.spec, name, dedupe(packages)))

@@ -23,7 +23,16 @@ def source_from_bytes(
     path: Path | None = None,
 ) -> InventorySource:
     """The source for a lockfile or build record given its content (file or git blob)."""
-    head = data[:SNIFF_BYTES].decode("utf-8", errors="replace")
+    import codecs
+
+    try:  # incremental: a character cut at the sniff boundary is not an error
+        head = codecs.getincrementaldecoder("utf-8")().decode(data[:SNIFF_BYTES], final=False)
+    except UnicodeDecodeError as exc:
+        from audit.core.text import NOT_TEXT
+
+        raise InventoryError(
+            f"{NOT_TEXT}: invalid byte at offset {exc.start}", where=spec
+        ) from None
     stripped = head.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
         from audit.inventory.record import RecordSource, looks_like_record
@@ -107,7 +116,9 @@ class GitSource(InventorySource):
         self.cwd = cwd
 
     def read(self) -> list[Inventory]:
-        from audit.inventory.git import show
+        from audit.inventory.git import DEFAULT_PATHS, show_first
 
-        data = show(self.rev, self.path, self.cwd)
-        return source_from_bytes(self.spec, data, Path(self.path).name, self.platform).read()
+        path, data = show_first(
+            self.rev, [self.path] if self.path else list(DEFAULT_PATHS), self.cwd
+        )
+        return source_from_bytes(self.spec, data, Path(path).name, self.platform).read()

@@ -105,9 +105,22 @@ class LockResult:
 
 
 def run_lock(options: LockOptions) -> LockResult:
-    """Lock, or say the lock is current, or (with `check`) say what is stale."""
+    """Lock, or say the lock is current, or (with `check`) say what is stale.
+
+    A writing run holds an advisory lock on the lockfile's directory, so two `lock` runs on
+    one project take turns: the second sees the first one's lock set, whole.
+    """
     for platform in options.platforms:
         check_platform(platform)
+    if options.check:
+        return _run_lock(options)
+    from audit.core.fs import directory_lock
+
+    with directory_lock(options.lockfile.parent):
+        return _run_lock(options)
+
+
+def _run_lock(options: LockOptions) -> LockResult:
     digest = options_digest(options)
     meta = read_metadata(options.lockfile)
     if options.check and (options.update or options.force):
@@ -121,6 +134,8 @@ def run_lock(options: LockOptions) -> LockResult:
         say("reading environment")
         spec, virtual, hashes = parse_inputs(options, digest)
         stale = _stale_platforms(meta, spec.platforms, hashes)
+        if not stale and meta is not None:
+            stale = options_stale(meta, resolution_digest(options, spec, virtual), spec.platforms)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
         notes = spec_warnings(spec)
@@ -202,6 +217,50 @@ def options_digest(options: LockOptions) -> str:
             "explicit": str(options.explicit),
         },
     )
+
+
+def resolution_digest(options: LockOptions, spec: EnvSpec, virtual: VirtualPackageSet) -> str:
+    """sha256 of the resolution inputs conda-lock's content hash leaves out, per source.
+
+    conda-lock hashes specs, channels and virtual packages, not where pip resolves: a
+    changed `--index-url` line must still make the lock stale. Two parts, joined with
+    `:`: what the environment files say (pip index lines, channels, virtual packages),
+    which `check` can recompute from the files alone; then the command line's
+    `--pypi-index-url`, which only `lock` knows.
+    """
+    from audit.core.redact import redact_url
+
+    files = {
+        "channels": [redact_url(c) for c in spec.channels],
+        "pip_index_urls": [redact_url(u) for u in spec.pip_index_urls],
+        "pip_extra_index_urls": [redact_url(u) for u in spec.pip_extra_index_urls],
+        "virtual_packages": virtual.to_json(),
+    }
+    cli = {"pypi_index_url": redact_url(options.pypi_index_url or "")}
+    return ":".join(
+        hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:32]
+        for part in (files, cli)
+    )
+
+
+def options_stale(
+    meta: LockMetadata, digest: str, platforms: tuple[str, ...], *, files_only: bool = False
+) -> dict[str, str]:
+    """Every platform stale when the lock was solved with other resolution options.
+
+    `files_only` compares only what the environment files decide (`check` does not know
+    the command line). A lock without the key (written by conda-lock or an older
+    repro-audit) is not judged.
+    """
+    recorded = meta.options_digest
+    if recorded is None:
+        return {}
+    if files_only:
+        recorded, digest = recorded.split(":")[0], digest.split(":")[0]
+    if recorded == digest:
+        return {}
+    why = "resolution options changed since the lock (pip index, channels or virtual packages)"
+    return {p: why for p in platforms}
 
 
 def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
@@ -300,8 +359,9 @@ def solve_document(
         )
         for p in spec.platforms
     ]
-    with tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp, _restore_env(
-        "RATTLER_AUTH_FILE"
+    with (
+        tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp,
+        _restore_env("RATTLER_AUTH_FILE"),
     ):
         install_rattler_auth(Path(tmp))
         say(f"solving {len(requests)} platform(s)")
@@ -321,6 +381,7 @@ def solve_document(
         pip=pip,
         categories=spec.categories,
         digest=digest,
+        options_digest=resolution_digest(options, spec, virtual),
     )
     return Solved(records=records, pip=pip, document=document)
 
@@ -338,8 +399,7 @@ def _solve_and_write(
         document_entries,
         read_entries,
         render_explicit,
-        write_explicit,
-        write_lockfile,
+        write_lock_set,
     )
 
     old_entries = read_entries(options.lockfile) if meta is not None else []
@@ -347,17 +407,14 @@ def _solve_and_write(
     solved = solve_document(options, spec, virtual, hashes, digest, say, locked=locked)
     records, pip = solved.records, solved.pip
     say("writing lockfiles")
-    written: list[Path] = []
+    explicit: dict[Path, str] = {}
     if options.explicit:
         for platform in spec.platforms:
-            path = explicit_path(options.lockfile, platform)
-            text = render_explicit(
+            explicit[explicit_path(options.lockfile, platform)] = render_explicit(
                 platform, hashes[platform], records[platform], pip.get(platform, ())
             )
-            write_explicit(path, text)
-            written.append(path)
-    write_lockfile(solved.document, options.lockfile)
-    written.insert(0, options.lockfile)
+    write_lock_set(solved.document, options.lockfile, explicit)
+    written = [options.lockfile, *explicit]
     return LockResult(
         "written",
         options.lockfile,

@@ -27,6 +27,7 @@ from audit.core.credentials import env_vars
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text
 from audit.core.redact import redact_url
+from audit.core.text import decode_text
 from audit.core.yamlio import safe_loader
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ DIGEST_KEY = "repro-audit-input-digest"
 VARIABLES_KEY = "repro-audit-variables"
 #: pip sources no index can lock (`-e .`), as JSON ["file:line: text", ...].
 PIP_LOCAL_KEY = "repro-audit-pip-local-sources"
+#: Key of the resolution-options digest (pip indexes, channels, virtual packages).
+OPTIONS_KEY = "repro-audit-options-digest"
 
 
 def explicit_path(lockfile: Path, platform: str) -> Path:
@@ -111,6 +114,11 @@ class LockMetadata:
         """pip sources the lock could not lock (`-e .`), each as "file:line: text"."""
         return _json_field(self.custom.get(PIP_LOCAL_KEY), list)
 
+    @property
+    def options_digest(self) -> str | None:
+        """Digest of the resolution options the lock was solved with (None: older lock)."""
+        return self.custom.get(OPTIONS_KEY)
+
 
 def _json_field(text: str | None, kind: type) -> Any:
     try:
@@ -144,7 +152,7 @@ def read_metadata(path: Path) -> LockMetadata | None:
     Only the text up to the package list is parsed, so a 1,000-package lock costs nothing.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_text(path.read_bytes(), str(path))
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -172,6 +180,16 @@ def parse_metadata(path: Path, head: str) -> LockMetadata:
     meta = data.get("metadata") if isinstance(data, dict) else None
     if not isinstance(meta, dict):
         raise InputError("not a conda-lock.yml: no 'metadata' mapping")
+    for key, kind in (
+        ("content_hash", dict),
+        ("custom_metadata", dict),
+        ("platforms", list),
+        ("channels", list),
+        ("sources", list),
+    ):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            what = "mapping" if kind is dict else "list"
+            raise InputError(f"not a conda-lock.yml: metadata.{key} is not a {what}")
     if data.get("version") not in (None, 1):
         raise InputError(f"unsupported lock version {data.get('version')!r} (expected 1)")
     return LockMetadata(
@@ -240,6 +258,7 @@ def lock_document(
     categories: Mapping[str, str],
     digest: str,
     extra: Mapping[str, str] | None = None,
+    options_digest: str | None = None,
 ) -> dict[str, Any]:
     """The conda-lock.yml (v1) document for the solved records, URLs redacted.
 
@@ -294,7 +313,11 @@ def lock_document(
             ],
             "platforms": list(platforms),
             "sources": list(sources),
-            "custom_metadata": {DIGEST_KEY: digest, **dict(sorted((extra or {}).items()))},
+            "custom_metadata": {
+                DIGEST_KEY: digest,
+                **({OPTIONS_KEY: options_digest} if options_digest else {}),
+                **dict(sorted((extra or {}).items())),
+            },
         },
         "package": packages,
     }
@@ -496,6 +519,15 @@ def write_explicit(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
+def write_lock_set(document: dict[str, Any], path: Path, explicit: Mapping[Path, str]) -> None:
+    """conda-lock.yml and its explicit files as one transaction (all new or all old)."""
+    from audit.core.fs import atomic_write_set
+
+    files = {p: text.encode("utf-8") for p, text in explicit.items()}
+    files[path] = dump_lockfile(document, path.name).encode("utf-8")
+    atomic_write_set(files)
+
+
 def relative_sources(files: Sequence[Path], lockfile: Path) -> list[str]:
     """Source paths relative to the lockfile's directory, POSIX style (no machine paths)."""
     base = lockfile.resolve().parent
@@ -520,7 +552,7 @@ def read_entries(path: Path) -> list[LockedEntry]:
     from audit.lockfile.scan import scan_lock
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_text(path.read_bytes(), str(path))
     except FileNotFoundError:
         return []
     except OSError as exc:

@@ -12,24 +12,36 @@ its dependency names and its position. The few lines outside `package:` are hand
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
+
+from audit.core.text import NOT_TEXT, decode_text
+
+__all__ = ["NOT_TEXT", "ScannedEntry", "ScannedLock", "decode_text", "scan_lock"]
 
 _FIELDS = frozenset({"name", "version", "manager", "platform", "build", "url"})
 
 
-@dataclass
 class ScannedEntry:
-    """One `package:` item of a conda-lock.yml."""
+    """One `package:` item of a conda-lock.yml (slots: a lock may hold 100,000)."""
 
-    line: int
-    name: str = ""
-    version: str = ""
-    manager: str = ""
-    platform: str = ""
-    build: str = ""
-    url: str = ""
-    hashes: dict[str, str] = field(default_factory=dict)
-    depends: list[str] = field(default_factory=list)  # dependency names
+    __slots__ = (
+        "line",
+        "name",
+        "version",
+        "manager",
+        "platform",
+        "build",
+        "url",
+        "hashes",
+        "depends",
+    )
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.name = self.version = self.manager = self.platform = self.build = self.url = ""
+        self.hashes: dict[str, str] = {}
+        self.depends: dict[str, str] = {}  # dependency name → spec, in file order
 
     @property
     def build_string(self) -> str:
@@ -80,75 +92,117 @@ def _flow_mapping(value: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
+def _package_region(text: str) -> tuple[int, int, int, int]:
+    """(start offset, end offset, first line number, item indent) of the package list."""
+    start = 0 if text.startswith("package:") else text.find("\npackage:") + 1
+    if start <= 0 and not text.startswith("package:"):
+        return len(text), len(text), text.count("\n") + 1, 0
+    body = text.find("\n", start)
+    if body < 0:
+        return len(text), len(text), text.count("\n") + 1, 0
+    body += 1
+    following = re.compile(r"^[^\s#-]", re.M).search(text, body)
+    end = following.start() if following else len(text)
+    first = re.compile(r"^( *)- ", re.M).search(text, body, end)
+    indent = len(first.group(1)) if first else 0
+    return body, end, text.count("\n", 0, body) + 1, indent
+
+
 def scan_lock(text: str) -> ScannedLock:
     """Entries, the non-package text and key positions of a conda-lock.yml."""
-    lines = text.splitlines()
-    entries: list[ScannedEntry] = []
-    head: list[str] = []
-    start = end = len(lines)
-    for i, raw in enumerate(lines):
-        if raw.startswith("package:"):
-            start = i
-            break
-    for j in range(start + 1, len(lines)):
-        raw = lines[j]
-        if raw and raw[0] not in " -#":
-            end = j
-            break
-    head = lines[: start + 1] + [""] * (end - start - 1) + lines[end:]
-    if start < len(lines):
-        entries = _scan_entries(lines, start + 1, end)
+    body, end, first_line, indent = _package_region(text)
+    region_lines = text.count("\n", body, end)
+    head = text[:body] + "\n" * region_lines + text[end:]
+    entries = _scan_entries(text, body, end, first_line, indent) if body < end else []
+    before = text[:body].splitlines()
+    after = text[end:].splitlines()
+    tail = len(before) + region_lines + 1
     key_lines, channel_lines = _head_positions(
-        [*enumerate(lines[: start + 1], start=1), *enumerate(lines[end:], start=end + 1)]
+        [*enumerate(before, start=1), *enumerate(after, start=tail)]
     )
-    return ScannedLock(entries, "\n".join(head) + "\n", key_lines, channel_lines)
+    return ScannedLock(
+        entries, head if head.endswith("\n") else head + "\n", key_lines, channel_lines
+    )
 
 
-def _scan_entries(lines: list[str], first: int, end: int) -> list[ScannedEntry]:
+def _scan_entries(text: str, body: int, end: int, line: int, indent: int) -> list[ScannedEntry]:
+    """Every entry between `body` and `end`, with its 1-based line number.
+
+    The list is split at its item marker (`\\n- `, or `\\n  - ` for conda-lock's indented
+    layout) in C; each entry's dozen lines are then read with string operations.
+    """
+    marker = "\n" + " " * indent + "- "
+    chunks = ("\n" + text[body:end]).split(marker)
+    line += chunks[0].count("\n") - 1
     entries: list[ScannedEntry] = []
-    item_indent = -1
-    key_indent = -1
-    current: ScannedEntry | None = None
-    mode = ""  # "deps" | "hash" | ""
-    for index in range(first, end):
-        raw = lines[index]
-        stripped = raw.lstrip(" ")
-        if not stripped or stripped[0] == "#":
-            continue
-        indent = len(raw) - len(stripped)
-        if stripped[:2] == "- " and (indent == item_indent or item_indent < 0):
-            item_indent, key_indent = indent, indent + 2
-            current = ScannedEntry(line=index + 1)
-            entries.append(current)
-            stripped = stripped[2:].lstrip(" ")
-            indent = key_indent
-        if current is None:
-            continue
-        key, _, value = stripped.partition(":")
-        if indent == key_indent:
-            value = value.strip()
-            if key == "dependencies":
-                mode = "deps"
-                if value.startswith("{"):
-                    current.depends.extend(_flow_mapping(value))
-                    mode = ""
-            elif key == "hash":
-                mode = "hash"
-                if value.startswith("{"):
-                    current.hashes.update(_flow_mapping(value))
-                    mode = ""
-            else:
-                mode = ""
-                if key in _FIELDS:
-                    setattr(current, key, _unquote(value) if value[:1] in "'\"" else value)
-        elif indent > key_indent:
-            if mode == "deps":
-                current.depends.append(_unquote(key) if key[:1] in "'\"" else key)
-            elif mode == "hash":
-                value = _unquote(value)
-                if value not in ("", "null", "~"):
-                    current.hashes[key.strip()] = value
+    pad = " " * (indent + 2)
+    for chunk in chunks[1:]:
+        line += 1
+        entry = ScannedEntry(line)
+        lines = chunk.split("\n")
+        line += len(lines) - 1
+        _fill(entry, lines, pad)
+        entries.append(entry)
     return entries
+
+
+def _fill(entry: ScannedEntry, lines: list[str], pad: str) -> None:
+    """Assign one entry's `key: value` lines (the first line is the one after `- `).
+
+    The hot loop of reading a big lock: ~15 lines per entry, so it stays inline.
+    """
+    width = len(pad)
+    nested = pad + " "
+    target: dict[str, str] | None = None  # the mapping nested lines go to
+    first = True
+    for raw in lines:
+        if first:
+            rest, first = raw, False
+        elif raw.startswith(nested):
+            if target is None:
+                continue
+            key, colon, value = raw.strip().partition(":")
+            if not colon or key[:1] in ("#", "-", ""):
+                continue
+            value = value.strip()
+            if key[:1] in QUOTES:
+                key = _unquote(key)
+            if value[:1] in QUOTES:
+                value = _quoted(value)
+            if target is entry.depends or value not in ("", "null", "~"):
+                target[key] = value
+            continue
+        elif raw.startswith(pad):
+            rest = raw[width:]
+        else:
+            continue  # blank, a comment, or a nested list item (`categories:`)
+        key, colon, value = rest.partition(":")
+        if not colon or key[:1] in ("#", "-", ""):
+            continue
+        value = value.strip()
+        target = None
+        if key == "dependencies":
+            if value[:1] == "{":
+                entry.depends.update(_flow_mapping(value))
+            else:
+                target = entry.depends
+        elif key == "hash":
+            if value[:1] == "{":
+                entry.hashes.update(_flow_mapping(value))
+            else:
+                target = entry.hashes
+        elif key in _FIELDS:
+            setattr(entry, key, _quoted(value) if value[:1] in QUOTES else value)
+
+
+QUOTES = ("'", '"')
+
+
+def _quoted(value: str) -> str:
+    """A quoted scalar's text; the common `'…'` without escapes is a slice."""
+    if value[0] == "'" and value[-1] == "'" and len(value) >= 2 and "''" not in value:
+        return value[1:-1]
+    return _unquote(value)
 
 
 def _head_positions(head: list[tuple[int, str]]) -> tuple[dict[str, int], dict[str, int]]:

@@ -104,10 +104,9 @@ def _read(path: Path) -> str:
         raise InputError("no such file", where=str(path)) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", where=str(path)) from None
+    from audit.core.text import decode_text
+
+    return decode_text(data, str(path))
 
 
 def load_sources(options: PinOptions) -> list[_Source]:
@@ -347,7 +346,8 @@ def render_text(result: PinResult) -> list[str]:
         if report.finding:
             lines.append(f"{where}: {report.status}: {report.reference} ({report.detail})")
         elif report.status == "moved":
-            lines.append(f"{where}: {report.reference}: {report.old_digest} -> {report.digest}")
+            tagged = report.reference.split("@", 1)[0]  # the old digest is said once, after
+            lines.append(f"{where}: {tagged}: {report.old_digest} -> {report.digest}")
         elif report.status == "pinned":
             lines.append(f"{where}: pinned {report.reference} to {report.digest}")
     return lines

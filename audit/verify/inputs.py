@@ -118,6 +118,7 @@ def lock_artifacts(inputs: Inputs) -> tuple[list[Artifact], list[dict[str, Any]]
             artifacts = [lock_artifact(r) for r in records]
             artifacts += [wheel_artifact(w, platform) for w in wheels]
             repodata = [json.loads(record.to_json()) for record in records]
+            problems += hand_edits(inputs.lockfile, platform)
             if artifacts or not _record_packages(inputs):
                 return artifacts, repodata, problems
             problems.append(
@@ -150,6 +151,35 @@ def _register_lock_channels(lockfile: Path) -> None:
     meta = read_metadata(lockfile)
     if meta is not None:
         register_urls(meta.channels)
+
+
+def hand_edits(lockfile: Path, platform: str) -> list[Problem]:
+    """Entries of `platform` whose name/version/build contradict their URL's file name."""
+    from audit.lockfile.filename import entry_disagreement
+    from audit.lockfile.scan import scan_lock
+
+    try:
+        text = lockfile.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []  # the readers above already said why
+    out: list[Problem] = []
+    for entry in scan_lock(text).entries:
+        if entry.platform != platform or not entry.url:
+            continue
+        why = entry_disagreement(
+            entry.manager or "conda", entry.name, entry.version, entry.build, entry.url
+        )
+        if why:
+            out.append(
+                Problem(
+                    "lockfile",
+                    f"{entry.name} {entry.version} ({platform})",
+                    f"{lockfile.name}:{entry.line}",
+                    MISMATCH,
+                    f"the lock entry was edited by hand: {why}",
+                )
+            )
+    return out
 
 
 def _record_packages(inputs: Inputs) -> list[Artifact]:

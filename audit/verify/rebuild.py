@@ -20,6 +20,16 @@ from audit.verify.verdict import (
 )
 
 
+def _without_record(say: Any) -> Any:
+    """The build's progress, minus "record wrote <temp dir>/…": that record is discarded."""
+
+    def forward(phase: str, message: str) -> None:
+        if phase != "record":
+            say(phase, message)
+
+    return forward
+
+
 def _seed_cache(artifacts: list[Artifact], sources: list[Path], target: Path) -> None:
     """Link every artifact some source cache holds into a fresh cache (verified on use)."""
     from audit.artifacts import cache_path
@@ -128,7 +138,7 @@ def rebuild(
             record=Path(tmp) / RECORD_NAME,
             allow_unpinned=bool(recorded_inputs.get("allow_unpinned")),
             cache_dir=fresh,
-            progress=say,
+            progress=_without_record(say),
             local_bases=local_bases,
             context_exclude=[inputs.record_path],
             no_cache=True,

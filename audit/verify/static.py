@@ -125,10 +125,16 @@ def check_artifact(
         label,
         where,
         probe.status,
-        f"{'gone from its channel' if probe.status == GONE else 'unreachable'} ({probe.detail})",
+        f"{_gone(artifact) if probe.status == GONE else 'unreachable'} ({probe.detail})",
         mirrored=mirrored,
         cached=cached,
     )
+
+
+def _gone(artifact: Artifact) -> str:
+    """A wheel or sdist lives on a package index, a conda artifact in a channel."""
+    python = artifact.file_name.endswith((".whl", ".tar.gz", ".zip"))
+    return "gone from its package index" if python else "gone from its channel"
 
 
 def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> Probe:

@@ -62,8 +62,12 @@ class Problem:
 
     def line(self) -> str:
         text = f"{self.kind} {self.name}: {self.reason}"
-        if self.expected is not None or self.got is not None:
+        if self.expected is not None and self.got is not None:
             text += f" (expected {self.expected}, got {self.got})"
+        elif self.expected is not None:
+            text += f" (expected {self.expected})"
+        elif self.got is not None:
+            text += f" (found {self.got})"
         if self.where and self.where != self.name:
             text += f" [{self.where}]"
         if self.mirrored:

@@ -39,6 +39,9 @@ def test_action() -> None:
     assert steps[0]["uses"].startswith("actions/setup-python@")
     script = "\n".join(s.get("run", "") for s in steps)
     assert "--format github" in script and "--format sarif" in script
+    assert script.count('--root "$ROOT"') == 2
+    env = next(s["env"] for s in steps if s.get("id") == "check")
+    assert env["ROOT"] == "${{ github.workspace }}"
     assert set(action["inputs"]) >= {"path", "sarif-file", "online", "package"}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from drift_helpers import Project, cli, commit, git, write_env
 
-from audit.inventory import read_inventory
+from audit.inventory import Inventory, read_inventory
 
 
 def findings(document: dict, section: str) -> list[dict]:
@@ -152,6 +152,41 @@ def test_image_vs_lock_with_a_record(project: Project, tmp_path: Path) -> None:
         "drift", "--record", str(path), "--no-upstream", "--no-images", "--no-history"
     )
     assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
+def test_image_built_from_another_lock(project: Project, tmp_path: Path) -> None:
+    """The record's lock sha256 names another lock: that is the cause, not "outside the lock"."""
+    import dataclasses
+    import hashlib
+
+    lock_path = project.root / "conda-lock.yml"
+    lock = read_inventory(str(lock_path), "linux-64")
+    older = [dataclasses.replace(p, version="0.1") if p.name == "six" else p for p in lock.packages]
+    inventory = Inventory("image", "linux-64", tuple(older)).to_json()
+    old_sha = hashlib.sha256(b"an older conda-lock.yml").hexdigest()
+    path = tmp_path / "build-record.json"
+    args = ("drift", "--record", str(path), "--no-upstream", "--no-images", "--no-history")
+
+    path.write_text(
+        json.dumps({"inventory": inventory, "inputs": {"lockfile": {"sha256": old_sha}}})
+    )
+    done = project.run(*args, "--format", "json")
+    assert done.returncode == 1, done.stderr
+    (changed,) = findings(json.loads(done.stdout), "image_vs_lock")
+    assert changed["subject"] == "six"
+    assert changed["cause"] == f"image built from another lock (sha256:{old_sha})"
+    text = project.run(*args).stdout
+    assert f"(image built from another lock (sha256:{old_sha}))" in text
+    assert "installed outside the lock" not in text
+
+    # built from today's lock: then the difference was installed outside it
+    today = hashlib.sha256(lock_path.read_bytes()).hexdigest()
+    labels = {"io.repro-audit.lock.sha256": f"sha256:{today}"}
+    path.write_text(json.dumps({"inventory": inventory, "outputs": {"labels": labels}}))
+    (changed,) = findings(
+        json.loads(project.run(*args, "--format", "json").stdout), "image_vs_lock"
+    )
+    assert changed["cause"] == "installed outside the lock"
 
 
 def test_bad_input(project: Project, tmp_path: Path) -> None:

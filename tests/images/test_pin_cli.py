@@ -134,6 +134,8 @@ def test_moved_tag_check_stays_green_update_moves_digest(
     assert result.exit_code == 0, result.stderr
     assert f"{images['base_digest']} -> {new_index}" in result.stdout
     assert "Dockerfile:3" in result.stdout
+    (moved,) = [line for line in result.stdout.splitlines() if " -> " in line]
+    assert moved.count(images["base_digest"]) == 1, moved  # the old digest is said once
     text = dockerfile.read_text()
     assert f"ARG BASE={images['base']}@{new_index}\n" in text
     assert images["base_digest"] not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,32 @@ def test_git_errors(git_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         read_inventory("git:nope:conda-lock.yml")
     with pytest.raises(InventoryError, match="'missing.yml' does not exist at revision HEAD"):
         read_inventory("git:HEAD:missing.yml")
-    with pytest.raises(InventoryError, match="expected git:REV:path"):
+    with pytest.raises(InventoryError, match=r"expected git:REV\[:path\]"):
+        read_inventory("git:HEAD:")
+
+
+def test_git_revision_without_path_finds_the_lock(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git:REV` reads conda-lock.yml (as `verify git:REV` finds its record); diff takes it."""
+    from support.cli import repro_audit
+
+    monkeypatch.chdir(git_repo)
+    assert read_inventory("git:HEAD~1").by_key()[("conda", "numpy")].version == "1.26.4"
+    assert read_inventory("git:HEAD") == read_inventory("git:HEAD:conda-lock.yml").with_source(
+        "git:HEAD"
+    )
+    done = repro_audit("diff", "git:HEAD~1", "git:HEAD", "--format", "json", cwd=git_repo)
+    assert done.returncode == 1, done.stderr
+    assert '"name": "numpy"' in done.stdout
+    (git_repo / "conda-lock.yml").rename(git_repo / "moved.yml")
+    subprocess.run(["git", "rm", "-q", "--cached", "conda-lock.yml"], cwd=git_repo, check=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "rm"],
+        cwd=git_repo,
+        check=True,
+    )
+    with pytest.raises(InventoryError, match="none of conda-lock.yml, pixi.lock"):
         read_inventory("git:HEAD")
 
 

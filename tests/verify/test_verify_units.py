@@ -180,6 +180,22 @@ def test_mirror_is_a_channel_rattler_can_solve(http_project, tmp_path: Path) -> 
     assert versions(records) == {p["name"]: p["version"] for p in lock}
 
 
+def test_hand_edited_version_is_unreproducible(http_project) -> None:
+    """six 1.16.0 → 1.17.0 with URL and hash kept: the artifact verifies, the entry lies."""
+    _, project, env, _ = http_project
+    lock = project / "conda-lock.yml"
+    text = lock.read_text()
+    start = text.index("- name: six\n")
+    lock.write_text(text[:start] + text[start:].replace("version: 1.16.0", "version: 1.17.0", 1))
+    record_for_lock(lock, project / "build-record.json")
+    code, out = verify_json("build-record.json", cwd=project, env=env)
+    assert (code, out["verdict"]) == (1, "UNREPRODUCIBLE"), out
+    (edited,) = [m for m in out["mismatches"] if m["kind"] == "lockfile"]
+    assert edited["name"] == "six 1.17.0 (linux-64)"
+    assert edited["where"].startswith("conda-lock.yml:")
+    assert "'1.17.0' (the file says '1.16.0')" in edited["reason"]
+
+
 def test_corrupted_mirror_copy_is_named(http_project, tmp_path: Path) -> None:
     channel, project, env, _ = http_project
     mirror = tmp_path / "mirror"

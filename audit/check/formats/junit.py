@@ -21,10 +21,10 @@ def format_junit(result: CheckResult) -> str:
         suites,
         "testsuite",
         name="repro-audit check",
-        tests=str(len(by_rule)),
+        tests=str(len(by_rule) + len(result.unchecked)),
         failures=str(len(failing)),
         errors="0",
-        skipped="0",
+        skipped=str(len(result.unchecked)),
     )
     for rule_id, found in by_rule.items():
         rule = RULES[rule_id]
@@ -43,5 +43,10 @@ def format_junit(result: CheckResult) -> str:
             ET.SubElement(case, "system-out").text = "\n".join(
                 f"{f.where}: {f.level}: {f.message}" for f in found
             )
+    for item in result.unchecked:  # --online could not ask: skipped, not passed
+        case = ET.SubElement(
+            suite, "testcase", classname="repro-audit.check.online", name=item.what
+        )
+        ET.SubElement(case, "skipped", message=f"{item.where}: {item.message}")
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

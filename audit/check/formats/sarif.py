@@ -1,7 +1,9 @@
 """Check result → SARIF 2.1.0 for GitHub code scanning (validated against the schema in tests).
 
 Every rule is listed in the driver (so code scanning shows its name and help), results
-point at repository-relative URIs under `%SRCROOT%`, with a region when the line is known.
+point at repository-relative URIs under `%SRCROOT%` (left for the consumer to bind: no
+path of this machine is written), with a region when the line is known. What `--online`
+could not ask about is a tool execution notification, not a result.
 """
 
 from __future__ import annotations
@@ -57,10 +59,29 @@ def sarif_document(result: CheckResult) -> dict[str, Any]:
                         "rules": rules,
                     }
                 },
-                "originalUriBaseIds": {"%SRCROOT%": {"uri": result.root.resolve().as_uri() + "/"}},
+                "originalUriBaseIds": {
+                    "%SRCROOT%": {"description": {"text": "the repository root"}}
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": [_notification(u) for u in result.unchecked],
+                    }
+                ],
                 "results": results,
             }
         ],
+    }
+
+
+def _notification(item: Any) -> dict[str, Any]:
+    location: dict[str, Any] = {"artifactLocation": {"uri": item.file, "uriBaseId": "%SRCROOT%"}}
+    if item.line:
+        location["region"] = {"startLine": item.line}
+    return {
+        "level": "warning",
+        "message": {"text": item.message},
+        "locations": [{"physicalLocation": location}],
     }
 
 

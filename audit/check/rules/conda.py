@@ -47,18 +47,25 @@ class CondaProject:
 
 
 def package_record(entry: ScannedEntry) -> Any:
-    """A rattler PackageRecord of a locked entry: what MatchSpec.matches needs, built on demand."""
+    """A rattler PackageRecord of a locked entry: what MatchSpec.matches needs, built on demand.
+
+    None when rattler refuses the entry's fields (a version or build it cannot parse):
+    the spec is then reported unmet, naming what is locked.
+    """
     from rattler import BuildString, PackageRecord
 
-    build = entry.build_string
+    build = entry.build_string or "unknown"
     tail = build.rsplit("_", 1)[-1]
-    return PackageRecord(
-        name=entry.name,
-        version=entry.version,
-        build=BuildString(build),
-        build_number=int(tail) if tail.isdigit() else 0,
-        subdir=entry.subdir,
-    )
+    try:
+        return PackageRecord(
+            name=entry.name,
+            version=entry.version,
+            build=BuildString(build),
+            build_number=int(tail) if tail.isdigit() else 0,
+            subdir=entry.subdir,
+        )
+    except Exception:  # rattler raises its own types and ValueError for bad fields
+        return None
 
 
 def check_conda(
@@ -130,10 +137,15 @@ def _read_lock(
     name = project.lock_name
     if not lock_path.exists():
         return False
+    from audit.core.text import decode_text
+
     try:
-        text = lock_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        findings.append(finding("RA002", name, 0, f"cannot read: {exc}"))
+        text = decode_text(lock_path.read_bytes(), name)
+    except OSError as exc:
+        findings.append(finding("RA002", name, 0, f"cannot read: {exc.strerror}"))
+        return False
+    except InputError as exc:
+        findings.append(finding("RA002", name, 0, exc.message))
         return False
     texts[name] = text
     scanned = scan_lock(text)
@@ -217,7 +229,13 @@ def _platform_rules(project: CondaProject) -> Iterable[Finding]:
 
 def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Finding]:
     """Input digest first (fast); conda-lock's content hash only when the digest differs."""
-    from audit.lock.run import LockOptions, options_digest, parse_inputs
+    from audit.lock.run import (
+        LockOptions,
+        options_digest,
+        options_stale,
+        parse_inputs,
+        resolution_digest,
+    )
 
     meta = project.meta
     assert meta is not None and project.scanned is not None
@@ -238,13 +256,26 @@ def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Findin
         files=env_files, platforms=platforms, lockfile=project.lock_path or Path()
     )
     try:
-        _, _, hashes = parse_inputs(options, options_digest(options))
+        spec, virtual, hashes = parse_inputs(options, options_digest(options))
     except InputError as exc:  # name files as findings do: relative to the project
         if exc.where:
             exc.where = exc.where.replace(f"{project.root}{os.sep}", "")
         raise
     stale = sorted(p for p in platforms if meta.content_hash.get(p) != hashes.get(p))
     if not stale:
+        digest = resolution_digest(options, spec, virtual)
+        moved = options_stale(meta, digest, tuple(platforms), files_only=True)
+        if moved:
+            line = project.scanned.key_lines.get("metadata.custom_metadata", 0)
+            return [
+                finding(
+                    "RA005",
+                    project.lock_name,
+                    line,
+                    f"{project.env_name} changed since the lock: {next(iter(moved.values()))} "
+                    "(run `repro-audit lock`)",
+                )
+            ]
         return []
     line = project.scanned.key_lines.get(
         f"content_hash.{stale[0]}"
@@ -288,8 +319,10 @@ def _spec_rules(project: CondaProject) -> list[Finding]:
             entry = by_name.get(name)
             if entry is None:
                 unmet.setdefault(spec, []).append(f"{platform}: not locked")
-            elif not match_spec.matches(package_record(entry)) or not _channel_ok(
-                channel, entry.url
+            elif (
+                (record := package_record(entry)) is None
+                or not match_spec.matches(record)
+                or not _channel_ok(channel, entry.url)
             ):
                 unmet.setdefault(spec, []).append(
                     f"{platform}: locked {name} {entry.version} {entry.build_string}"
@@ -416,6 +449,7 @@ def _pip_rules(
 
 def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Finding]:
     """conda-<platform>.lock beside the lock: present for each platform, same hash and URLs."""
+    from audit.core.text import decode_text
     from audit.lockfile.condalock import explicit_path
 
     meta, scanned, lock_path = project.meta, project.scanned, project.lock_path
@@ -450,9 +484,12 @@ def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Findin
             )
             continue
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            out.append(finding("RA008", name, 0, f"cannot read: {exc}"))
+            text = decode_text(path.read_bytes(), name)
+        except OSError as exc:
+            out.append(finding("RA008", name, 0, f"cannot read: {exc.strerror}"))
+            continue
+        except InputError as exc:
+            out.append(finding("RA008", name, 0, exc.message))
             continue
         texts[name] = text
         out.extend(_compare_explicit(project, platform, name, text, _redact))

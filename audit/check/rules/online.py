@@ -30,9 +30,17 @@ def probe_url(url: str, timeout: float) -> tuple[str, str]:
 
 
 def check_online(
-    project: CondaProject, sites: list[Any], options: CheckOptions
+    project: CondaProject,
+    sites: list[Any],
+    options: CheckOptions,
+    *,
+    unchecked: list[tuple[str, int, str, str]] | None = None,
 ) -> tuple[int, int, list[Finding]]:
-    """(checked, unreachable, findings) over the lock's URLs and the pinned image digests."""
+    """(checked, unreachable, findings) over the lock's URLs and the pinned image digests.
+
+    Each item that could not be asked is appended to `unchecked` as (file, line, what,
+    reason), so the report can show it.
+    """
     urls: dict[str, tuple[str, int]] = {}
     if project.scanned is not None:
         from audit.core.credentials import register_urls
@@ -69,6 +77,8 @@ def check_online(
             raise denied(item, int(detail.split()[1]) if detail.startswith("HTTP ") else 401)
         if status == UNREACHABLE:
             unreachable += 1
+            if unchecked is not None:
+                unchecked.append(_unchecked(project, kind, item, urls, refs, detail))
             continue
         checked += 1
         if status != GONE:
@@ -94,6 +104,16 @@ def check_online(
                 )
             )
     return checked, unreachable, out
+
+
+def _unchecked(
+    project: CondaProject, kind: str, item: Any, urls: dict, refs: dict, detail: str
+) -> tuple[str, int, str, str]:
+    if kind == "url":
+        what, line = urls[item]
+        return project.lock_name, line, f"{what} at {redact_url(item)}", detail
+    site = refs[item]
+    return _site_file(project.root, site.path), site.line, str(item), detail
 
 
 def _site_file(root: Path, path: str) -> str:
