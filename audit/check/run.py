@@ -385,6 +385,20 @@ def run_check(options: CheckOptions) -> CheckResult:
         checked, unreachable, found = online.check_online(project, image_sites, options)
         result.online_checked, result.online_unreachable = checked, unreachable
         result.findings.extend(found)
-    result.findings = sorted(set(result.findings))
+    silenced = {name: policy.suppressions(text, _spans(name, text)) for name, text in texts.items()}
+    result.findings = sorted(set(policy.apply_policy(result.findings, rules, silenced)))
     result.files = sorted(set(result.files))
     return result
+
+
+def _spans(name: str, text: str) -> list[tuple[int, int]] | None:
+    """A Dockerfile's instructions as (first line, last line), for suppression comments."""
+    base = name.rsplit("/", 1)[-1]
+    if not (base == "Dockerfile" or base.endswith(".Dockerfile") or base.startswith("Dockerfile.")):
+        return None
+    from audit.dockerfile.parser import instructions
+
+    try:
+        return [(item.line, item.end_line) for item in instructions(text, name)]
+    except InputError:
+        return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from audit.check.rules.step_downloads import Download, download_hits, git_hits
@@ -22,6 +23,7 @@ from audit.check.rules.step_packages import (
     pip_hits,
 )
 from audit.check.run import Finding, finding, rel
+from audit.core.redact import redact_url
 from audit.dockerfile.parser import Instruction, instructions
 from audit.dockerfile.steps import Step, run_steps
 
@@ -58,7 +60,7 @@ def check_text(text: str, name: str, locked: Locked | None = None) -> list[Findi
     for item in items:
         if item.keyword == "ADD":
             out.extend(_add_findings(item, name))
-    return sorted(set(out))
+    return sorted({replace(f, message=redact_url(f.message)) for f in out})
 
 
 def _step_findings(
@@ -70,7 +72,8 @@ def _step_findings(
 
     def add(command, rule_id: str, message: str) -> None:  # type: ignore[no-untyped-def]
         line = lines.get(id(command), step.instruction.line)
-        out.append(finding(rule_id, name, line, f"{_show(command)}: {message}"))
+        text = redact_url(f"{_show(command)}: {message}")
+        out.append(finding(rule_id, name, line, text))
 
     for command in step.commands:
         for hits in (
