@@ -159,7 +159,7 @@ def _nested_script(words: list[str]) -> str | None:
 
 _RUNNERS = {
     # program: options that take a value (skipped with it)
-    "sudo": {"-u", "-g", "-E", "-H"},
+    "sudo": {"-u", "-g", "-p", "-C", "-D", "-h", "-r", "-t", "-U"},
     "nohup": set(),
     "time": set(),
     "nice": {"-n"},

@@ -289,8 +289,9 @@ def _vcs(what: str, req: str) -> Iterator[Hit]:
     url = re.sub(r"^\S+\s*@\s*(?=\w+\+)", "", req)
     if not _VCS_RE.match(url):
         return
-    path = url.split("#", 1)[0]
-    ref = path.rsplit("@", 1)[1] if path.count("@") > (1 if "git@" in path else 0) else ""
+    location = url.split("#", 1)[0].split("://", 1)[-1]
+    path = location.partition("/")[2]  # after the host (which may hold `git@`)
+    ref = path.rsplit("@", 1)[1] if "@" in path else ""
     if ref and (_SHA_RE.match(ref) or _VERSION_REF_RE.match(ref) or "$" in ref):
         return
     moving = f"ref @{ref}" if ref else "no ref (the default branch)"
