@@ -118,6 +118,8 @@ def conda_hits(command: Command, locked: Locked) -> Iterator[Hit]:
     tool = command.name
     if files and all(_LOCK_FILE_RE.search(f) for f in files) and not specs:
         return  # installs a lock: conda-lock.yml or an explicit conda-<platform>.lock
+    if sub == "create" and not files and not specs:
+        return  # an empty environment: nothing is solved
     if "--all" in rest or (sub in ("update", "upgrade") and not files):
         what = "everything" if "--all" in rest or not specs else ", ".join(specs)
         yield (
@@ -349,13 +351,17 @@ def os_hits(command: Command) -> Iterator[Hit]:
 
 
 def _unversioned(package: str, marks: str) -> bool:
-    if "$" in package or package.endswith((".deb", ".apk")) or package.startswith((".", "/")):
-        return False
+    """apt/apk: a version follows `=` (or apk's `~`); `cuda-gdb-${V}` is a name, not a pin."""
+    if package.startswith(("$", ".", "/")) or package.endswith((".deb", ".apk")):
+        return False  # `$PKGS` may hold versions; files are what they are
     return not any(mark in package for mark in marks)
 
 
 def _unversioned_rpm(package: str) -> bool:
-    if "$" in package or package.endswith(".rpm") or "://" in package or package[:1] in "./@":
+    """dnf/yum: `name-1.2.3`; a variable after the last `-` may be the version."""
+    if package.startswith("$") or package.endswith(".rpm") or "://" in package:
+        return False
+    if package[:1] in "./@" or "$" in package.rsplit("-", 1)[-1]:
         return False
     return not re.search(r"-\d|=", package)
 
