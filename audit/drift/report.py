@@ -70,6 +70,8 @@ class Finding:
     new: str = ""
     revision: str = ""
     detail: str = ""
+    #: image findings: the build step that put the package there (`Dockerfile:12 (RUN …)`)
+    origin: str = ""
 
     def sort_key(self) -> tuple[int, str, str, str, str, str]:
         return (
@@ -93,6 +95,7 @@ class Finding:
             "new": self.new,
             "revision": self.revision,
             "detail": self.detail,
+            "origin": self.origin,
         }
 
 
@@ -500,6 +503,9 @@ def image_vs_lock_section(
     ours = Inventory(lock.source, lock.platform, _only(lock))
     theirs = Inventory(image.source, lock.platform, _only(image))
     result = diff_inventories(ours, theirs, platform=lock.platform)
+    from audit.dockerfile.provenance import load_provenance
+
+    provenance = load_provenance(options.image, Path(options.path))
     section = Section("image_vs_lock")
     for change in result.changes:
         if change.kind == "metadata-changed":
@@ -507,11 +513,16 @@ def image_vs_lock_section(
         if change.kind == "removed":
             finding = _change_finding("image_vs_lock", change, CAUSE_OTHER_LOCK)
             finding = Finding(**{**finding.to_json(), "kind": "missing-from-image"})
-        elif change.kind == "added":
-            finding = _change_finding("image_vs_lock", change, CAUSE_OUTSIDE)
-            finding = Finding(**{**finding.to_json(), "kind": "outside-lock"})
         else:
             finding = _change_finding("image_vs_lock", change, CAUSE_OUTSIDE)
+            kind = "outside-lock" if change.kind == "added" else change.kind
+            origin = provenance.origin(change.new) if change.new is not None else ""
+            detail = "; ".join(
+                p for p in (f"installed by {origin}" if origin else "", finding.detail) if p
+            )
+            finding = Finding(
+                **{**finding.to_json(), "kind": kind, "detail": detail, "origin": origin}
+            )
         section.findings.append(finding)
     system = [p for p in image.packages if p.manager not in LOCK_MANAGERS]
     section.data = {
@@ -519,9 +530,19 @@ def image_vs_lock_section(
         "platform": lock.platform,
         "image_packages": len(image.packages),
         "system_packages": len(system),
+        "system_packages_by_step": _count_by_origin(system, provenance),
         "explained": len(result.changes) == 0,
     }
     return section
+
+
+def _count_by_origin(packages: list, provenance: Any) -> dict[str, int]:
+    """deb/apk packages per build step (`Dockerfile:3 (RUN apt-get …)`, base layers…)."""
+    counts: dict[str, int] = {}
+    for package in packages:
+        origin = provenance.origin(package) or "unknown layer"
+        counts[origin] = counts.get(origin, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _only(inventory: Inventory) -> tuple:

@@ -210,6 +210,8 @@ def test_lock_aware_rules() -> None:
     assert len(unlocked) == 1 and "scikit-learn" in unlocked[0]
     assert ids("RUN pip install requests==2.32.3\n", locked) == set()
     assert "RA021" in ids("RUN pip install pandas==2.2.0\n", locked)
+    assert "RA021" in ids("RUN pip install /w/pandas-2.2.0-py3-none-any.whl\n", locked)
+    assert "RA021" not in ids("RUN pip install /w/requests-2.32.3-py3-none-any.whl\n", locked)
     assert "RA025" in ids("RUN pip install -i https://other.example/simple x==1\n", locked)
     assert "RA025" not in ids(
         "RUN pip install -i https://pypi.example.org/simple requests==2.32.3\n", locked

@@ -254,6 +254,9 @@ def _pip_requirement(req: str, locked: Locked) -> Iterator[Hit]:
         yield from _vcs("pip install", req)
         return
     if _LOCAL_RE.search(req) or req.startswith(("http://", "https://")):
+        wheel = req.rsplit("/", 1)[-1]
+        if locked.present and wheel.endswith(".whl") and "$" not in wheel:
+            yield from _unlocked("pip", wheel.split("-", 1)[0], locked)  # name-version-…whl
         return
     if req.startswith("$") or not re.match(r"[A-Za-z0-9]", req):
         return  # a variable: its value is not in the file
