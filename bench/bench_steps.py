@@ -40,6 +40,11 @@ HAZARDS = [
     ),
     ("pip requirement without ==", {"RA022"}, {"DL3013"}),
     ("pip -r without --require-hashes", {"RA023"}, set()),
+    (
+        "any pip hazard (the three rows above, per instruction)",
+        {"RA022", "RA023", "RA024"},
+        {"DL3013"},
+    ),
     ("git clone / pip git+ / ADD .git without a commit", {"RA024"}, set()),
     ("npm/yarn/gem without versions", {"RA032"}, {"DL3016", "DL3028"}),
     ("conda/mamba install/create/update solving at build", {"RA020"}, set()),
