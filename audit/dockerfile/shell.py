@@ -49,8 +49,21 @@ def _parser():  # type: ignore[no-untyped-def]
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bash.language()))
 
 
+#: a script of plain words only (no quotes, expansions, operators, comments, escapes)
+_PLAIN = re.compile(r"[\w \t./=:@+,%^-]*")
+
+
 def commands(script: str, base: int = 0) -> list[Command]:
     """Every simple command of `script`, in source order; offsets are `base` + index."""
+    if _PLAIN.fullmatch(script):
+        # one simple command whose words are split by blanks, as the shell would split
+        # them: no need to load the grammar (the common `RUN true`, `RUN make install`)
+        lead = len(script) - len(script.lstrip())
+        nested = _nested_script(script.split())
+        if nested is not None:
+            return [Command(c.words, base + lead) for c in commands(nested)]
+        words = unwrap(script.split())
+        return [Command(tuple(words), base + lead)] if words else []
     data = script.encode("utf-8")
     tree = _parser().parse(data)
     to_char = _offsets(script, data)
