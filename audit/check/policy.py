@@ -171,8 +171,10 @@ def suppressions(text: str, spans: list[tuple[int, int]] | None = None) -> dict[
     (a Dockerfile's instructions as (first line, last line)), it covers every line of the
     instruction it is in or directly above, so one comment silences a multi-line RUN.
     """
-    lines = text.splitlines()
     out: dict[int, set[str]] = {}
+    if "repro-audit:" not in text:
+        return out  # the common case, one scan of the text
+    lines = text.splitlines()
     for number, raw in enumerate(lines, start=1):
         match = _IGNORE_RE.search(raw)
         if not match:

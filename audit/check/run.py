@@ -385,7 +385,11 @@ def run_check(options: CheckOptions) -> CheckResult:
         checked, unreachable, found = online.check_online(project, image_sites, options)
         result.online_checked, result.online_unreachable = checked, unreachable
         result.findings.extend(found)
-    silenced = {name: policy.suppressions(text, _spans(name, text)) for name, text in texts.items()}
+    silenced = {
+        name: policy.suppressions(text, _spans(name, text))
+        for name, text in texts.items()
+        if "repro-audit:" in text
+    }
     result.findings = sorted(set(policy.apply_policy(result.findings, rules, silenced)))
     result.files = sorted(set(result.files))
     return result
