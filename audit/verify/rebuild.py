@@ -144,7 +144,7 @@ def rebuild(
     new = Inventory.from_json(rebuilt_record.get("inventory") or {})
     drift = diff_inventories(old, new, platform=inputs.conda_platform)
     outcome = Rebuild(recorded_outputs, rebuilt_outputs, drift, seconds, loaded)
-    outcome.origins = _origins(drift, inputs, rebuilt_outputs)
+    outcome.origins = step_origins(drift, inputs, rebuilt_outputs)
     if not options.keep_image:
         _cleanup([result.image_id, *builders, *loaded], recorded_outputs.get("image_id"))
     return outcome
@@ -182,7 +182,7 @@ def _cleanup(images: list[str], recorded_id: str | None) -> None:
         client.close()
 
 
-def _origins(drift: Any, inputs: Any, outputs: dict[str, Any]) -> dict[tuple[str, str], str]:
+def step_origins(drift: Any, inputs: Any, outputs: dict[str, Any]) -> dict[tuple[str, str], str]:
     """The build step of every changed package of the rebuilt image (`Dockerfile:12 (RUN …)`)."""
     from audit.dockerfile.provenance import Provenance
 
