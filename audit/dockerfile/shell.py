@@ -157,7 +157,7 @@ def word_text(node) -> str:  # type: ignore[no-untyped-def]
 
 def _nested_script(words: list[str]) -> str | None:
     """The script of `sh -c SCRIPT`, `bash -ec SCRIPT`, `su user -c SCRIPT`, `eval …`."""
-    words = unwrap(words, keep_shell=True)
+    words = unwrap(words)
     if not words:
         return None
     name = words[0].rsplit("/", 1)[-1]
@@ -185,7 +185,7 @@ _RUNNERS = {
 }
 
 
-def unwrap(words: list[str] | tuple[str, ...], keep_shell: bool = False) -> list[str]:
+def unwrap(words: list[str] | tuple[str, ...]) -> list[str]:
     """Strip the programs that only run another one: `sudo -E pip install x` → `pip install x`."""
     words = list(words)
     for _ in range(8):
@@ -224,5 +224,5 @@ def _skip_options(words: list[str], takes_value: set[str]) -> list[str]:
 
 def is_posix_shell(shell: list[str]) -> bool:
     """Does a `SHELL ["…", "-c"]` run RUN lines with a POSIX shell (after any runner)?"""
-    words = unwrap(shell, keep_shell=True)
+    words = unwrap(shell)
     return bool(words) and words[0].rsplit("/", 1)[-1] in _SHELLS

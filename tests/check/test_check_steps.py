@@ -209,6 +209,11 @@ def test_lock_aware_rules() -> None:
     unlocked = [f.message for f in found if f.rule_id == "RA021"]
     assert len(unlocked) == 1 and "scikit-learn" in unlocked[0]
     assert ids("RUN pip install requests==2.32.3\n", locked) == set()
+    other = check_text(HEAD + "RUN pip install requests==2.31.0\n", "Dockerfile", locked)
+    assert [f.rule_id for f in other] == ["RA021"] and "the lock has requests 2.32.3" in (
+        other[0].message
+    )
+    assert "RA021" not in ids("RUN conda install -y numpy=1.26\n", locked)  # 1.26.* holds it
     assert "RA021" in ids("RUN pip install pandas==2.2.0\n", locked)
     assert "RA021" in ids("RUN pip install /w/pandas-2.2.0-py3-none-any.whl\n", locked)
     assert "RA021" not in ids("RUN pip install /w/requests-2.32.3-py3-none-any.whl\n", locked)

@@ -146,18 +146,31 @@ def conda_hits(command: Command, locked: Locked) -> Iterator[Hit]:
 
 
 def _unlocked(manager: str, spec: str, locked: Locked) -> Iterator[Hit]:
+    """RA021: the package is not in the lock, or the step pins another version than it."""
     match = _SPEC_NAME_RE.match(spec)
     if not match or "$" in spec:
         return
     name = match.group(1)
     if manager == "pip":
         name = re.split(r"[\[<>=!~;@ ]", name, maxsplit=1)[0]
-    if locked.version_of(name) is None:
+    have = locked.version_of(name)
+    if have is None:
         yield (
             "RA021",
             (
                 f"{name} is installed by this step but is not in the lock: add it to "
                 "environment.yml and run `repro-audit lock`"
+            ),
+        )
+        return
+    pinned = re.match(r"\s*==?\s*([0-9][^,;*<>!=\s]*)", spec[len(name) :])
+    wanted = pinned.group(1) if pinned else None
+    if wanted and have != wanted and not have.startswith(wanted + "."):
+        yield (
+            "RA021",
+            (
+                f"{name} {wanted} is installed by this step, the lock has {name} {have}: "
+                "install the lock's version (the lock is what was reviewed)"
             ),
         )
 
