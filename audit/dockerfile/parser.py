@@ -724,7 +724,7 @@ def instructions(text: str, path: str = "Dockerfile") -> list[Instruction]:
             stage += 1
         begin = _index_of(logical.chars, rest[0][0]) if rest else len(logical.chars)
         chars = logical.chars[begin:]
-        lines = tuple(_line_of(starts, offset) for _, offset in chars)
+        lines = _lines_of(starts, [offset for _, offset in chars])
         last = max((o for _, o in logical.chars if o is not None), default=0)
         end_line = _line_of(starts, last)
         heredocs: list[tuple[str, str, int]] = []
@@ -756,6 +756,18 @@ def _line_of(starts: list[int], offset: int | None) -> int:
     import bisect
 
     return bisect.bisect_right(starts, offset or 0) if starts else 1
+
+
+def _lines_of(starts: list[int], offsets: list[int | None]) -> tuple[int, ...]:
+    """The 1-based line of each (ascending) offset, in one merge pass over line starts."""
+    out: list[int] = []
+    line = _line_of(starts, offsets[0]) if offsets else 1
+    for offset in offsets:
+        if offset is not None:
+            while line < len(starts) and starts[line] <= offset:
+                line += 1
+        out.append(line)
+    return tuple(out)
 
 
 def _heredoc_bodies(
