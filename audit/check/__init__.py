@@ -8,7 +8,7 @@ The public interface of the command: `run_check(CheckOptions) -> CheckResult`. T
 from __future__ import annotations
 
 from audit.check import policy
-from audit.check.rules import conda, images, records, secrets
+from audit.check.rules import conda, dockerfile_steps, images, records, secrets
 from audit.check.run import (
     ENV_NAMES,
     LOCK_NAME,
@@ -17,6 +17,7 @@ from audit.check.run import (
     Finding,
     Unchecked,
     discover_images,
+    instruction_spans,
     rebase,
     repository_base,
 )
@@ -48,6 +49,11 @@ def run_check(options: CheckOptions) -> CheckResult:
     project = conda.check_conda(root, env_path, lock_path, rules, texts, result.findings)
     result.findings.extend(records.check_records(project))
     image_sites = images.check_images(root, dockerfiles, compose_files, texts, result.findings)
+    result.findings.extend(
+        dockerfile_steps.check_dockerfiles(
+            root, dockerfiles, texts, dockerfile_steps.locked_view(project)
+        )
+    )
     if rules is not None:
         result.findings.extend(policy.check_policy(rules, root, project))
     for name, text in texts.items():
@@ -63,7 +69,12 @@ def run_check(options: CheckOptions) -> CheckResult:
         result.online_checked, result.online_unreachable = checked, unreachable
         result.unchecked = sorted({Unchecked(*u) for u in unchecked})
         result.findings.extend(found)
-    result.findings = sorted(set(result.findings))
+    silenced = {
+        name: policy.suppressions(text, instruction_spans(name, text))
+        for name, text in texts.items()
+        if "repro-audit:" in text
+    }
+    result.findings = sorted(set(policy.apply_policy(result.findings, rules, silenced)))
     result.files = sorted(set(result.files))
     rebase(result, repository_base(root, options.repo_root))
     return result

@@ -26,7 +26,14 @@ from audit.core.platforms import check_platform
 if TYPE_CHECKING:
     from audit.check.rules.conda import CondaProject
 
-KEYS = ("allowed-channels", "banned-packages", "required-platforms", "max-lock-age-days")
+KEYS = (
+    "allowed-channels",
+    "banned-packages",
+    "required-platforms",
+    "max-lock-age-days",
+    "disable-rules",
+    "rule-levels",
+)
 ANACONDA = "https://conda.anaconda.org"
 
 
@@ -37,6 +44,8 @@ class Policy:
     banned_packages: list[str] = field(default_factory=list)
     required_platforms: list[str] = field(default_factory=list)
     max_lock_age_days: float | None = None
+    disabled_rules: frozenset[str] = frozenset()
+    rule_levels: dict[str, str] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
 
     def where(self, key: str) -> str:
@@ -95,6 +104,9 @@ def _parse(data: Any, name: str, lines: dict[str, int]) -> Policy:
         where = f"{name}:{lines[key]}" if key in lines else name
         if key not in KEYS:
             raise InputError(f"unknown policy key '{key}' (known: {', '.join(KEYS)})", where=where)
+        if key == "rule-levels":
+            policy.rule_levels = _rule_levels(value, key, where)
+            continue
         if key == "max-lock-age-days":
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise InputError(f"'{key}' must be a non-negative number of days", where=where)
@@ -102,7 +114,9 @@ def _parse(data: Any, name: str, lines: dict[str, int]) -> Policy:
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError(f"'{key}' must be a list of strings", where=where)
-        if key == "allowed-channels":
+        if key == "disable-rules":
+            policy.disabled_rules = frozenset(_rule_id(v, key, where) for v in value)
+        elif key == "allowed-channels":
             policy.allowed_channels = list(value)
         elif key == "banned-packages":
             from rattler import MatchSpec
@@ -119,6 +133,92 @@ def _parse(data: Any, name: str, lines: dict[str, int]) -> Policy:
         else:
             policy.required_platforms = [check_platform(p, where=where) for p in value]
     return policy
+
+
+def _rule_id(value: str, key: str, where: str) -> str:
+    from audit.check.run import RULES
+
+    by_name = {rule.name: rule.id for rule in RULES.values()}
+    rule_id = by_name.get(value, value.upper())
+    if rule_id not in RULES:
+        raise InputError(
+            f"unknown rule '{value}' in '{key}' (see `check --list-rules`)", where=where
+        )
+    return rule_id
+
+
+def _rule_levels(value: Any, key: str, where: str) -> dict[str, str]:
+    from audit.check.run import LEVELS
+
+    if not isinstance(value, dict):
+        raise InputError(f"'{key}' must be a table of rule = level", where=where)
+    levels: dict[str, str] = {}
+    for rule, level in value.items():
+        if level not in LEVELS:
+            raise InputError(
+                f"'{key}': level of {rule} must be one of {', '.join(LEVELS)}", where=where
+            )
+        levels[_rule_id(str(rule), key, where)] = level
+    return levels
+
+
+# --------------------------------------------------------------------------- suppression
+
+_IGNORE_RE = re.compile(r"#\s*repro-audit:\s*ignore=([A-Za-z0-9_,\-]+)(?:\s+(.*))?$")
+
+
+def suppressions(text: str, spans: list[tuple[int, int]] | None = None) -> dict[int, set[str]]:
+    """line → rule ids silenced there by `# repro-audit: ignore=RA026[,RA027] reason`.
+
+    A comment covers its own line and the next line that is not a comment; with `spans`
+    (a Dockerfile's instructions as (first line, last line)), it covers every line of the
+    instruction it is in or directly above, so one comment silences a multi-line RUN.
+    """
+    out: dict[int, set[str]] = {}
+    if "repro-audit:" not in text:
+        return out  # the common case, one scan of the text
+    lines = text.splitlines()
+    for number, raw in enumerate(lines, start=1):
+        match = _IGNORE_RE.search(raw)
+        if not match:
+            continue
+        ids = {part.strip().upper() for part in match.group(1).split(",") if part.strip()}
+        target = number
+        if raw.lstrip().startswith("#"):
+            target = next(
+                (
+                    n
+                    for n in range(number + 1, len(lines) + 1)
+                    if not lines[n - 1].lstrip().startswith("#")
+                ),
+                number,
+            )
+        covered = {number, target}
+        for first, last in spans or ():
+            if first <= target <= last or first <= number <= last:
+                covered.update(range(first, last + 1))
+        for line in covered:
+            out.setdefault(line, set()).update(ids)
+    return out
+
+
+def apply_policy(
+    findings: list[Finding], policy: Policy | None, silenced: dict[str, dict[int, set[str]]]
+) -> list[Finding]:
+    """Drop disabled and suppressed findings and re-grade the others as the policy says."""
+    from dataclasses import replace
+
+    out: list[Finding] = []
+    for item in findings:
+        if policy is not None and item.rule_id in policy.disabled_rules:
+            continue
+        names = silenced.get(item.file, {}).get(item.line, set())
+        if item.rule_id in names or item.rule.name.upper() in names:
+            continue
+        if policy is not None and item.rule_id in policy.rule_levels:
+            item = replace(item, level=policy.rule_levels[item.rule_id])
+        out.append(item)
+    return out
 
 
 # --------------------------------------------------------------------------- rules

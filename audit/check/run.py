@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK
+from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK, InputError
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,128 @@ class Rule:
     name: str
     level: str  # default level: error | warning | note
     summary: str
+    #: how to fix it (SARIF help, `check --list-rules`); empty for the lock/image rules
+    hint: str = ""
+    tags: tuple[str, ...] = ("reproducibility",)
 
+
+STEP_RULES = (
+    Rule(
+        "RA020",
+        "conda-solve-at-build",
+        "error",
+        "a conda/mamba/micromamba install, create or update that solves at build time",
+        "install the lock instead: `repro-audit build`, or `micromamba install -f "
+        "conda-lock.yml` / `conda create --file conda-<platform>.lock`",
+        ("reproducibility", "dockerfile", "conda"),
+    ),
+    Rule(
+        "RA021",
+        "package-not-in-lock",
+        "error",
+        "a step installs a conda or pip package the lock does not hold",
+        "add it to environment.yml and run `repro-audit lock`, then install the lock",
+        ("reproducibility", "dockerfile", "lock"),
+    ),
+    Rule(
+        "RA022",
+        "pip-unpinned",
+        "warning",
+        "a pip requirement on the command line without an exact version (==)",
+        "pin it (`name==version`), or better lock the pip section with `repro-audit lock`",
+        ("reproducibility", "dockerfile", "pip"),
+    ),
+    Rule(
+        "RA023",
+        "pip-requirements-unhashed",
+        "warning",
+        "`pip install -r FILE` without --require-hashes",
+        "lock the requirements with hashes (`uv pip compile --generate-hashes`) and pass "
+        "--require-hashes",
+        ("reproducibility", "dockerfile", "pip", "supply-chain"),
+    ),
+    Rule(
+        "RA024",
+        "vcs-ref-moving",
+        "warning",
+        "git clone, pip git+URL or ADD of a repository without a commit",
+        "check out a commit sha (`git checkout <sha>`, `git+https://…@<sha>`, `ADD …#<sha>`)",
+        ("reproducibility", "dockerfile", "vcs"),
+    ),
+    Rule(
+        "RA025",
+        "pip-index-not-locked",
+        "warning",
+        "pip installs from an index the lock's pip packages do not come from",
+        "install from the index the lock was made with",
+        ("reproducibility", "dockerfile", "pip", "supply-chain"),
+    ),
+    Rule(
+        "RA026",
+        "os-package-unpinned",
+        "warning",
+        "apt-get/apt install, apk add, dnf/yum/microdnf/zypper install without versions",
+        "pin versions (`curl=7.88.1-10`, `curl=8.5.0-r0`, `curl-7.76.1`) against a fixed "
+        "mirror snapshot (snapshot.debian.org)",
+        ("reproducibility", "dockerfile", "os-packages"),
+    ),
+    Rule(
+        "RA027",
+        "os-upgrade",
+        "warning",
+        "apt-get upgrade/dist-upgrade, apk upgrade, dnf/yum update: the whole system moves",
+        "pin the base image by digest and install pinned versions from a snapshot mirror",
+        ("reproducibility", "dockerfile", "os-packages"),
+    ),
+    Rule(
+        "RA028",
+        "pipe-to-shell",
+        "error",
+        'curl/wget output run by a shell or interpreter (`curl … | bash`, `sh -c "$(curl …)"`)',
+        "download to a file, check its sha256 in the same step, then run it",
+        ("reproducibility", "dockerfile", "supply-chain", "security"),
+    ),
+    Rule(
+        "RA029",
+        "download-unverified",
+        "error",
+        "an installer or archive downloaded and run or unpacked without a checksum check",
+        'check it in the same step: `echo "<sha256>  file" | sha256sum -c -`',
+        ("reproducibility", "dockerfile", "supply-chain", "security"),
+    ),
+    Rule(
+        "RA030",
+        "add-url-unchecked",
+        "error",
+        "`ADD http(s)://…` without --checksum=sha256:…",
+        "add `--checksum=sha256:<hex>` to the ADD",
+        ("reproducibility", "dockerfile", "supply-chain"),
+    ),
+    Rule(
+        "RA031",
+        "moving-url",
+        "warning",
+        "a download from a moving URL (`…-latest-…`, `/releases/latest/`, a branch on GitHub)",
+        "download a versioned URL and check its sha256",
+        ("reproducibility", "dockerfile"),
+    ),
+    Rule(
+        "RA032",
+        "language-package-unpinned",
+        "warning",
+        "npm/yarn/pnpm or gem installs without versions",
+        "pin versions (`name@1.2.3`, `gem install name -v 1.2.3`) or install from a lockfile",
+        ("reproducibility", "dockerfile"),
+    ),
+    Rule(
+        "RA033",
+        "build-time-value",
+        "warning",
+        "a step writes the build's date or a random value into the image",
+        "derive it from SOURCE_DATE_EPOCH or pass it as a build ARG",
+        ("reproducibility", "dockerfile"),
+    ),
+)
 
 RULES: dict[str, Rule] = {
     r.id: r
@@ -109,6 +230,7 @@ RULES: dict[str, Rule] = {
             "error",
             "a locked record's name/version/build disagree with its URL's file name",
         ),
+        *STEP_RULES,
     )
 }
 LEVELS = ("error", "warning", "note")
@@ -301,3 +423,16 @@ def rebase(result: CheckResult, base: str) -> None:
     result.findings = [dataclasses.replace(f, file=join(f.file)) for f in result.findings]
     result.unchecked = [dataclasses.replace(u, file=join(u.file)) for u in result.unchecked]
     result.files = [join(f) for f in result.files]
+
+
+def instruction_spans(name: str, text: str) -> list[tuple[int, int]] | None:
+    """A Dockerfile's instructions as (first line, last line), for suppression comments."""
+    base = name.rsplit("/", 1)[-1]
+    if not (base == "Dockerfile" or base.endswith(".Dockerfile") or base.startswith("Dockerfile.")):
+        return None
+    from audit.dockerfile.parser import instructions
+
+    try:
+        return [(item.line, item.end_line) for item in instructions(text, name)]
+    except InputError:
+        return None

@@ -56,11 +56,18 @@ def check(
             help="List at most N findings in human/github output, then the total (0: all).",
         ),
     ] = 200,
+    list_rules: Annotated[
+        bool,
+        typer.Option("--list-rules", help="List every rule (id, name, level, what it finds)."),
+    ] = False,
 ) -> None:
-    """Pre-merge checks, offline: lock in sync, images pinned, no secrets, team policy."""
+    """Pre-merge checks, offline: lock in sync, images pinned, build steps, secrets, policy."""
     use_credentials(auth_file)
     from audit.check import CheckOptions, run_check
 
+    if list_rules:
+        _list_rules(output_format, output)
+        raise typer.Exit(0)
     check_format(output_format, ("human", "github", "sarif", "junit", "json"))
     options = CheckOptions(
         root=path,
@@ -93,3 +100,31 @@ def check(
         text = format_check_json(result)
     write_output(text, output)
     raise typer.Exit(result.exit_code)
+
+
+def _list_rules(output_format: str, output: Path | None) -> None:
+    """`check --list-rules`: a table (human) or JSON (`--format json`), sorted by id."""
+    from audit.check.run import RULES
+
+    check_format(output_format, ("human", "json"))
+    rules = sorted(RULES.values(), key=lambda rule: rule.id)
+    if output_format == "json":
+        data = {
+            "rules": [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "level": r.level,
+                    "summary": r.summary,
+                    "hint": r.hint,
+                    "tags": list(r.tags),
+                }
+                for r in rules
+            ]
+        }
+        from audit.core.jsonout import dumps, envelope
+
+        write_output(dumps(envelope("check", 0, data, 1)), output)
+        return
+    lines = [f"{r.id}  {r.name:<28} {r.level:<8} {r.summary}" for r in rules]
+    write_output("\n".join(lines) + "\n", output)

@@ -798,3 +798,118 @@ def apply_edits(text: str, edits: Iterable[Edit], path: str = "Dockerfile") -> s
         cursor = edit.end
     pieces.append(text[cursor:])
     return "".join(pieces)
+
+
+# --------------------------------------------------------------------------- instructions
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One Dockerfile instruction as written, for rules that read the build's own steps.
+
+    `args` is the text after the keyword and its leading `--flags` (continuations joined,
+    comment lines inside them dropped, as BuildKit does); `lines` gives the physical line
+    of each character of `args`, so a finding can point at the line a command is on.
+    """
+
+    keyword: str
+    line: int
+    end_line: int
+    flags: tuple[tuple[str, str], ...]
+    args: str
+    lines: tuple[int, ...]
+    heredocs: tuple[tuple[str, str, int], ...] = ()  # (delimiter, body, body's first line)
+    stage: int = -1  # index of the FROM it belongs to; -1 before the first FROM
+
+    def flag(self, name: str) -> str | None:
+        """The value of `--name[=value]` ("" when given bare), None when absent."""
+        return next((value for key, value in self.flags if key == name), None)
+
+    def line_at(self, index: int) -> int:
+        """The physical line of character `index` of `args` (the instruction's line past it)."""
+        if 0 <= index < len(self.lines):
+            return self.lines[index]
+        return self.lines[-1] if self.lines else self.line
+
+
+def instructions(text: str, path: str = "Dockerfile") -> list[Instruction]:
+    """Every instruction of the file, in order (raises InputError on bad directives)."""
+    _, logicals = _logical_lines(text, path)
+    physical = _split_lines(text)
+    starts = [offset for offset, _, _ in physical]
+    out: list[Instruction] = []
+    stage = -1
+    for logical in logicals:
+        tokens = _tokens(logical.chars)
+        keyword = _text(tokens[0]).upper()
+        flags, rest = _flags(tokens[1:]) if keyword in HEREDOC_INSTRUCTIONS else ({}, tokens[1:])
+        if keyword == "FROM":
+            stage += 1
+        begin = _index_of(logical.chars, rest[0][0]) if rest else len(logical.chars)
+        chars = logical.chars[begin:]
+        lines = _lines_of(starts, [offset for _, offset in chars])
+        last = max((o for _, o in logical.chars if o is not None), default=0)
+        end_line = _line_of(starts, last)
+        heredocs: list[tuple[str, str, int]] = []
+        if keyword in HEREDOC_INSTRUCTIONS:
+            end_line = _heredoc_bodies(_text(chars), physical, end_line, heredocs)
+        out.append(
+            Instruction(
+                keyword=keyword,
+                line=logical.line,
+                end_line=end_line,
+                flags=tuple((name, _text(value)) for name, value in flags.items()),
+                args=_text(chars),
+                lines=lines,
+                heredocs=tuple(heredocs),
+                stage=stage,
+            )
+        )
+    return out
+
+
+def _index_of(chars: Chars, item: tuple[str, int | None]) -> int:
+    for index, candidate in enumerate(chars):
+        if candidate is item or candidate == item:
+            return index
+    return len(chars)
+
+
+def _line_of(starts: list[int], offset: int | None) -> int:
+    import bisect
+
+    return bisect.bisect_right(starts, offset or 0) if starts else 1
+
+
+def _lines_of(starts: list[int], offsets: list[int | None]) -> tuple[int, ...]:
+    """The 1-based line of each (ascending) offset, in one merge pass over line starts."""
+    out: list[int] = []
+    line = _line_of(starts, offsets[0]) if offsets else 1
+    for offset in offsets:
+        if offset is not None:
+            while line < len(starts) and starts[line] <= offset:
+                line += 1
+        out.append(line)
+    return tuple(out)
+
+
+def _heredoc_bodies(
+    args: str,
+    physical: list[tuple[int, str, str]],
+    end_line: int,
+    out: list[tuple[str, str, int]],
+) -> int:
+    """Collect the bodies of `<<WORD` heredocs that follow line `end_line`; the new end line."""
+    index = end_line  # 0-based index of the first line after the instruction
+    for match in _HEREDOC_RE.finditer(args):
+        strip_tabs, word = match.group(1) == "-", match.group(3)
+        body: list[str] = []
+        first = index + 1
+        while index < len(physical):
+            raw = physical[index][1]
+            index += 1
+            if (raw.lstrip("\t") if strip_tabs else raw) == word:
+                break
+            body.append(raw.lstrip("\t") if strip_tabs else raw)
+        out.append((word, "\n".join(body) + "\n" if body else "", first))
+    return max(index, end_line)

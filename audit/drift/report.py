@@ -71,6 +71,8 @@ class Finding:
     new: str = ""
     revision: str = ""
     detail: str = ""
+    #: image findings: the build step that put the package there (`Dockerfile:12 (RUN …)`)
+    origin: str = ""
 
     def sort_key(self) -> tuple[int, str, str, str, str, str]:
         return (
@@ -94,6 +96,7 @@ class Finding:
             "new": self.new,
             "revision": self.revision,
             "detail": self.detail,
+            "origin": self.origin,
         }
 
 
@@ -513,6 +516,9 @@ def image_vs_lock_section(
     ours = Inventory(lock.source, lock.platform, _only(lock))
     theirs = Inventory(image.source, lock.platform, _only(image))
     result = diff_inventories(ours, theirs, platform=lock.platform)
+    from audit.dockerfile.provenance import load_provenance
+
+    provenance = load_provenance(options.image, Path(options.path))
     section = Section("image_vs_lock")
     built, current = _lock_provenance(options.image, lock_path)
     other = built is not None and current is not None and built != current
@@ -524,9 +530,16 @@ def image_vs_lock_section(
         else:
             cause = CAUSE_OTHER_LOCK if change.kind == "removed" else CAUSE_OUTSIDE
         finding = _change_finding("image_vs_lock", change, cause)
-        kind = {"removed": "missing-from-image", "added": "outside-lock"}.get(change.kind)
-        if kind:
-            finding = Finding(**{**finding.to_json(), "kind": kind})
+        kind = {"removed": "missing-from-image", "added": "outside-lock"}.get(
+            change.kind, change.kind
+        )
+        origin = ""
+        if change.new is not None and change.kind != "removed":
+            origin = provenance.origin(change.new)
+        detail = "; ".join(
+            p for p in (f"installed by {origin}" if origin else "", finding.detail) if p
+        )
+        finding = Finding(**{**finding.to_json(), "kind": kind, "detail": detail, "origin": origin})
         section.findings.append(finding)
     system = [p for p in image.packages if p.manager not in LOCK_MANAGERS]
     section.data = {
@@ -534,6 +547,7 @@ def image_vs_lock_section(
         "platform": lock.platform,
         "image_packages": len(image.packages),
         "system_packages": len(system),
+        "system_packages_by_step": _count_by_origin(system, provenance),
         "explained": len(result.changes) == 0,
         "built_from_lock": f"sha256:{built}" if built else None,
         "lock_sha256": f"sha256:{current}" if current else None,
@@ -550,6 +564,15 @@ def _lock_provenance(image: str, lock_path: Path | None) -> tuple[str | None, st
     if lock_path is not None and lock_path.is_file():
         current = sha256_file(lock_path)[0]
     return built_from_lock(image), current
+
+
+def _count_by_origin(packages: list, provenance: Any) -> dict[str, int]:
+    """deb/apk packages per build step (`Dockerfile:3 (RUN apt-get …)`, base layers…)."""
+    counts: dict[str, int] = {}
+    for package in packages:
+        origin = provenance.origin(package) or "unknown layer"
+        counts[origin] = counts.get(origin, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _only(inventory: Inventory) -> tuple:

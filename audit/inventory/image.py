@@ -169,9 +169,13 @@ def build_inventory(
     source: str, layers: Iterable[LayerIndex], config: dict[str, Any] | None
 ) -> Inventory:
     """Apply the layers in order and turn the surviving metadata into an Inventory."""
+    from audit.inventory.layers import attribute
+
     config = config or {}
+    layers = list(layers)
     fallback = conda_subdir(str(config.get("os") or ""), str(config.get("architecture") or ""))
     packages, platform = assemble(apply_layers(layers), fallback)
+    packages = attribute(packages, layers, config, _hidden)
     return Inventory(source=source, platform=platform, packages=dedupe(packages))
 
 

@@ -84,6 +84,10 @@ class Package:
     installer: str = ""
     #: where it was found inside a prefix or image (a conda-meta or dist-info path)
     location: str = ""
+    #: in an image: the diff_id of the layer that put it there, and that layer's history
+    #: entry (`created_by`, the build step); "" for other sources
+    layer: str = ""
+    created_by: str = ""
 
     def __post_init__(self) -> None:
         if self.manager not in MANAGERS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -166,6 +167,7 @@ def rebuild(
     new = Inventory.from_json(rebuilt_record.get("inventory") or {})
     drift = diff_inventories(old, new, platform=inputs.conda_platform)
     outcome = Rebuild(recorded_outputs, rebuilt_outputs, drift, seconds, loaded)
+    outcome.origins = step_origins(drift, inputs, rebuilt_outputs)
     if not options.keep_image:
         _cleanup([result.image_id, *builders, *loaded], recorded_outputs.get("image_id"))
     return outcome
@@ -223,3 +225,21 @@ def _cleanup(images: list[str], recorded_id: str | None) -> None:
                 pass
     finally:
         client.close()
+
+
+def step_origins(drift: Any, inputs: Any, outputs: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """The build step of every changed package of the rebuilt image (`Dockerfile:12 (RUN …)`)."""
+    from audit.dockerfile.provenance import Provenance
+
+    text = None
+    if inputs.dockerfile is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = Path(inputs.dockerfile).read_text(encoding="utf-8")
+    provenance = Provenance(text, "Dockerfile", str(outputs.get("env_layer_diff_id") or ""))
+    out: dict[tuple[str, str], str] = {}
+    for change in drift.changes:
+        package = change.new or change.old
+        origin = provenance.origin(package) if package is not None else ""
+        if origin:
+            out[(change.manager, change.name)] = origin
+    return out

@@ -86,6 +86,8 @@ class Rebuild:
     drift: Any  # audit.drift.PlatformDrift
     seconds: float
     loaded_bases: list[str] = field(default_factory=list)
+    #: (manager, name) → the build step that put the rebuilt package there
+    origins: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def same_env_layer(self) -> bool:
@@ -215,7 +217,7 @@ def decide(problems: list[Problem], rebuild: Rebuild | None) -> tuple[Verdict, l
     if changes:
         counts = ", ".join(f"{v} {k}" for k, v in sorted(rebuild.drift.counts().items()) if v)
         lines = [f"the rebuilt image's packages differ from the record: {counts}"]
-        lines += [_change_line(c) for c in changes]
+        lines += [_change_line(c, rebuild.origins) for c in changes]
         return Verdict.DRIFTED, lines
     labels = {k: v for k, v in rebuild.label_changes().items() if k not in VOLATILE_LABELS}
     differs: list[str] = []
@@ -274,6 +276,8 @@ def _same_environment_lines(rebuild: Rebuild) -> list[str]:
     return lines
 
 
-def _change_line(change: Any) -> str:
+def _change_line(change: Any, origins: dict[tuple[str, str], str] | None = None) -> str:
     old, new = change.old_version or "-", change.new_version or "-"
-    return f"  {change.kind:<16} {change.manager}:{change.name} {old} -> {new}"
+    origin = (origins or {}).get((change.manager, change.name))
+    by = f" (by {origin})" if origin else ""
+    return f"  {change.kind:<16} {change.manager}:{change.name} {old} -> {new}{by}"

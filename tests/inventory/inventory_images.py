@@ -113,7 +113,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def image_config(layers: Sequence[bytes], arch: str = "amd64") -> bytes:
+def image_config(
+    layers: Sequence[bytes], arch: str = "amd64", history: Sequence[dict] | None = None
+) -> bytes:
     diff_ids = []
     for layer in layers:
         # a real diff_id hashes the uncompressed tar; any stable digest does for tests
@@ -125,17 +127,22 @@ def image_config(layers: Sequence[bytes], arch: str = "amd64") -> bytes:
             "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "config": {},
+            **({"history": list(history)} if history is not None else {}),
         },
         sort_keys=True,
     ).encode()
 
 
 def docker_save(
-    layers: Sequence[bytes], tag: str = "test/app:1", arch: str = "amd64", symlink_dup: bool = False
+    layers: Sequence[bytes],
+    tag: str = "test/app:1",
+    arch: str = "amd64",
+    symlink_dup: bool = False,
+    history: Sequence[dict] | None = None,
 ) -> bytes:
     """Legacy `docker save` layout: `<id>/layer.tar`s first, config, manifest.json last."""
     buffer = io.BytesIO()
-    config = image_config(layers, arch)
+    config = image_config(layers, arch, history)
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         names = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit import __version__
-from audit.check.run import RULES, CheckResult
+from audit.check.run import RULES, CheckResult, Rule
 from audit.core.jsonout import dumps
 
 SCHEMA = (
@@ -22,16 +22,7 @@ HELP_URI = "https://github.com/repro-audit/repro-audit#check"
 
 def sarif_document(result: CheckResult) -> dict[str, Any]:
     rule_ids = list(RULES)
-    rules = [
-        {
-            "id": rule.id,
-            "name": rule.name,
-            "shortDescription": {"text": rule.summary},
-            "helpUri": HELP_URI,
-            "defaultConfiguration": {"level": rule.level},
-        }
-        for rule in RULES.values()
-    ]
+    rules = [_rule(rule) for rule in RULES.values()]
     results = []
     for f in result.findings:
         location: dict[str, Any] = {"artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"}}
@@ -82,6 +73,29 @@ def _notification(item: Any) -> dict[str, Any]:
         "level": "warning",
         "message": {"text": item.message},
         "locations": [{"physicalLocation": location}],
+    }
+
+
+def _rule(rule: Rule) -> dict[str, Any]:
+    """A reportingDescriptor: name, summary, help (the fix), tags, default level."""
+    help_text = f"{rule.summary}. Fix: {rule.hint}" if rule.hint else rule.summary
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": help_text},
+        "help": {
+            "text": help_text,
+            "markdown": f"**{rule.id} {rule.name}**: {rule.summary}."
+            + (f"\n\nFix: {rule.hint}" if rule.hint else ""),
+        },
+        "helpUri": f"{HELP_URI}-rules",
+        "defaultConfiguration": {"level": rule.level},
+        "properties": {
+            "tags": list(rule.tags),
+            "precision": "high",
+            "problem.severity": rule.level if rule.level != "note" else "recommendation",
+        },
     }
 
 

@@ -26,7 +26,8 @@ def format_drift_text(report: DriftReport) -> str:
             where = f"{f.revision} " if f.revision else ""
             plat = f" [{f.platform}]" if f.platform else ""
             change = f" {f.old} -> {f.new}" if f.old or f.new else ""
-            lines.append(f"    {where}{f.kind}: {f.subject}{plat}{change} ({f.cause})")
+            cause = f"{f.cause} by {f.origin}" if f.origin else f.cause
+            lines.append(f"    {where}{f.kind}: {f.subject}{plat}{change} ({cause})")
         if len(findings) > SHOW:
             lines.append(f"    ... and {len(findings) - SHOW} more")
     causes = report.cause_counts()
