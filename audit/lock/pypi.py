@@ -361,6 +361,7 @@ def _run_uv(
     index_url: str | None,
     extra_index_urls: Sequence[str],
     cache_dir: Path | None,
+    exclude_newer: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     """Write req.in / constraints / stubs into `workdir`, run one `uv pip compile`."""
     req_in = workdir / "req.in"
@@ -404,6 +405,8 @@ def _run_uv(
         cmd += ["-c", str(constraints), "--find-links", str(stubs)]
     if cache_dir is not None:
         cmd += ["--cache-dir", str(Path(cache_dir) / "uv")]
+    if exclude_newer is not None:
+        cmd += ["--exclude-newer", exclude_newer]  # `lock --as-of`: PyPI as it stood then
     env = dict(os.environ)
     env.update(target.uv_env)
     env.pop("FORCE_COLOR", None)
@@ -981,6 +984,7 @@ def lock_pip(
     source: str = "environment.yml",
     macos: str | None = None,
     mapping: Mapping[str, str] | None = None,
+    exclude_newer: str | None = None,
 ) -> list[PipLocked]:
     """Resolve `requirements` for one platform into wheels, sorted by name.
 
@@ -1015,6 +1019,7 @@ def lock_pip(
             index_url=index,
             extra_index_urls=extras,
             cache_dir=cache_dir,
+            exclude_newer=exclude_newer,
         )
         if proc.returncode != 0 or not out.is_file():
             _raise_uv_failure(proc, requirements, target, provided, source)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError, UnsatisfiableError
 from audit.core.fs import atomic_write_text
 from audit.core.platforms import check_platform
 from audit.lockfile.condalock import (
@@ -32,6 +32,7 @@ from audit.lockfile.condalock import (
 if TYPE_CHECKING:
     from audit.core.platforms import VirtualPackageSet
     from audit.envfile.spec import EnvSpec
+    from audit.lock.asof import AsOf, AsOfReport
 
 
 @dataclass
@@ -50,6 +51,8 @@ class LockOptions:
     auth_file: Path | None = None
     cache_dir: Path | None = None
     progress: bool = False
+    #: `--as-of`: solve as the channels (and PyPI) stood at this instant
+    as_of: AsOf | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -83,13 +86,16 @@ class LockResult:
     changes: list[PackageChange] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
+    as_of: AsOfReport | None = None
 
     @property
     def exit_code(self) -> int:
         return EXIT_FINDINGS if self.status == "stale" else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"as_of": self.as_of.to_json()} if self.as_of is not None else {}
         return {
+            **extra,
             "status": self.status,
             "lockfile": self.lockfile.as_posix(),
             "platforms": list(self.platforms),
@@ -118,6 +124,7 @@ def run_lock(options: LockOptions) -> LockResult:
         say("reading environment")
         spec, virtual, hashes = parse_inputs(options, digest)
         stale = _stale_platforms(meta, spec.platforms, hashes)
+        stale = stale or _as_of_stale(options, meta, spec.platforms)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
         if not stale and not relock:
@@ -166,6 +173,8 @@ def _parse_cache_path(options: LockOptions, digest: str) -> Path:
 
 
 def _digest(options: LockOptions) -> str:
+    # the as-of keys appear only when set, so locks made without --as-of keep their digest
+    as_of = options.as_of.metadata() if options.as_of is not None else {}
     return input_digest(
         options.files,
         platforms=options.platforms,
@@ -175,8 +184,19 @@ def _digest(options: LockOptions) -> str:
             "with_cuda": options.with_cuda,
             "pypi_index_url": options.pypi_index_url,
             "explicit": str(options.explicit),
+            **as_of,
         },
     )
+
+
+def _as_of_stale(
+    options: LockOptions, meta: LockMetadata | None, platforms: tuple[str, ...]
+) -> dict[str, str]:
+    """Every platform, when the lock was made as of another date than requested."""
+    from audit.lock.asof import is_stale
+
+    why = is_stale(meta.custom, options.as_of) if meta is not None else None
+    return {p: why for p in platforms} if why else {}
 
 
 def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
@@ -227,6 +247,7 @@ class Solved:
     records: dict[str, list]
     pip: dict[str, list]
     document: dict[str, Any]
+    as_of: AsOfReport | None = None
 
 
 def solve_document(
@@ -252,12 +273,15 @@ def solve_document(
     channels = resolve_channels(spec.channels, base_dir=options.files[0].resolve().parent)
     if before_solve is not None:
         before_solve(channels)
+    as_of = options.as_of
     requests = [
         SolveRequest(
             platform=p,
             specs=bind_channel_specs(spec.conda_specs[p], channels),
             virtual_packages=virtual.for_platform(p),
             locked=tuple((locked or {}).get(p, ())),
+            exclude_newer=as_of.when if as_of else None,
+            timestamp_policy=as_of.rattler_policy if as_of else None,
         )
         for p in spec.platforms
     ]
@@ -265,7 +289,15 @@ def solve_document(
         install_auth_file(options.auth_file, work_dir=Path(tmp))
         say(f"solving {len(requests)} platform(s)")
         where = {name: loc for name in spec.lines if (loc := spec.where(name))}
-        records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
+        report = _as_of_survey(options, channels, requests)
+        try:
+            records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
+        except UnsatisfiableError as exc:
+            if as_of is None:
+                raise
+            raise UnsatisfiableError(
+                f"as of {as_of.iso}: {exc.message}", where=exc.where, hint=_as_of_hint(as_of)
+            ) from None
         pip = _lock_pip_sections(options, spec, virtual, records, say)
     document = lock_document(
         platforms=spec.platforms,
@@ -276,8 +308,29 @@ def solve_document(
         pip=pip,
         categories=spec.categories,
         digest=digest,
+        custom=as_of.metadata() if as_of else None,
     )
-    return Solved(records=records, pip=pip, document=document)
+    if report is not None:
+        from audit.lock.asof import note_selected
+
+        note_selected(report, records)
+    return Solved(records=records, pip=pip, document=document, as_of=report)
+
+
+def _as_of_hint(as_of: AsOf) -> str:
+    if as_of.undated == "exclude":
+        return "records newer than the date, and records without a timestamp, are excluded"
+    return "records newer than the date are excluded"
+
+
+def _as_of_survey(options: LockOptions, channels: list, requests: list) -> AsOfReport | None:
+    """With --as-of: what the date hides, counted before the solve (None without it)."""
+    if options.as_of is None:
+        return None
+    from audit.lock.asof import survey
+
+    specs = {r.platform: r.specs for r in requests}
+    return survey(channels, specs, options.as_of, options.cache_dir)
 
 
 def _solve_and_write(
@@ -328,6 +381,7 @@ def _solve_and_write(
             for p in spec.platforms
         },
         written=written,
+        as_of=solved.as_of,
     )
 
 
@@ -384,6 +438,7 @@ def _lock_pip_sections(
             glibc=glibc,
             cache_dir=options.cache_dir,
             source=str(options.files[0]),
+            **({"exclude_newer": options.as_of.iso} if options.as_of else {}),
         )
 
     with ThreadPoolExecutor(max_workers=len(todo)) as pool:

@@ -201,6 +201,7 @@ def lock_document(
     pip: Mapping[str, Sequence[PipLocked]],
     categories: Mapping[str, str],
     digest: str,
+    custom: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The conda-lock.yml (v1) document for the solved records, URLs redacted.
 
@@ -253,7 +254,7 @@ def lock_document(
             "channels": [{"url": redact_url(c), "used_env_vars": []} for c in channels],
             "platforms": list(platforms),
             "sources": list(sources),
-            "custom_metadata": {DIGEST_KEY: digest},
+            "custom_metadata": dict(sorted({**(custom or {}), DIGEST_KEY: digest}.items())),
         },
         "package": packages,
     }
