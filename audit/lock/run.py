@@ -189,6 +189,11 @@ def _digest(options: LockOptions) -> str:
     )
 
 
+def lock_input_digest(options: LockOptions) -> str:
+    """The input digest `lock` would record for `options` (for commands that solve like it)."""
+    return _digest(options)
+
+
 def _as_of_stale(
     options: LockOptions, meta: LockMetadata | None, platforms: tuple[str, ...]
 ) -> dict[str, str]:

@@ -11,8 +11,10 @@ from support.cli import repro_audit
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`repro-audit ARGS` in `cwd`, with a cache private to the test directory."""
-    cache = str(cwd / ".cache") if "REPRO_AUDIT_CACHE_DIR" not in env else env.pop(
-        "REPRO_AUDIT_CACHE_DIR"
+    cache = (
+        str(cwd / ".cache")
+        if "REPRO_AUDIT_CACHE_DIR" not in env
+        else env.pop("REPRO_AUDIT_CACHE_DIR")
     )
     return repro_audit(*args, cwd=cwd, env={"REPRO_AUDIT_CACHE_DIR": cache, **env})
 
