@@ -17,6 +17,7 @@ from audit.cli import (  # noqa: F401
     drift,
     inventory,
     lock,
+    merge_lock,
     pin,
     reconstruct,
     verify,

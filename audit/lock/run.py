@@ -53,6 +53,9 @@ class LockOptions:
     progress: bool = False
     #: `--as-of`: solve as the channels (and PyPI) stood at this instant
     as_of: AsOf | None = None
+    #: where relative channel paths resolve (default: the first file's directory); for
+    #: commands that solve a copy of a file (reconstruct, merge-lock)
+    channel_base_dir: Path | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -275,7 +278,8 @@ def solve_document(
     from audit.lock.solve import SolveRequest, solve_all
     from audit.lockfile.condalock import lock_document, relative_sources
 
-    channels = resolve_channels(spec.channels, base_dir=options.files[0].resolve().parent)
+    base_dir = options.channel_base_dir or options.files[0].resolve().parent
+    channels = resolve_channels(spec.channels, base_dir=base_dir)
     if before_solve is not None:
         before_solve(channels)
     as_of = options.as_of

@@ -97,7 +97,8 @@ def run_reconstruct(options: ReconstructOptions) -> ReconstructResult:
         env_file = Path(tmp) / Path(revision.path).name
         env_file.write_bytes(revision.data)
         try:
-            document, solved = _solve(options, env_file, when)
+            source_dir = Path(revision.path).parent
+            document, solved = _solve(options, env_file, when, source_dir)
         except ReproAuditError as exc:
             raise _relocated(exc, tmp, revision) from None
     meta = document["metadata"]
@@ -128,7 +129,9 @@ def run_reconstruct(options: ReconstructOptions) -> ReconstructResult:
     )
 
 
-def _solve(options: ReconstructOptions, env_file: Path, when: datetime) -> tuple[dict, Any]:
+def _solve(
+    options: ReconstructOptions, env_file: Path, when: datetime, source_dir: Path
+) -> tuple[dict, Any]:
     """`lock`'s own parse and solve, as of `when`; nothing written."""
     from audit.lock.asof import AsOf
     from audit.lock.run import LockOptions, lock_input_digest, parse_inputs, solve_document
@@ -141,6 +144,8 @@ def _solve(options: ReconstructOptions, env_file: Path, when: datetime) -> tuple
         pypi_index_url=options.pypi_index_url,
         cache_dir=options.cache_dir,
         as_of=AsOf(when, options.undated),
+        # relative channel paths resolve where the file lives in the working tree
+        channel_base_dir=(Path.cwd() / source_dir).resolve(),
     )
     digest = lock_input_digest(lock_options)
     spec, virtual, hashes = parse_inputs(lock_options, digest)
