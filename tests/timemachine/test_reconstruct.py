@@ -126,3 +126,14 @@ def test_verify_lock_against_lock_and_record_kinds(repo: Path, tmp_path: Path) -
     data = json.loads(drifted.stdout)
     assert data["verdict"] == "DRIFTED"
     assert data["summary"]["downgraded"] == 3 and data["summary"]["rebuilt"] == 1
+
+
+def test_drift_upstream_as_of(repo: Path) -> None:
+    args = ["drift", ".", "--no-history", "--no-images", "--format", "json"]
+    today = json.loads(run(args, repo).stdout)
+    assert today["summary"]["findings"] == 0  # the lock is today's solve
+    then = run([*args, "--as-of", "2024-07-01"], repo)
+    assert then.returncode == 1, then.stderr
+    findings = next(s for s in json.loads(then.stdout)["sections"] if s["name"] == "upstream")
+    kinds = {(f["subject"], f["kind"]) for f in findings["findings"]}
+    assert ("numpy", "downgraded") in kinds and ("six", "downgraded") in kinds
