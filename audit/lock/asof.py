@@ -14,6 +14,7 @@ keeps it. Without `exclude_newer` undated records are always used.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,8 @@ from audit.core.errors import InputError
 #: Keys in conda-lock's `custom_metadata` for a lock made as of a date.
 AS_OF_KEY = "repro-audit-as-of"
 UNDATED_KEY = "repro-audit-undated-policy"
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 #: rattler's name for each of our policies.
 RATTLER_POLICY = {"exclude": "require-timestamp", "allow": "allow-missing"}
@@ -84,23 +87,37 @@ def survey(
     solver chooses among. A channel whose every dated candidate is newer than the date
     could not have served this environment then: that is bad input, not an empty solve.
     """
-    from audit.lock.solve import make_gateway
+    from audit.lock.solve import classify_solver_error, make_gateway
 
     async def query(platform: str) -> list:
         gateway = make_gateway(cache_dir)
-        names = [s.split("::")[-1] for s in specs[platform]]
+        # names only: the solver reports bad specs with their file:line, not the survey
+        names = sorted(
+            {
+                m.group(0).lower()
+                for s in specs[platform]
+                if (m := _NAME.match(s.rsplit("::", 1)[-1].strip()))
+            }
+        )
         result = await gateway.query(
-            [c.to_rattler() for c in channels], [platform, "noarch"], names, recursive=True
+            [c.to_rattler() for c in channels],
+            [platform, "noarch"],
+            names,
+            recursive=True,
         )
         return [record for subdir in result for record in subdir]
 
     async def all_platforms() -> list[list]:
         return list(await asyncio.gather(*(query(p) for p in specs)))
 
+    try:
+        answers = asyncio.run(all_platforms())
+    except Exception as exc:
+        raise classify_solver_error(exc, channels, {}) from None
     report = AsOfReport(as_of=as_of.iso, policy=as_of.undated)
     earliest: dict[str, datetime] = {}
     undated_in: set[str] = set()
-    for platform, records in zip(specs, asyncio.run(all_platforms()), strict=True):
+    for platform, records in zip(specs, answers, strict=True):
         seen = {(r.subdir, r.file_name): r for r in records}.values()
         report.undated[platform] = sum(1 for r in seen if _stamp(r) is None)
         report.newer[platform] = sum(1 for r in seen if (t := _stamp(r)) and t > as_of.when)
