@@ -19,21 +19,33 @@ from audit.merge.threeway import Key
 
 def _records(document: dict[str, Any], work: Path, name: str) -> dict[str, list]:
     """Rattler records per platform of a lock document (written to a scratch file)."""
+    from audit.core.errors import InputError
     from audit.lockfile.condalock import dump_lockfile, read_lock_records
 
     path = work / name
     path.write_text(dump_lockfile(document, name), encoding="utf-8")
     platforms = document["metadata"].get("platforms") or []
-    return {p: read_lock_records(path, p) for p in platforms}
+    try:
+        return {p: read_lock_records(path, p) for p in platforms}
+    except InputError as exc:  # name the lock, not the scratch file
+        reason = exc.message.removeprefix("cannot read lockfile: ")
+        what = name.removesuffix(".yml")
+        raise InputError(f"rattler cannot read the {what} lock: {reason}") from None
 
 
 def unsatisfied(document: dict[str, Any]) -> list[str]:
     """`platform: package needs dep` for each conda dependency the merged set does not meet."""
     from rattler import MatchSpec
 
+    from audit.core.errors import InputError
+
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="repro-audit-merge-") as tmp:
-        for platform, records in _records(document, Path(tmp), "merged.yml").items():
+        try:
+            by_platform = _records(document, Path(tmp), "merged.yml")
+        except InputError:
+            return []  # a lock rattler cannot read is merged as text; nothing to check here
+        for platform, records in by_platform.items():
             by_name = {r.name.normalized: r for r in records}
             for record in records:
                 for dep in record.depends:

@@ -60,8 +60,9 @@ def parse_lock(text: str, where: str) -> dict[str, Any]:
     return data
 
 
-def _index(document: dict[str, Any]) -> dict[Key, dict[str, Any]]:
-    out: dict[Key, dict[str, Any]] = {}
+def _index(document: dict[str, Any]) -> dict[Key, tuple[dict[str, Any], ...]]:
+    """Entries per key; conda-lock v1 repeats a package once per category, so a tuple."""
+    out: dict[Key, list[dict[str, Any]]] = {}
     for entry in document.get("package") or []:
         if isinstance(entry, dict):
             key = (
@@ -69,8 +70,8 @@ def _index(document: dict[str, Any]) -> dict[Key, dict[str, Any]]:
                 str(entry.get("manager", "conda")),
                 str(entry["name"]),
             )
-            out[key] = entry
-    return out
+            out.setdefault(key, []).append(entry)
+    return {k: tuple(sorted(v, key=lambda e: str(e.get("category", "")))) for k, v in out.items()}
 
 
 def _pick(base: Any, ours: Any, theirs: Any) -> tuple[Any, str | None]:
@@ -96,8 +97,7 @@ def merge_documents(base: dict, ours: dict, theirs: dict) -> Merged:
             value = o.get(key)
         else:
             merged.taken[key] = side
-        if value is not None:
-            packages.append(value)
+        packages.extend(value or ())
     packages.sort(key=lambda p: (p["manager"], p["name"], p["platform"]))
     merged.document = {
         "version": 1,

@@ -9,10 +9,13 @@ import pytest
 from tm_helpers import custom_metadata, env_text, git, run, versions
 
 
-@pytest.fixture
-def repo(tmp_path: Path, dated_channel: Path) -> Path:
-    """environment.yml edited on three dated commits, then locked today (2025 releases)."""
-    root = tmp_path / "repo"
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, dated_channel: Path) -> Path:
+    """environment.yml edited on three dated commits, then locked today (2025 releases).
+
+    Shared by the module: every test writes only outside it and checks it stays clean.
+    """
+    root = tmp_path_factory.mktemp("reconstruct") / "repo"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     (root / ".gitignore").write_text(".cache/\n")
