@@ -42,27 +42,31 @@ def cli(args: list[str], cwd: Path, cache: Path) -> subprocess.CompletedProcess[
     )
 
 
-def median_seconds(args: list[str], cwd: Path, cache: Path, runs: int) -> float:
-    cli(args, cwd, cache)  # warm-up
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = cli(args, cwd, cache)
-        times.append(time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise SystemExit(f"{args}: {proc.stderr}")
-    return statistics.median(times)
+def once(args: list[str], cwd: Path, cache: Path) -> float:
+    start = time.perf_counter()
+    proc = cli(args, cwd, cache)
+    if proc.returncode != 0:
+        raise SystemExit(f"{args}: {proc.stderr}")
+    return time.perf_counter() - start
 
 
 def ratio(work: Path, channel: Path, runs: int) -> None:
+    """Both commands alternately (so load drift hits both alike), medians compared."""
     project = work / "ratio"
     project.mkdir()
     (project / "environment.yml").write_text(ENV.format(channel=channel.as_uri()))
     base = ["lock", "-p", "linux-64", "--no-explicit", "--force"]
-    plain = median_seconds(base, project, work / "cache", runs)
-    as_of = median_seconds([*base, "--as-of", "2018-06-01"], project, work / "cache", runs)
-    print(f"lock --force                     {plain:.3f}s")
-    print(f"lock --force --as-of 2018-06-01  {as_of:.3f}s   ratio {as_of / plain:.2f}x")
+    as_of_args = [*base, "--as-of", "2018-06-01"]
+    cache = work / "cache"
+    once(base, project, cache)  # warm-up both
+    once(as_of_args, project, cache)
+    plain, as_of = [], []
+    for _ in range(runs):
+        plain.append(once(base, project, cache))
+        as_of.append(once(as_of_args, project, cache))
+    a, b = statistics.median(plain), statistics.median(as_of)
+    print(f"lock --force                     {a:.3f}s  (median of {runs}, alternating)")
+    print(f"lock --force --as-of 2018-06-01  {b:.3f}s   ratio {b / a:.2f}x")
 
 
 def corpus(work: Path, channel: Path) -> None:
