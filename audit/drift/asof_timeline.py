@@ -136,10 +136,10 @@ def conda_solver(
     """(platform, `solve_at(date)`) for an environment file: `lock`'s parse and solver."""
     from audit.channels import bind_channel_specs, resolve_channels
     from audit.lock.asof import RATTLER_POLICY
-    from audit.lock.run import lock_input_digest, parse_inputs
+    from audit.lock.run import options_digest, parse_inputs
     from audit.lock.solve import SolveRequest, solve_all
 
-    spec, virtual, _ = parse_inputs(options, lock_input_digest(options))
+    spec, virtual, _ = parse_inputs(options, options_digest(options))
     platform = platform or spec.platforms[0]
     if platform not in spec.platforms:
         from audit.core.errors import InputError

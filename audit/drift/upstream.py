@@ -60,9 +60,9 @@ def solve_without_writing(options: LockOptions, probe_timeout: float = 10.0) -> 
     a bad or unsatisfiable environment.
     """
     from audit.inventory.condalock import package_from_entry
-    from audit.lock.run import _digest, parse_inputs, solve_document
+    from audit.lock.run import options_digest, parse_inputs, solve_document
 
-    digest = _digest(options)
+    digest = options_digest(options)
     spec, virtual, hashes = parse_inputs(options, digest)
     solved = solve_document(
         options,

@@ -114,7 +114,7 @@ def run_lock(options: LockOptions) -> LockResult:
     """Lock, or say the lock is current, or (with `check`) say what is stale."""
     for platform in options.platforms:
         check_platform(platform)
-    digest = _digest(options)
+    digest = options_digest(options)
     meta = read_metadata(options.lockfile)
     if options.check and (options.update or options.force):
         raise InputError("--check cannot be combined with --update or --force")
@@ -175,7 +175,8 @@ def _parse_cache_path(options: LockOptions, digest: str) -> Path:
     return base / "parsed-specs" / f"{key}.json"
 
 
-def _digest(options: LockOptions) -> str:
+def options_digest(options: LockOptions) -> str:
+    """The lock's input digest for these options (what `lock --check` compares)."""
     # the as-of keys appear only when set, so locks made without --as-of keep their digest
     as_of = options.as_of.metadata() if options.as_of is not None else {}
     return input_digest(
@@ -190,11 +191,6 @@ def _digest(options: LockOptions) -> str:
             **as_of,
         },
     )
-
-
-def lock_input_digest(options: LockOptions) -> str:
-    """The input digest `lock` would record for `options` (for commands that solve like it)."""
-    return _digest(options)
 
 
 def _as_of_stale(

@@ -82,7 +82,7 @@ def resolve(
 ) -> dict[str, Any]:
     """Solve the merged environment file as `lock` would, preferring `locked` records."""
     from audit.lock.asof import AS_OF_KEY, UNDATED_KEY, AsOf
-    from audit.lock.run import LockOptions, lock_input_digest, parse_inputs, solve_document
+    from audit.lock.run import LockOptions, options_digest, parse_inputs, solve_document
 
     custom = merged["metadata"].get("custom_metadata") or {}
     as_of = None
@@ -101,11 +101,11 @@ def resolve(
             as_of=as_of,
             channel_base_dir=Path(env_path).parent.resolve(),
         )
-        digest = lock_input_digest(options)
+        digest = options_digest(options)
         spec, virtual, hashes = parse_inputs(options, digest)
         if set(spec.platforms) != set(platforms):  # the lock was made with -p
             options.platforms = platforms
-            digest = lock_input_digest(options)
+            digest = options_digest(options)
             spec, virtual, hashes = parse_inputs(options, digest)
         solved = solve_document(options, spec, virtual, hashes, digest, locked=locked)
     document = solved.document

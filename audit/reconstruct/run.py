@@ -134,7 +134,7 @@ def _solve(
 ) -> tuple[dict, Any]:
     """`lock`'s own parse and solve, as of `when`; nothing written."""
     from audit.lock.asof import AsOf
-    from audit.lock.run import LockOptions, lock_input_digest, parse_inputs, solve_document
+    from audit.lock.run import LockOptions, options_digest, parse_inputs, solve_document
 
     lock_options = LockOptions(
         files=[env_file],
@@ -147,7 +147,7 @@ def _solve(
         # relative channel paths resolve where the file lives in the working tree
         channel_base_dir=(Path.cwd() / source_dir).resolve(),
     )
-    digest = lock_input_digest(lock_options)
+    digest = options_digest(lock_options)
     spec, virtual, hashes = parse_inputs(lock_options, digest)
     solved = solve_document(lock_options, spec, virtual, hashes, digest)
     return solved.document, solved

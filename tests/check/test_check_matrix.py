@@ -57,13 +57,13 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def rehash(project: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
     """Hand-edit the lock's input digest and content hashes to match environment.yml."""
-    from audit.lock.run import LockOptions, _digest, parse_inputs
+    from audit.lock.run import LockOptions, options_digest, parse_inputs
     from audit.lockfile.condalock import read_metadata
 
     monkeypatch.setenv("REPRO_AUDIT_CACHE_DIR", str(cache))
     lock = project / "conda-lock.yml"
     options = LockOptions(files=[project / "environment.yml"], lockfile=lock)
-    digest = _digest(options)
+    digest = options_digest(options)
     _, _, hashes = parse_inputs(options, digest)
     meta = read_metadata(lock)
     assert meta is not None

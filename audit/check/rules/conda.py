@@ -197,7 +197,7 @@ def _platform_rules(project: CondaProject) -> Iterable[Finding]:
 
 def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Finding]:
     """Input digest first (fast); conda-lock's content hash only when the digest differs."""
-    from audit.lock.run import LockOptions, _digest, parse_inputs
+    from audit.lock.run import LockOptions, options_digest, parse_inputs
 
     meta = project.meta
     assert meta is not None and project.scanned is not None
@@ -211,14 +211,14 @@ def _hash_rules(project: CondaProject, env_files: list[Path]) -> Iterable[Findin
         for platforms in ([], list(meta.platforms))
         for explicit in (True, False)
     ]
-    if meta.input_digest and any(_digest(o) == meta.input_digest for o in candidates):
+    if meta.input_digest and any(options_digest(o) == meta.input_digest for o in candidates):
         return []
     platforms = [p for p in meta.platforms if p in KNOWN_PLATFORMS]
     options = LockOptions(
         files=env_files, platforms=platforms, lockfile=project.lock_path or Path()
     )
     try:
-        _, _, hashes = parse_inputs(options, _digest(options))
+        _, _, hashes = parse_inputs(options, options_digest(options))
     except InputError as exc:  # name files as findings do: relative to the project
         if exc.where:
             exc.where = exc.where.replace(f"{project.root}{os.sep}", "")
