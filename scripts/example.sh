@@ -21,7 +21,7 @@ expect() {  # expect CODE CMD...: run CMD, fail the example unless it exits with
 }
 
 step "build the example conda channel (deterministic, offline)"
-rm -rf channel .git
+rm -rf channel .git today reconstructed.yml
 python "$ROOT/fixtures/make_channel.py" "$OUT/channel" >/dev/null
 # the example names conda-forge; offline, its packages come from the local channel instead
 sed 's#^  - conda-forge$#  - ./channel#' "$ROOT/fixtures/example/environment.yml" > environment.yml
@@ -52,16 +52,25 @@ repro-audit inventory docker-daemon:repro-audit-example:latest
 step "repro-audit check (the pre-merge gate: all in order, exit 0)"
 repro-audit check .
 
-step "commit the project, then let time pass"
+step "commit the project (dated December 2024, when the build ran), then let time pass"
 git init -q . && git add environment.yml conda-lock.yml conda-*.lock Dockerfile image-lock.json \
-  build-record.json && git -c user.name=example -c user.email=example@localhost \
-  commit -qm "example environment"
+  build-record.json && GIT_COMMITTER_DATE=2024-12-01T12:00:00Z GIT_AUTHOR_DATE=2024-12-01T12:00:00Z \
+  git -c user.name=example -c user.email=example@localhost commit -qm "example environment"
 python "$ROOT/fixtures/make_channel.py" "$OUT/channel" --newer >/dev/null
 python "$ROOT/fixtures/example_registry.py" push-base "$HOST" --seed "months later" >/dev/null
 echo "the channel gained numpy 2.1.0, six 1.17.0, tzdata 2025a; the base tag now points elsewhere"
 
 step "repro-audit drift (exit 1: there is drift; report in drift.html)"
 expect 1 repro-audit drift --report drift.html
+
+step "months later: the lock environment.yml would have had on its commit's date"
+repro-audit reconstruct git:HEAD -o reconstructed.yml
+step "verify the image against the reconstructed lock (REPRODUCED, exit 0)"
+repro-audit verify build-record.json --lock reconstructed.yml
+repro-audit verify docker-daemon:repro-audit-example:latest --lock reconstructed.yml
+step "the same environment.yml solved today would not have built this image (DRIFTED, exit 1)"
+mkdir -p today && repro-audit lock --lockfile today/conda-lock.yml --no-explicit >/dev/null 2>&1
+expect 1 repro-audit verify build-record.json --lock today/conda-lock.yml
 
 if repro-audit verify --help >/dev/null 2>&1; then
   step "repro-audit verify --rebuild (the pinned, locked build still reproduces)"

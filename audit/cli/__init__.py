@@ -12,7 +12,18 @@ import sys
 
 import typer
 
-from audit.cli import build, check, diff, drift, inventory, lock, pin, verify  # noqa: F401
+from audit.cli import (  # noqa: F401
+    build,
+    check,
+    diff,
+    drift,
+    inventory,
+    lock,
+    merge_lock,
+    pin,
+    reconstruct,
+    verify,
+)
 from audit.cli.app import app
 from audit.core.errors import EXIT_INPUT, ReproAuditError
 

@@ -61,6 +61,28 @@ def drift(
     output_format: Annotated[
         str, typer.Option("--format", help="stdout: text | markdown | json | html")
     ] = "text",
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Upstream section: solve as the channels stood then."),
+    ] = None,
+    timeline: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--timeline", help="Only: when did this package's solved version change (repeatable)."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Timeline start date (default: --to - 365 days).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Timeline end date (default: now).")
+    ] = None,
+    max_solves: Annotated[
+        int, typer.Option("--max-solves", help="Timeline: at most this many solves.")
+    ] = 40,
+    undated: Annotated[
+        str, typer.Option("--undated", help="exclude | allow records without a timestamp.")
+    ] = "exclude",
     insecure_registry: InsecureRegistryOpt = None,
     timeout: TimeoutOpt = 15.0,
     cache_dir: CacheDirOpt = None,
@@ -73,6 +95,12 @@ def drift(
     from audit.drift.report import DriftOptions, run_drift
 
     check_format(output_format, DRIFT_FORMATS)
+    from audit.core.asof import check_undated_policy, parse_as_of
+
+    check_undated_policy(undated)
+    if timeline:
+        window = (start, end, max_solves)
+        _timeline(path, file, timeline, platform, window, undated, output_format, cache_dir)
     if image and record:
         raise InputError("--image and --record cannot be combined")
     if since is not None and limit != 20:
@@ -93,9 +121,51 @@ def drift(
         insecure=insecure_registries(insecure_registry),
         timeout=timeout,
     )
+    if as_of is not None:
+        from audit.lock.asof import AsOf
+
+        options.as_of = AsOf(parse_as_of(as_of), undated)
     result = run_drift(options)
     for target, fmt in reports:
         write_output(render_drift(result, fmt), target)
         sys.stderr.write(f"wrote {target}\n")
     sys.stdout.write(render_drift(result, output_format))
     raise typer.Exit(result.exit_code)
+
+
+def _timeline(
+    path: Path,
+    files: list[Path] | None,
+    packages: list[str],
+    platform: str | None,
+    window: tuple[str | None, str | None, int],
+    undated: str,
+    output_format: str,
+    cache_dir: Path | None,
+) -> None:
+    """`drift --timeline NAME`: bisect the dates where NAME's solved version changed."""
+    from datetime import UTC, datetime, timedelta
+
+    from audit.cli.common import emit_json
+    from audit.core.asof import parse_as_of
+    from audit.core.errors import InputError
+    from audit.drift.asof_timeline import conda_solver, package_timeline, render_timeline
+    from audit.lock.run import LockOptions
+
+    start, end, max_solves = window
+    if max_solves < 2:
+        raise InputError("--max-solves must be at least 2")
+    stop = parse_as_of(end, option="--to") if end else datetime.now(UTC).replace(microsecond=0)
+    begin = parse_as_of(start, option="--from") if start else stop - timedelta(days=365)
+    if begin >= stop:
+        raise InputError("--from must be before --to")
+    env_files = [path / f for f in files] if files else [path / "environment.yml"]
+    options = LockOptions(files=env_files, explicit=False, cache_dir=cache_dir)
+    chosen, solve_at = conda_solver(options, platform, undated)
+    names = [n.lower() for n in packages]
+    result = package_timeline(solve_at, names, chosen, begin, stop, max_solves)
+    if output_format == "json":
+        emit_json("drift-timeline", 0, result.to_json())
+    else:
+        sys.stdout.write(render_timeline(result))
+    raise typer.Exit(0)

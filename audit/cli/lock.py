@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -71,6 +71,19 @@ def lock(
             "--auth-file", help="JSON {host-or-channel: 'user:pass' | token} for channels."
         ),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Solve as the channels and PyPI stood then (ISO date or datetime, UTC).",
+        ),
+    ] = None,
+    undated: Annotated[
+        str,
+        typer.Option(
+            "--undated", help="With --as-of: exclude | allow records without a timestamp."
+        ),
+    ] = "exclude",
     cache_dir: CacheDirOpt = None,
     output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
@@ -80,6 +93,7 @@ def lock(
     from audit.lock.render import render_lock_result
     from audit.lock.run import LockOptions, run_lock
 
+    when = _as_of(as_of, undated)
     options = LockOptions(
         files=list(file or [Path("environment.yml")]),
         platforms=list(platform or []),
@@ -95,6 +109,7 @@ def lock(
         auth_file=auth_file,
         cache_dir=cache_dir,
         progress=not wants_json(output_format, as_json) and sys.stderr.isatty(),
+        as_of=when,
     )
     result = run_lock(options)
     if wants_json(output_format, as_json):
@@ -102,3 +117,12 @@ def lock(
     else:
         sys.stderr.write(render_lock_result(result))
     raise typer.Exit(result.exit_code)
+
+
+def _as_of(text: str | None, undated: str) -> Any:
+    """The `--as-of` instant and undated policy (None without --as-of)."""
+    from audit.core.asof import check_undated_policy, parse_as_of
+    from audit.lock.asof import AsOf
+
+    check_undated_policy(undated)
+    return AsOf(parse_as_of(text), undated) if text is not None else None

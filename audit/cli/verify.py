@@ -53,6 +53,17 @@ def verify(
     keep_image: Annotated[
         bool, typer.Option("--keep-image", help="Keep the rebuilt image in Docker.")
     ] = False,
+    lock: Annotated[
+        Path | None,
+        typer.Option(
+            "--lock",
+            help="Compare this lock (e.g. from `reconstruct`) with RECORD, a build record or "
+            "any image source: REPRODUCED / EQUIVALENT / DRIFTED.",
+        ),
+    ] = None,
+    platform: Annotated[
+        str | None, typer.Option("-p", "--platform", help="With --lock: the platform.")
+    ] = None,
     insecure_registry: InsecureRegistryOpt = None,
     timeout: TimeoutOpt = 15.0,
     cache_dir: CacheDirOpt = None,
@@ -62,6 +73,8 @@ def verify(
 ) -> None:
     """Does a recorded build still reproduce? AVAILABLE/REPRODUCED exit 0, others 1."""
     use_credentials(auth_file)
+    if lock is not None:
+        _verify_lock(str(lock), record, platform, wants_json(output_format, as_json))
     from audit.verify import VerifyOptions, render_text, run_verify
 
     progress = progress_printer()
@@ -84,5 +97,18 @@ def verify(
         emit_json("verify", result.exit_code, result.to_json())
     else:
         for line in render_text(result):
+            typer.echo(line)
+    raise typer.Exit(result.exit_code)
+
+
+def _verify_lock(lock: str, target: str, platform: str | None, as_json: bool) -> None:
+    """`verify TARGET --lock LOCK`: how well a (reconstructed) lock agrees with an image."""
+    from audit.reconstruct import agree, render_agreement
+
+    result = agree(lock, target, platform)
+    if as_json:
+        emit_json("verify", result.exit_code, result.to_json())
+    else:
+        for line in render_agreement(result):
             typer.echo(line)
     raise typer.Exit(result.exit_code)

@@ -16,12 +16,16 @@ from audit.core.errors import InfrastructureError, InputError
 
 
 def run_git(
-    args: list[str], cwd: Path, timeout: float | None = None
+    args: list[str],
+    cwd: Path | None = None,
+    timeout: float | None = None,
+    data: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """`git ARGS` in `cwd`, output captured, never raising on a non-zero exit."""
+    """`git ARGS` in `cwd` (default: here), `data` on stdin, output captured, never raising
+    on a non-zero exit."""
     try:
         return subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, check=False, timeout=timeout
+            ["git", *args], cwd=cwd, capture_output=True, check=False, timeout=timeout, input=data
         )
     except FileNotFoundError:
         raise InfrastructureError("git is not installed", hint="install git") from None

@@ -176,6 +176,8 @@ class DriftOptions:
     insecure: frozenset[str] = frozenset()
     timeout: float = 15.0
     retries: int = 2
+    #: `--as-of`: the upstream section solves as the channels stood then (an AsOf)
+    as_of: Any = None
 
 
 def _under(base: Path, path: Path) -> Path:
@@ -366,6 +368,7 @@ def upstream_section(
         explicit=False,
         check=True,
         cache_dir=options.cache_dir,
+        as_of=options.as_of,
     )
     try:
         solved = solve_without_writing(lock_options, probe_timeout=options.timeout)

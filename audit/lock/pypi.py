@@ -93,8 +93,6 @@ _INFRA_PATTERNS = re.compile(
 )
 
 
-
-
 @dataclass(frozen=True)
 class Target:
     """Everything that makes a resolution platform-specific, computed for the target."""
@@ -224,10 +222,6 @@ def make_target(
 # --------------------------------------------------------------------------- name mapping
 
 
-
-
-
-
 def _pypi_names_for_conda(conda_name: str, mapping: Mapping[str, str]) -> list[str]:
     """All PyPI names a conda package provides: mapped names first, then the identity.
 
@@ -302,10 +296,6 @@ def _b64_sha256(data: bytes) -> str:
 # --------------------------------------------------------------------------- pip options
 
 
-
-
-
-
 _ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -360,6 +350,7 @@ def _run_uv(
     extra_index_urls: Sequence[str],
     cache_dir: Path | None,
     options: _UvOptions | None = None,
+    exclude_newer: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     """Write req.in / constraints / stubs into `workdir`, run one `uv pip compile`."""
     options = options or _UvOptions()
@@ -405,6 +396,8 @@ def _run_uv(
     cmd += options.arguments(workdir)
     if cache_dir is not None:
         cmd += ["--cache-dir", str(Path(cache_dir) / "uv")]
+    if exclude_newer is not None:
+        cmd += ["--exclude-newer", exclude_newer]  # `lock --as-of`: PyPI as it stood then
     env = dict(os.environ)
     env.update(target.uv_env)
     env.pop("FORCE_COLOR", None)
@@ -1010,6 +1003,7 @@ def lock_pip(
     find_links: Sequence[str] = (),
     pre: bool = False,
     constraints: Sequence[str] = (),
+    exclude_newer: str | None = None,
 ) -> list[PipLocked]:
     """Resolve `requirements` for one platform into wheels, sorted by name.
 
@@ -1046,6 +1040,7 @@ def lock_pip(
             extra_index_urls=extras,
             cache_dir=cache_dir,
             options=_UvOptions(tuple(find_links), pre, tuple(constraints)),
+            exclude_newer=exclude_newer,
         )
         if proc.returncode != 0 or not out.is_file():
             _raise_uv_failure(proc, requirements, target, provided, source)

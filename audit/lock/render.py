@@ -30,6 +30,7 @@ def _render(result: LockResult) -> str:
     )
     lines = [f"wrote {name} ({counts})"]
     lines += [f"wrote {path.as_posix()}" for path in result.written[1:]]
+    lines += render_as_of(result)
     if result.changes:
         rows = [("platform", "manager", "package", "old", "new")]
         rows += [
@@ -43,3 +44,20 @@ def _render(result: LockResult) -> str:
             for row in rows
         ]
     return "\n".join(lines) + "\n"
+
+
+def render_as_of(result: LockResult) -> list[str]:
+    """What `--as-of` hid: newer records, and records without a timestamp (and the policy)."""
+    report = result.as_of
+    if report is None:
+        return []
+    fate = "excluded" if report.policy == "exclude" else "allowed"
+    lines = [f"as of {report.as_of}:"]
+    for platform in sorted(report.newer):
+        lines.append(
+            f"  {platform}: {report.newer[platform]} newer candidate record(s) hidden, "
+            f"{report.undated.get(platform, 0)} without a timestamp ({fate})"
+        )
+    for platform, names in sorted(report.undated_selected.items()):
+        lines.append(f"  {platform}: undated records in the lock: {', '.join(sorted(names))}")
+    return lines

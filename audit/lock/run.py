@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_OK, FindingsError, InputError
+from audit.core.errors import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    FindingsError,
+    InputError,
+    UnsatisfiableError,
+)
 from audit.core.fs import atomic_write_text
 from audit.core.platforms import check_platform
 from audit.lockfile.condalock import (
@@ -32,6 +38,7 @@ from audit.lockfile.condalock import (
 if TYPE_CHECKING:
     from audit.core.platforms import VirtualPackageSet
     from audit.envfile.spec import EnvSpec
+    from audit.lock.asof import AsOf, AsOfReport
 
 
 @dataclass
@@ -50,6 +57,11 @@ class LockOptions:
     auth_file: Path | None = None
     cache_dir: Path | None = None
     progress: bool = False
+    #: `--as-of`: solve as the channels (and PyPI) stood at this instant
+    as_of: AsOf | None = None
+    #: where relative channel paths resolve (default: the first file's directory); for
+    #: commands that solve a copy of a file (reconstruct, merge-lock)
+    channel_base_dir: Path | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -85,13 +97,16 @@ class LockResult:
     written: list[Path] = field(default_factory=list)
     #: "file:line: what" for what was read but not locked as written (extras, `-e .`)
     warnings: tuple[str, ...] = ()
+    as_of: AsOfReport | None = None
 
     @property
     def exit_code(self) -> int:
         return EXIT_FINDINGS if self.status == "stale" else EXIT_OK
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"as_of": self.as_of.to_json()} if self.as_of is not None else {}
         return {
+            **extra,
             "status": self.status,
             "lockfile": self.lockfile.as_posix(),
             "platforms": list(self.platforms),
@@ -136,6 +151,7 @@ def _run_lock(options: LockOptions) -> LockResult:
         stale = _stale_platforms(meta, spec.platforms, hashes)
         if not stale and meta is not None:
             stale = options_stale(meta, resolution_digest(options, spec, virtual), spec.platforms)
+        stale = stale or _as_of_stale(options, meta, spec.platforms)
         if not stale:
             stale = _explicit_problems(options, meta, spec.platforms) if meta else {}
         notes = spec_warnings(spec)
@@ -206,6 +222,8 @@ def _parse_cache_path(options: LockOptions, digest: str) -> Path:
 
 def options_digest(options: LockOptions) -> str:
     """The lock's input digest for these options (what `lock --check` compares)."""
+    # the as-of keys appear only when set, so locks made without --as-of keep their digest
+    as_of = options.as_of.metadata() if options.as_of is not None else {}
     return input_digest(
         options.files,
         platforms=options.platforms,
@@ -215,6 +233,7 @@ def options_digest(options: LockOptions) -> str:
             "with_cuda": options.with_cuda,
             "pypi_index_url": options.pypi_index_url,
             "explicit": str(options.explicit),
+            **as_of,
         },
     )
 
@@ -261,6 +280,16 @@ def options_stale(
         return {}
     why = "resolution options changed since the lock (pip index, channels or virtual packages)"
     return {p: why for p in platforms}
+
+
+def _as_of_stale(
+    options: LockOptions, meta: LockMetadata | None, platforms: tuple[str, ...]
+) -> dict[str, str]:
+    """Every platform, when the lock was made as of another date than requested."""
+    from audit.lock.asof import is_stale
+
+    why = is_stale(meta.custom, options.as_of) if meta is not None else None
+    return {p: why for p in platforms} if why else {}
 
 
 def _content_hashes(spec: Any, virtual: Any) -> dict[str, str]:
@@ -322,6 +351,7 @@ class Solved:
     records: dict[str, list]
     pip: dict[str, list]
     document: dict[str, Any]
+    as_of: AsOfReport | None = None
 
 
 def solve_document(
@@ -347,15 +377,19 @@ def solve_document(
 
     if options.auth_file is not None and credentials.current().auth_file != options.auth_file:
         credentials.configure(auth_file=options.auth_file)  # called as a library
-    channels = resolve_channels(spec.channels, base_dir=options.files[0].resolve().parent)
+    base_dir = options.channel_base_dir or options.files[0].resolve().parent
+    channels = resolve_channels(spec.channels, base_dir=base_dir)
     if before_solve is not None:
         before_solve(channels)
+    as_of = options.as_of
     requests = [
         SolveRequest(
             platform=p,
             specs=bind_channel_specs(spec.conda_specs[p], channels),
             virtual_packages=virtual.for_platform(p),
             locked=tuple((locked or {}).get(p, ())),
+            exclude_newer=as_of.when if as_of else None,
+            timestamp_policy=as_of.rattler_policy if as_of else None,
         )
         for p in spec.platforms
     ]
@@ -367,7 +401,15 @@ def solve_document(
         say(f"solving {len(requests)} platform(s)")
         where = {name: loc for name in spec.lines if (loc := spec.where(name))}
         where.update({name: ", ".join(locs) for name, locs in spec.duplicates.items()})
-        records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
+        report = _as_of_survey(options, channels, requests)
+        try:
+            records = solve_all(channels, requests, cache_dir=options.cache_dir, where=where)
+        except UnsatisfiableError as exc:
+            if as_of is None:
+                raise
+            raise UnsatisfiableError(
+                f"as of {as_of.iso}: {exc.message}", where=exc.where, hint=_as_of_hint(as_of)
+            ) from None
         pip = _lock_pip_sections(options, spec, virtual, records, say)
     from audit.lockfile.condalock import extra_metadata
 
@@ -382,8 +424,29 @@ def solve_document(
         categories=spec.categories,
         digest=digest,
         options_digest=resolution_digest(options, spec, virtual),
+        custom=as_of.metadata() if as_of else None,
     )
-    return Solved(records=records, pip=pip, document=document)
+    if report is not None:
+        from audit.lock.asof import note_selected
+
+        note_selected(report, records)
+    return Solved(records=records, pip=pip, document=document, as_of=report)
+
+
+def _as_of_hint(as_of: AsOf) -> str:
+    if as_of.undated == "exclude":
+        return "records newer than the date, and records without a timestamp, are excluded"
+    return "records newer than the date are excluded"
+
+
+def _as_of_survey(options: LockOptions, channels: list, requests: list) -> AsOfReport | None:
+    """With --as-of: what the date hides, counted before the solve (None without it)."""
+    if options.as_of is None:
+        return None
+    from audit.lock.asof import survey
+
+    specs = {r.platform: r.specs for r in requests}
+    return survey(channels, specs, options.as_of, options.cache_dir)
 
 
 def _solve_and_write(
@@ -430,6 +493,7 @@ def _solve_and_write(
             for p in spec.platforms
         },
         written=written,
+        as_of=solved.as_of,
     )
 
 
@@ -517,6 +581,7 @@ def _lock_pip(
         find_links=spec.pip_find_links,
         pre=spec.pip_pre,
         constraints=spec.pip_constraints,
+        **({"exclude_newer": options.as_of.iso} if options.as_of else {}),
     )
 
 

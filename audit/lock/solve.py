@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,9 @@ class SolveRequest:
     specs: tuple[str, ...]
     virtual_packages: tuple[VirtualPackage, ...]
     locked: tuple[RepoDataRecord, ...] = ()
-
+    #: `lock --as-of`: ignore records newer than this instant (see audit.lock.asof)
+    exclude_newer: datetime | None = None
+    timestamp_policy: str | None = None
 
 
 
@@ -139,6 +142,10 @@ async def _solve_one(gateway: Gateway, channels: list, request: SolveRequest) ->
         GenericVirtualPackage(PackageName(v.name), Version(v.version), BuildString(v.build))
         for v in request.virtual_packages
     ]
+    as_of = {}
+    if request.exclude_newer is not None:
+        as_of = {"exclude_newer": request.exclude_newer}
+        as_of["timestamp_policy"] = request.timestamp_policy or "require-timestamp"
     try:
         records = await solve(
             channels,
@@ -147,6 +154,7 @@ async def _solve_one(gateway: Gateway, channels: list, request: SolveRequest) ->
             platforms=[request.platform, "noarch"],
             virtual_packages=virtual,
             locked_packages=list(request.locked) or None,
+            **as_of,
         )
     except Exception as exc:
         exc.add_note(f"platform={request.platform}")

@@ -259,6 +259,7 @@ def lock_document(
     digest: str,
     extra: Mapping[str, str] | None = None,
     options_digest: str | None = None,
+    custom: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The conda-lock.yml (v1) document for the solved records, URLs redacted.
 
@@ -313,11 +314,16 @@ def lock_document(
             ],
             "platforms": list(platforms),
             "sources": list(sources),
-            "custom_metadata": {
-                DIGEST_KEY: digest,
-                **({OPTIONS_KEY: options_digest} if options_digest else {}),
-                **dict(sorted((extra or {}).items())),
-            },
+            "custom_metadata": dict(
+                sorted(
+                    {
+                        **(custom or {}),
+                        **(extra or {}),
+                        **({OPTIONS_KEY: options_digest} if options_digest else {}),
+                        DIGEST_KEY: digest,
+                    }.items()
+                )
+            ),
         },
         "package": packages,
     }

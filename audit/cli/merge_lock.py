@@ -1,0 +1,38 @@
+"""`repro-audit merge-lock %O %A %B %P`: git's merge driver for conda-lock.yml."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from audit.cli.app import app
+from audit.cli.common import JsonOpt, emit_json, wants_json
+
+
+@app.command("merge-lock")
+def merge_lock(
+    base: Annotated[Path, typer.Argument(help="%O: the common ancestor's lock.")],
+    ours: Annotated[Path, typer.Argument(help="%A: our lock; the result is written here.")],
+    theirs: Annotated[Path, typer.Argument(help="%B: their lock.")],
+    path: Annotated[
+        str, typer.Argument(help="%P: the lock's path in the repository.")
+    ] = "conda-lock.yml",
+    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge conda-lock.yml per package; re-solve where needed; never write conflict markers."""
+    from audit.merge import merge_lock as run
+
+    result = run(base, ours, theirs, path)
+    if wants_json(output_format, as_json):
+        emit_json("merge-lock", result.exit_code, result.to_json())
+    else:
+        taken = ", ".join(f"{n} from {side}" for side, n in sorted(result.taken.items()))
+        head = {"merged": "merged", "resolved": "merged and re-solved", "conflict": "CONFLICT"}
+        sys.stderr.write(f"merge-lock: {path}: {head[result.status]} ({taken})\n")
+        for reason in result.reasons:
+            sys.stderr.write(f"  {reason}\n")
+    raise typer.Exit(result.exit_code)

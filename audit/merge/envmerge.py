@@ -1,0 +1,87 @@
+"""The environment file as the merge will leave it, read from git while the driver runs.
+
+A merge driver sees only the three versions of the lock. Whether the merged lock is
+still right depends on the merged environment.yml, which git has not written yet when
+the driver runs (merge-ort updates the work tree at the end). So it is rebuilt here:
+the file at HEAD (ours), at the merged commit (git names it in `GITHEAD_<sha>`) and at
+their merge base, merged with `git merge-file` — the same merge git will do.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit.core.git import run_git
+
+
+@dataclass(frozen=True)
+class EnvMerge:
+    """The three versions of the environment file and their merge (None: conflicts)."""
+
+    path: str
+    base: bytes
+    ours: bytes
+    theirs: bytes
+    merged: bytes | None
+    conflicts: int = 0
+
+    @property
+    def both_edited(self) -> bool:
+        return self.merged is not None and self.merged not in (self.ours, self.theirs)
+
+
+def _git(*args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return run_git(list(args), data=data)
+
+
+def theirs_commit() -> str | None:
+    """The commit being merged: git exports `GITHEAD_<sha>=<name>` to merge drivers."""
+    shas = sorted(k[len("GITHEAD_") :] for k in os.environ if k.startswith("GITHEAD_"))
+    head = _git("rev-parse", "HEAD").stdout.decode().strip()
+    candidates = [s for s in shas if s != head]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def environment_path(lock_path: str, sources: list[str]) -> str | None:
+    """The environment file's path in the repository, from the lock's `sources`."""
+    for source in sources:
+        if source.startswith("git:") or "://" in source:
+            continue
+        return posixpath.normpath(posixpath.join(posixpath.dirname(lock_path), source))
+    return None
+
+
+def _blob(rev: str | None, path: str) -> bytes:
+    if rev is None:
+        return b""
+    proc = _git("show", f"{rev}:{path}")
+    return proc.stdout if proc.returncode == 0 else b""
+
+
+def merge_environment(lock_path: str, sources: list[str]) -> EnvMerge | None:
+    """The merged environment file, or None when git does not say what is being merged."""
+    path = environment_path(lock_path, sources)
+    theirs_rev = theirs_commit()
+    if path is None or theirs_rev is None:
+        return None
+    base_rev = _git("merge-base", "HEAD", theirs_rev).stdout.decode().strip() or None
+    base, ours, theirs = _blob(base_rev, path), _blob("HEAD", path), _blob(theirs_rev, path)
+    if ours == theirs or base == theirs:
+        return EnvMerge(path, base, ours, theirs, ours)
+    if base == ours:
+        return EnvMerge(path, base, ours, theirs, theirs)
+    with tempfile.TemporaryDirectory(prefix="repro-audit-merge-env-") as tmp:
+        files = []
+        for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
+            target = Path(tmp) / name
+            target.write_bytes(data)
+            files.append(str(target))
+        proc = _git("merge-file", "-p", "-q", *files)
+    if proc.returncode != 0:
+        return EnvMerge(path, base, ours, theirs, None, max(proc.returncode, 1))
+    return EnvMerge(path, base, ours, theirs, proc.stdout)
