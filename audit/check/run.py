@@ -102,6 +102,12 @@ RULES: dict[str, Rule] = {
             "warning",
             "a pip source no index can lock (`-e .`, a path): not in the lock",
         ),
+        Rule(
+            "RA034",
+            "pip-vcs-unpinned",
+            "error",
+            "a locked VCS pip package names a branch or tag, not a full commit sha",
+        ),
     )
 }
 LEVELS = ("error", "warning", "note")

@@ -1,0 +1,179 @@
+"""`lock` of `git+…@ref` pip requirements: the ref resolved to its commit, end to end.
+
+A local git repository holding a tiny Python package is served over HTTP on 127.0.0.1
+(git's dumb protocol: `git update-server-info` + a static file server) and as `file://`;
+its dependency comes from a local PEP 503 index.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from support.http import serve_directory
+from support.pypi_index import build_wheel, write_index
+from test_lock import run
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.org",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.org",
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+}
+PYPROJECT = """[build-system]
+requires = ["flit_core>=3.2"]
+build-backend = "flit_core.buildapi"
+
+[project]
+name = "tinyvcs"
+version = "{version}"
+description = "a tiny package locked from git"
+dependencies = ["tinylib>=2"]
+"""
+
+
+def git(repo: Path, *args: str) -> str:
+    import os
+
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def commit_version(work: Path, version: str) -> str:
+    (work / "pyproject.toml").write_text(PYPROJECT.format(version=version))
+    pkg = work / "tinyvcs"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text(f'"""tiny."""\n__version__ = "{version}"\n')
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", f"version {version}")
+    return git(work, "rev-parse", "HEAD")
+
+
+def publish(work: Path, bare: Path) -> None:
+    git(work, "push", "-q", "--force", "--tags", str(bare), "main")
+    git(bare, "update-server-info")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[dict]:
+    """A package repository with tag v0.1 (0.1.0) on main, published as a bare repo."""
+    work, served = tmp_path / "work", tmp_path / "served"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    first = commit_version(work, "0.1.0")
+    git(work, "tag", "v0.1")
+    bare = served / "tinyvcs.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    publish(work, bare)
+    with serve_directory(served) as url:
+        yield {"work": work, "bare": bare, "http": f"{url}/tinyvcs.git", "first": first}
+
+
+@pytest.fixture(scope="module")
+def index_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    src = tmp_path_factory.mktemp("vcs-wheels")
+    root = write_index(tmp_path_factory.mktemp("vcs-index"), [build_wheel(src, "tinylib", "2.0")])
+    with serve_directory(root) as url:
+        yield f"{url}/simple"
+
+
+def write_env(tmp_path: Path, channel: str, pip_line: str) -> None:
+    (tmp_path / "environment.yml").write_text(
+        f"channels:\n  - {channel}\ndependencies:\n  - python 3.11.*\n  - pip\n"
+        f"  - pip:\n      - {pip_line}\nplatforms:\n  - linux-64\n"
+    )
+
+
+def vcs_entry(lockfile: Path) -> dict:
+    packages = yaml.safe_load(lockfile.read_text())["package"]
+    return {p["name"]: p for p in packages if p["manager"] == "pip"}
+
+
+def test_tag_is_locked_to_its_commit_over_http(
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+) -> None:
+    write_env(tmp_path, channel_url, f"tinyvcs @ git+{repo['http']}@v0.1")
+    result = run(["lock", "--pypi-index-url", index_url], tmp_path)
+    assert result.returncode == 0, result.stderr
+    entries = vcs_entry(tmp_path / "conda-lock.yml")
+    entry = entries["tinyvcs"]
+    assert entry["url"] == f"git+{repo['http']}@{repo['first']}"
+    assert entry["version"] == "0.1.0"
+    assert not (entry.get("hash") or {}).get("sha256")
+    assert entry["dependencies"] == {"tinylib": ">=2"}
+    assert entries["tinylib"]["version"] == "2.0"  # its dependency, resolved like any other
+    explicit = (tmp_path / "conda-linux-64.lock").read_text()
+    assert f"# pip tinyvcs @ git+{repo['http']}@{repo['first']}" in explicit
+
+    # the pre-merge gate: a commit pin is not a missing hash, nor a moving ref
+    checked = run(["check", "--format", "json"], tmp_path)
+    rules = {f["rule_id"] for f in json.loads(checked.stdout)["findings"]}
+    assert "RA009" not in rules and "RA034" not in rules, checked.stdout
+
+
+def test_lock_pinned_to_a_sha_ignores_a_moved_branch(
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+) -> None:
+    url = f"git+{repo['bare'].as_uri()}"
+    write_env(tmp_path, channel_url, f"tinyvcs @ {url}@{repo['first']}")
+    assert run(["lock", "--pypi-index-url", index_url], tmp_path).returncode == 0
+    before = (tmp_path / "conda-lock.yml").read_bytes()
+    second = commit_version(repo["work"], "0.2.0")
+    publish(repo["work"], repo["bare"])
+    result = run(["lock", "--force", "--pypi-index-url", index_url], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "conda-lock.yml").read_bytes() == before
+    assert second not in before.decode()
+
+    # a branch name follows the branch: locked to the commit it names now
+    write_env(tmp_path, channel_url, f"tinyvcs @ {url}@main")
+    assert run(["lock", "--pypi-index-url", index_url], tmp_path).returncode == 0
+    entry = vcs_entry(tmp_path / "conda-lock.yml")["tinyvcs"]
+    assert entry["url"] == f"{url}@{second}" and entry["version"] == "0.2.0"
+
+
+def test_egg_fragment_form_is_locked(
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+) -> None:
+    write_env(tmp_path, channel_url, f"git+{repo['http']}@v0.1#egg=tinyvcs")
+    result = run(["lock", "--pypi-index-url", index_url], tmp_path)
+    assert result.returncode == 0, result.stderr
+    entry = vcs_entry(tmp_path / "conda-lock.yml")["tinyvcs"]
+    assert entry["url"] == f"git+{repo['http']}@{repo['first']}"
+
+
+def test_missing_ref_is_bad_input_with_its_line(
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+) -> None:
+    write_env(tmp_path, channel_url, f"tinyvcs @ git+{repo['bare'].as_uri()}@no-such-tag")
+    result = run(["lock", "--pypi-index-url", index_url], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "environment.yml:7" in result.stderr, result.stderr
+    assert "no-such-tag" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "conda-lock.yml").exists()
+
+
+def test_check_flags_a_vcs_entry_on_a_moving_ref(
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+) -> None:
+    write_env(tmp_path, channel_url, f"tinyvcs @ git+{repo['http']}@v0.1")
+    assert run(["lock", "--pypi-index-url", index_url], tmp_path).returncode == 0
+    lockfile = tmp_path / "conda-lock.yml"
+    lockfile.write_text(lockfile.read_text().replace(f"@{repo['first']}", "@v0.1"))
+    checked = run(["check", "--format", "json"], tmp_path)
+    findings = json.loads(checked.stdout)["findings"]
+    moving = [f for f in findings if f["rule_id"] == "RA034"]
+    assert checked.returncode == 1 and len(moving) == 1, checked.stdout
+    assert "tinyvcs" in moving[0]["message"] and "v0.1" in moving[0]["message"]
+    assert not [f for f in findings if f["rule_id"] == "RA009"]
+    assert re.search(r"\d+", str(moving[0]["line"]))
