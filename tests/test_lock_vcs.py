@@ -177,3 +177,31 @@ def test_check_flags_a_vcs_entry_on_a_moving_ref(
     assert "tinyvcs" in moving[0]["message"] and "v0.1" in moving[0]["message"]
     assert not [f for f in findings if f["rule_id"] == "RA009"]
     assert re.search(r"\d+", str(moving[0]["line"]))
+
+
+def test_verify_static_asks_the_remote_for_the_commit(tmp_path: Path, repo: dict) -> None:
+    from audit.artifacts import Artifact
+    from audit.verify.static import check_artifact
+    from audit.verify.verdict import GONE
+
+    def problem(url: str):
+        artifact = Artifact("tinyvcs", "0.1.0", "linux-64", url, "", "tinyvcs")
+        return check_artifact(artifact, tmp_path / "cache", None, deep=False, timeout=10)
+
+    for remote in (repo["http"], repo["bare"].as_uri()):
+        assert problem(f"git+{remote}@{repo['first']}") is None
+    gone = problem(f"git+{repo['http']}@{'0' * 40}")
+    assert gone is not None and gone.status == GONE and "0" * 40 in gone.reason
+    # a history rewrite that drops the locked commit: gone, over both transports
+    git(repo["work"], "checkout", "-q", "--orphan", "rewritten")
+    commit_version(repo["work"], "9.0.0")
+    git(repo["work"], "push", "-q", "--force", str(repo["bare"]), "rewritten:main")
+    git(repo["bare"], "tag", "-d", "v0.1")
+    git(repo["bare"], "reflog", "expire", "--expire=now", "--all")
+    git(repo["bare"], "gc", "-q", "--prune=now")
+    git(repo["bare"], "update-server-info")
+    for remote in (repo["http"], repo["bare"].as_uri()):
+        lost = problem(f"git+{remote}@{repo['first']}")
+        assert lost is not None and lost.status == GONE, remote
+    moving = problem(f"git+{repo['http']}@main")
+    assert moving is not None and "main" in moving.reason
