@@ -28,8 +28,9 @@ GIT_ENV = {
     "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
 }
 PYPROJECT = """[build-system]
-requires = ["flit_core>=3.2"]
-build-backend = "flit_core.buildapi"
+requires = []
+build-backend = "tinybackend"
+backend-path = ["_backend"]
 
 [project]
 name = "tinyvcs"
@@ -49,8 +50,45 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+#: An in-tree PEP 517 backend (no build requirements, so no index is needed to build):
+#: the frontend (`uv build`) drives it exactly as it drives setuptools or hatchling.
+BACKEND = '''"""Build a pure-Python wheel of the package next to this directory."""
+import base64, hashlib, tomllib, zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name, version = project["name"], project["version"]
+    info = f"{name}-{version}.dist-info"
+    files = {f"{name}/__init__.py": (ROOT / name / "__init__.py").read_bytes()}
+    meta = f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
+    meta += "".join(f"Requires-Dist: {d}\\n" for d in project.get("dependencies", []))
+    files[f"{info}/METADATA"] = meta.encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    record = ""
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(data)}\\n"
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\\n").encode()
+    wheel = f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(Path(wheel_directory) / wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(zipfile.ZipInfo(path, (1980, 1, 1, 0, 0, 0)), data)
+    return wheel
+'''
+
+
 def commit_version(work: Path, version: str) -> str:
     (work / "pyproject.toml").write_text(PYPROJECT.format(version=version))
+    (work / "_backend").mkdir(exist_ok=True)
+    (work / "_backend" / "tinybackend.py").write_text(BACKEND)
     pkg = work / "tinyvcs"
     pkg.mkdir(exist_ok=True)
     (pkg / "__init__.py").write_text(f'"""tiny."""\n__version__ = "{version}"\n')
@@ -205,3 +243,38 @@ def test_verify_static_asks_the_remote_for_the_commit(tmp_path: Path, repo: dict
         assert lost is not None and lost.status == GONE, remote
     moving = problem(f"git+{repo['http']}@main")
     assert moving is not None and "main" in moving.reason
+
+
+def test_build_stages_a_wheel_built_from_the_locked_commit(
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+) -> None:
+    """The staged environment holds the package as built from exactly the locked commit."""
+    import tarfile
+
+    from audit.build.materialize import materialize
+
+    write_env(tmp_path, channel_url, f"tinyvcs @ git+{repo['http']}@main")
+    assert run(["lock", "--pypi-index-url", index_url], tmp_path).returncode == 0
+    # main moves after the lock: the build must still use the locked commit
+    commit_version(repo["work"], "0.2.0")
+    publish(repo["work"], repo["bare"])
+    prefix = "/opt/conda/envs/vcs"
+    staged = materialize(tmp_path / "conda-lock.yml", "linux-64", prefix, tmp_path / "cache")
+    [entry] = [p for p in staged.pip if p["name"] == "tinyvcs"]
+    assert entry["built_from_source"] == f"git+{repo['http']}@{repo['first']}"
+    assert entry["url"] == entry["built_from_source"] and re.fullmatch(
+        r"[0-9a-f]{64}", entry["sha256"]
+    )
+    site = "opt/conda/envs/vcs/lib/python3.11/site-packages"
+    with tarfile.open(staged.tar_path) as tar:
+        module = tar.extractfile(f"{site}/tinyvcs/__init__.py").read().decode()
+        names = tar.getnames()
+    assert '__version__ = "0.1.0"' in module
+    assert f"{site}/tinyvcs-0.1.0.dist-info/METADATA" in names
+    built = list((tmp_path / "cache" / "vcs-wheels" / repo["first"]).glob("*.whl"))
+    assert [w.name for w in built] == ["tinyvcs-0.1.0-py3-none-any.whl"]
+    # a second stage reuses the wheel cached by the commit: the same bytes
+    again = materialize(
+        tmp_path / "conda-lock.yml", "linux-64", prefix, tmp_path / "cache", reuse_stage=False
+    )
+    assert again.tar_sha256 == staged.tar_sha256
