@@ -278,3 +278,31 @@ def test_build_stages_a_wheel_built_from_the_locked_commit(
         tmp_path / "conda-lock.yml", "linux-64", prefix, tmp_path / "cache", reuse_stage=False
     )
     assert again.tar_sha256 == staged.tar_sha256
+
+
+def test_dynamic_metadata_is_built_by_uv(tmp_path: Path, channel_url: str, index_url: str) -> None:
+    """A project whose version is dynamic: uv builds its metadata (only that package)."""
+    work = tmp_path / "dyn"
+    (work / "_backend").mkdir(parents=True)
+    (work / "pyproject.toml").write_text(
+        PYPROJECT.replace('version = "{version}"', 'dynamic = ["version"]')
+    )
+    (work / "_backend" / "tinybackend.py").write_text(
+        "import os\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n    return []\n"
+        "def prepare_metadata_for_build_wheel(directory, config_settings=None):\n"
+        "    info = os.path.join(directory, 'tinyvcs-0.7.dist-info')\n"
+        "    os.makedirs(info)\n"
+        "    with open(os.path.join(info, 'METADATA'), 'w') as f:\n"
+        "        f.write('Metadata-Version: 2.1\\nName: tinyvcs\\nVersion: 0.7\\n')\n"
+        "    return 'tinyvcs-0.7.dist-info'\n"
+    )
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "dynamic")
+    sha = git(work, "rev-parse", "HEAD")
+    write_env(tmp_path, channel_url, f"git+{work.as_uri()}@main#egg=tinyvcs")
+    result = run(["lock", "--pypi-index-url", index_url], tmp_path)
+    assert result.returncode == 0, result.stderr
+    entry = vcs_entry(tmp_path / "conda-lock.yml")["tinyvcs"]
+    assert entry["version"] == "0.7" and entry["url"] == f"git+{work.as_uri()}@{sha}"

@@ -404,6 +404,8 @@ def _run_uv(
         constraints.write_text("".join(lines), encoding="utf-8")
         cmd += ["-c", str(constraints), "--find-links", str(stubs)]
     cmd += options.arguments(workdir)
+    for name in _vcs_names(requirements):
+        cmd += ["--no-binary", name]  # uv may build exactly these, for their metadata
     if cache_dir is not None:
         cmd += ["--cache-dir", str(Path(cache_dir) / "uv")]
     env = dict(os.environ)
@@ -436,6 +438,23 @@ def _run_uv(
     except OSError as exc:
         raise InfrastructureError(f"cannot run uv: {exc.strerror}") from None
     return proc, out
+
+
+def _vcs_names(requirements: Sequence[str]) -> list[str]:
+    """Names of the VCS requirements (a bare URL: its repository's name), sorted.
+
+    A VCS checkout has no wheel: uv builds its metadata when the project declares it
+    dynamically, which `--only-binary :all:` forbids unless the package is exempted.
+    """
+    names: set[str] = set()
+    for req in requirements:
+        url = req.split(" @ ", 1)[1].strip() if " @ " in req else req
+        parsed = parse_vcs_url(url.split(";", 1)[0].strip())
+        if parsed is None:
+            continue
+        repo = parsed.remote.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        names.add(_requirement_name(req) if " @ " in req else canonicalize_name(repo))
+    return sorted(n for n in names if n)
 
 
 @dataclass(frozen=True)
