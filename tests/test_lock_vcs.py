@@ -151,7 +151,7 @@ def test_tag_is_locked_to_its_commit_over_http(
     assert entry["dependencies"] == {"tinylib": ">=2"}
     assert entries["tinylib"]["version"] == "2.0"  # its dependency, resolved like any other
     explicit = (tmp_path / "conda-linux-64.lock").read_text()
-    assert f"# pip tinyvcs @ git+{repo['http']}@{repo['first']}" in explicit
+    assert f"# pip tinyvcs @ git+{repo['http']}@{repo['first']}\n" in explicit
 
     # the pre-merge gate: a commit pin is not a missing hash, nor a moving ref
     checked = run(["check", "--format", "json"], tmp_path)
@@ -180,10 +180,11 @@ def test_lock_pinned_to_a_sha_ignores_a_moved_branch(
     assert entry["url"] == f"{url}@{second}" and entry["version"] == "0.2.0"
 
 
+@pytest.mark.parametrize("form", ["git+{}@v0.1#egg=tinyvcs", "-e git+{}@v0.1#egg=tinyvcs"])
 def test_egg_fragment_form_is_locked(
-    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict, form: str
 ) -> None:
-    write_env(tmp_path, channel_url, f"git+{repo['http']}@v0.1#egg=tinyvcs")
+    write_env(tmp_path, channel_url, form.format(repo["http"]))
     result = run(["lock", "--pypi-index-url", index_url], tmp_path)
     assert result.returncode == 0, result.stderr
     entry = vcs_entry(tmp_path / "conda-lock.yml")["tinyvcs"]
@@ -306,3 +307,32 @@ def test_dynamic_metadata_is_built_by_uv(tmp_path: Path, channel_url: str, index
     assert result.returncode == 0, result.stderr
     entry = vcs_entry(tmp_path / "conda-lock.yml")["tinyvcs"]
     assert entry["version"] == "0.7" and entry["url"] == f"git+{work.as_uri()}@{sha}"
+
+
+def test_credentials_stay_placeholders_or_are_stripped(
+    tmp_path: Path, channel_url: str, index_url: str, repo: dict
+) -> None:
+    """A private repository: `${VAR}` kept in the lock, a literal password never written."""
+    with serve_directory(repo["bare"].parent, auth=("ci", "s3cret-pw")) as url:
+        host = url.removeprefix("http://")
+        placeholder = f"git+http://${{GIT_USER}}:${{GIT_PASS}}@{host}/tinyvcs.git"
+        write_env(tmp_path, channel_url, f"tinyvcs @ {placeholder}@v0.1")
+        env = {"GIT_USER": "ci", "GIT_PASS": "s3cret-pw"}
+        result = run(["lock", "--pypi-index-url", index_url], tmp_path, **env)
+        assert result.returncode == 0, result.stderr
+        entry = vcs_entry(tmp_path / "conda-lock.yml")["tinyvcs"]
+        assert entry["url"] == f"{placeholder}@{repo['first']}"
+
+        literal = tmp_path / "literal"
+        literal.mkdir()
+        write_env(
+            literal, channel_url, f"tinyvcs @ git+http://ci:s3cret-pw@{host}/tinyvcs.git@v0.1"
+        )
+        result = run(["lock", "--pypi-index-url", index_url], literal)
+        assert result.returncode == 0, result.stderr
+        entry = vcs_entry(literal / "conda-lock.yml")["tinyvcs"]
+        assert entry["url"] == f"git+http://{host}/tinyvcs.git@{repo['first']}"
+        for path in (tmp_path / "conda-lock.yml", literal / "conda-lock.yml"):
+            assert "s3cret-pw" not in path.read_text()
+        assert "s3cret-pw" not in (literal / "conda-linux-64.lock").read_text()
+        assert "s3cret-pw" not in result.stdout + result.stderr

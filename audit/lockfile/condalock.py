@@ -521,7 +521,8 @@ def render_explicit(
         lines.append(redact_url(record.url) + suffix)
     for wheel in pip:
         # explicit files cannot install pip packages; conda-lock records them as comments too
-        lines.append(f"# pip {wheel.name} @ {redact_url(wheel.url)}#sha256={wheel.sha256}")
+        suffix = f"#sha256={wheel.sha256}" if wheel.sha256 else ""  # VCS: the URL names the commit
+        lines.append(f"# pip {wheel.name} @ {redact_url(wheel.url)}{suffix}")
     return "\n".join(lines) + "\n"
 
 
