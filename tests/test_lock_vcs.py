@@ -336,3 +336,15 @@ def test_credentials_stay_placeholders_or_are_stripped(
             assert "s3cret-pw" not in path.read_text()
         assert "s3cret-pw" not in (literal / "conda-linux-64.lock").read_text()
         assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_unreachable_git_host_is_infrastructure(
+    tmp_path: Path, channel_url: str, index_url: str
+) -> None:
+    from support.registry import free_port
+
+    url = f"git+http://127.0.0.1:{free_port()}/tinyvcs.git@v0.1"
+    write_env(tmp_path, channel_url, f"tinyvcs @ {url}")
+    result = run(["lock", "--pypi-index-url", index_url], tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "does not exist" not in result.stderr and "Traceback" not in result.stderr

@@ -89,7 +89,8 @@ _UV_TIMEOUT = 1800.0
 _INFRA_PATTERNS = re.compile(
     r"error sending request|connection refused|dns error|failed to lookup address"
     r"|tcp connect error|timed out|connection reset|network is unreachable"
-    r"|request failed after \d+ retr|server error \(5\d\d",
+    r"|request failed after \d+ retr|server error \(5\d\d"
+    r"|could not resolve host|failed to connect to",  # git's wording (VCS requirements)
     re.IGNORECASE,
 )
 
@@ -571,7 +572,7 @@ def _raise_uv_failure(
         )
     blamed = _blamed_requirement(requirements, "".join(f"{r}\n" for r in requirements), stderr)
     missing_ref = re.search(r"failed to fetch (?:branch or tag|commit) `([^`]+)`", stderr)
-    if missing_ref or "couldn't find remote ref" in stderr:
+    if "couldn't find remote ref" in stderr or (missing_ref and "unable to access" not in stderr):
         ref = missing_ref.group(1) if missing_ref else "?"
         raise InputError(
             f"pip requirement '{redact_url(blamed)}' on {target.platform}:"
