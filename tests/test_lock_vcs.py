@@ -348,3 +348,29 @@ def test_unreachable_git_host_is_infrastructure(
     result = run(["lock", "--pypi-index-url", index_url], tmp_path)
     assert result.returncode == 3, result.stderr
     assert "does not exist" not in result.stderr and "Traceback" not in result.stderr
+
+
+REAL_LOCK = Path(
+    "/work/shared/data/lockfiles/conda-lock/tests/test-v2-to-v3-upgrade/conda-lock-v2.5.8.yml"
+)
+
+
+@pytest.mark.skipif(not REAL_LOCK.is_file(), reason=f"real conda-lock file absent: {REAL_LOCK}")
+def test_real_conda_lock_file_with_git_entries_is_read() -> None:
+    """conda-lock writes a git entry with the commit in `hash.sha256` (40 hex) and a
+    `source:`; rattler refuses such an entry, so its reader gets the lock without them."""
+    from audit.lockfile.condalock import without_vcs_entries
+    from audit.lockfile.scan import scan_lock
+    from audit.lockfile.vcs import parse_vcs_url
+
+    text = REAL_LOCK.read_text()
+    git_entries = [e for e in scan_lock(text).entries if e.url.startswith("git+")]
+    assert git_entries and all(e.manager == "pip" for e in git_entries)
+    assert all(parse_vcs_url(e.url).pinned for e in git_entries)
+    before = yaml.safe_load(text)
+    after = yaml.safe_load(without_vcs_entries(text))
+    assert after["metadata"] == before["metadata"]
+    assert after["package"] == [
+        p for p in before["package"] if not str(p.get("url", "")).startswith("git+")
+    ]
+    assert len(before["package"]) - len(after["package"]) == len(git_entries)
