@@ -41,6 +41,7 @@ from audit.artifacts import Artifact, fetch_all
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text, sha256_file
 from audit.core.redact import redact_url
+from audit.lockfile.vcs import is_vcs, parse_vcs_url
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
@@ -105,6 +106,8 @@ class PipWheel:
     version: str
     url: str
     sha256: str
+    #: for a wheel built here from a VCS entry: the locked `git+…@<sha>` URL
+    source: str = ""
 
     @property
     def file_name(self) -> str:
@@ -137,7 +140,7 @@ def read_pip_wheels(lockfile: Path, platform: str) -> list[PipWheel]:
         for package in inventory.packages:
             if package.manager != "pip":
                 continue
-            if not package.url or not package.sha256:
+            if not package.url or not (package.sha256 or is_vcs(package.url)):
                 raise InputError(
                     f"pip package {package.name} has no url or sha256 in the lock",
                     where=str(lockfile),
@@ -169,6 +172,75 @@ def wheel_artifact(wheel: PipWheel, platform: str) -> Artifact:
 def channel_of(url: str) -> str:
     """`…/channel/subdir/file.conda` → `…/channel`, redacted."""
     return redact_url(url.rsplit("/", 2)[0]) if url.count("/") >= 4 else ""
+
+
+# --------------------------------------------------------------------------- VCS pip entries
+
+
+def vcs_wheel(wheel: PipWheel, cache_dir: Path, say: Callable[[str, str], None]) -> PipWheel:
+    """The wheel of a `git+…@<sha>` entry, built once from that commit, cached by the commit.
+
+    The lock has no hash for it (the commit is the hash); the wheel built here is hashed,
+    and that sha256 is what the stage, the record and `verify` then hold it to.
+    """
+    vcs = parse_vcs_url(wheel.url)
+    if vcs is None or not vcs.pinned:
+        raise InputError(
+            f"pip package {wheel.name}: {redact_url(wheel.url)} is not pinned to a commit sha",
+            hint="run `repro-audit lock` (it locks a VCS requirement to its commit)",
+        )
+    out = Path(cache_dir) / "vcs-wheels" / vcs.ref
+    found = sorted(out.glob("*.whl")) if out.is_dir() else []
+    if not found:
+        say("building", f"wheel of {wheel.name} from {redact_url(wheel.url)}")
+        found = [_build_at_commit(vcs.remote, vcs.ref, wheel, out)]
+    digest, _ = sha256_file(found[0])
+    return PipWheel(wheel.name, wheel.version, found[0].as_uri(), digest, source=wheel.url)
+
+
+def _build_at_commit(remote: str, commit: str, wheel: PipWheel, out: Path) -> Path:
+    """`uv build --wheel` of a clean export of `commit`; the wheel moved into `out`."""
+    import io
+    import shutil
+    import subprocess
+    import sys
+
+    from uv import find_uv_bin
+
+    from audit.core.git import run_git
+    from audit.lockfile.vcs import fetch_commit
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".vcs-build-", dir=out.parent) as tmp:
+        repo, src, dist = Path(tmp) / "repo.git", Path(tmp) / "src", Path(tmp) / "dist"
+        why = fetch_commit(remote, commit, repo)
+        if why is not None:
+            raise InputError(f"pip package {wheel.name}: cannot fetch {commit}: {why}")
+        archive = run_git(["archive", "--format=tar", commit], cwd=repo)
+        src.mkdir()
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(src, filter="data")
+        env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
+        cmd = [find_uv_bin(), "build", "--wheel", "--out-dir", str(dist), "--no-config"]
+        cmd += ["--python", sys.executable, "--color", "never", str(src)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        built = sorted(dist.glob("*.whl")) if done.returncode == 0 else []
+        if len(built) != 1:
+            last = (done.stderr.strip().splitlines() or ["no wheel written"])[-1]
+            raise InputError(
+                f"building pip package {wheel.name} at {commit} failed: {redact_url(last)}"
+            )
+        if f"-{wheel.version}-" not in built[0].name:
+            raise InputError(
+                f"pip package {wheel.name} at {commit} builds {built[0].name},"
+                f" not version {wheel.version} as locked"
+            )
+        staged = Path(tmp) / "out"
+        staged.mkdir()
+        shutil.move(str(built[0]), staged / built[0].name)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(staged, out)
+    return out / built[0].name
 
 
 # --------------------------------------------------------------------------- staging
@@ -220,7 +292,7 @@ def materialize(
     """
     say = progress or (lambda _phase, _msg: None)
     prefix = normalize_prefix(prefix)
-    locked = _read_locked(lockfile, platform, say)
+    locked = _read_locked(lockfile, platform, say, cache_dir)
     key = stage_key(locked.artifacts, platform, prefix, epoch, locked.records)
     stages = Path(cache_dir) / "stages"
     tar_path, meta_path = stages / f"{key}.tar", stages / f"{key}.json"
@@ -262,13 +334,21 @@ class _Locked:
             for r in self.records
         ]
         pip = [
-            {"name": w.name, "version": w.version, "sha256": w.sha256, "url": redact_url(w.url)}
+            {
+                "name": w.name,
+                "version": w.version,
+                "sha256": w.sha256,
+                "url": redact_url(w.source or w.url),
+                **({"built_from_source": redact_url(w.source)} if w.source else {}),
+            }
             for w in self.wheels
         ]
         return conda, pip
 
 
-def _read_locked(lockfile: Path, platform: str, say: Callable[[str, str], None]) -> _Locked:
+def _read_locked(
+    lockfile: Path, platform: str, say: Callable[[str, str], None], cache_dir: Path
+) -> _Locked:
     available = lock_platforms(lockfile)
     if platform not in available:
         raise InputError(
@@ -281,6 +361,7 @@ def _read_locked(lockfile: Path, platform: str, say: Callable[[str, str], None])
     say("resolving", f"{platform} from {lockfile}")
     records = sorted(read_lock_records(lockfile, platform), key=lambda r: r.name.normalized)
     wheels = sorted(read_pip_wheels(lockfile, platform), key=lambda w: w.name)
+    wheels = [vcs_wheel(w, cache_dir, say) if is_vcs(w.url) else w for w in wheels]
     artifacts = [lock_artifact(r) for r in records] + [wheel_artifact(w, platform) for w in wheels]
     return _Locked(records, wheels, artifacts)
 

@@ -225,6 +225,12 @@ RULES: dict[str, Rule] = {
             "a pip source no index can lock (`-e .`, a path): not in the lock",
         ),
         Rule(
+            "RA034",
+            "pip-vcs-unpinned",
+            "error",
+            "a locked VCS pip package names a branch or tag, not a full commit sha",
+        ),
+        Rule(
             "RA035",
             "record-mismatch",
             "error",

@@ -37,7 +37,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.parser import HeaderParser
 from http.client import HTTPException
 from pathlib import Path
@@ -57,6 +57,7 @@ from audit.core.errors import FindingsError, InfrastructureError, InputError
 from audit.core.names import MAPPING_PATH, load_mapping  # noqa: F401
 from audit.core.redact import redact_url
 from audit.lockfile.models import PipLocked  # noqa: F401
+from audit.lockfile.vcs import parse_vcs_url, pinned_url, static_dependencies
 
 #: conda platform -> (uv target prefix, wheel arch); linux targets get a manylinux suffix.
 _PLATFORMS: dict[str, tuple[str, str]] = {
@@ -88,7 +89,8 @@ _UV_TIMEOUT = 1800.0
 _INFRA_PATTERNS = re.compile(
     r"error sending request|connection refused|dns error|failed to lookup address"
     r"|tcp connect error|timed out|connection reset|network is unreachable"
-    r"|request failed after \d+ retr|server error \(5\d\d",
+    r"|request failed after \d+ retr|server error \(5\d\d"
+    r"|could not resolve host|failed to connect to",  # git's wording (VCS requirements)
     re.IGNORECASE,
 )
 
@@ -394,6 +396,8 @@ def _run_uv(
         constraints.write_text("".join(lines), encoding="utf-8")
         cmd += ["-c", str(constraints), "--find-links", str(stubs)]
     cmd += options.arguments(workdir)
+    for name in _vcs_names(requirements):
+        cmd += ["--no-binary", name]  # uv may build exactly these, for their metadata
     if cache_dir is not None:
         cmd += ["--cache-dir", str(Path(cache_dir) / "uv")]
     if exclude_newer is not None:
@@ -428,6 +432,23 @@ def _run_uv(
     except OSError as exc:
         raise InfrastructureError(f"cannot run uv: {exc.strerror}") from None
     return proc, out
+
+
+def _vcs_names(requirements: Sequence[str]) -> list[str]:
+    """Names of the VCS requirements (a bare URL: its repository's name), sorted.
+
+    A VCS checkout has no wheel: uv builds its metadata when the project declares it
+    dynamically, which `--only-binary :all:` forbids unless the package is exempted.
+    """
+    names: set[str] = set()
+    for req in requirements:
+        url = req.split(" @ ", 1)[1].strip() if " @ " in req else req
+        parsed = parse_vcs_url(url.split(";", 1)[0].strip())
+        if parsed is None:
+            continue
+        repo = parsed.remote.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        names.add(_requirement_name(req) if " @ " in req else canonicalize_name(repo))
+    return sorted(n for n in names if n)
 
 
 @dataclass(frozen=True)
@@ -543,6 +564,15 @@ def _raise_uv_failure(
             hint=_one_line(f"fetching {fetched.group(1)}") if fetched else None,
         )
     blamed = _blamed_requirement(requirements, "".join(f"{r}\n" for r in requirements), stderr)
+    missing_ref = re.search(r"failed to fetch (?:branch or tag|commit) `([^`]+)`", stderr)
+    if "couldn't find remote ref" in stderr or (missing_ref and "unable to access" not in stderr):
+        ref = missing_ref.group(1) if missing_ref else "?"
+        raise InputError(
+            f"pip requirement '{redact_url(blamed)}' on {target.platform}:"
+            f" git ref '{ref}' does not exist in its repository",
+            where=source,
+            hint="name an existing branch, tag or commit",
+        )
     hints = list(parsed.hints)
     text = stderr.lower()
     if (
@@ -1048,10 +1078,16 @@ def lock_pip(
             lock = tomllib.loads(out.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise InfrastructureError(f"uv wrote an unreadable pylock.toml: {exc}") from None
-        chosen = [
-            _choose_wheel(package, target, out.parent, source)
+        packages = [
+            package
             for package in lock.get("packages", [])
             if canonicalize_name(str(package.get("name", ""))) not in provided
+        ]
+        vcs = [_vcs_package(p, requirements) for p in packages if isinstance(p.get("vcs"), dict)]
+        chosen = [
+            _choose_wheel(package, target, out.parent, source)
+            for package in packages
+            if not isinstance(package.get("vcs"), dict)
         ]
 
     env_urls = [index or os.environ.get("UV_INDEX_URL") or os.environ.get("UV_DEFAULT_INDEX") or ""]
@@ -1065,6 +1101,7 @@ def lock_pip(
     infos = _map_threads(lambda c: _fetch_wheel_info(c, http, cache_dir), chosen)
 
     metadata = {c.name: _requires_dist(i.metadata) for c, i in zip(chosen, infos, strict=True)}
+    metadata |= {v.name: _vcs_requires(v) for v in vcs}
     deps = _dependencies(requirements, metadata, target.marker_env)
     result = [
         PipLocked(
@@ -1077,7 +1114,44 @@ def lock_pip(
         )
         for c, i in zip(chosen, infos, strict=True)
     ]
+    result += [replace(v, dependencies=deps[v.name]) for v in vcs]
     return sorted(result, key=lambda p: p.name)
+
+
+def _vcs_package(package: Mapping[str, Any], requirements: Sequence[str]) -> PipLocked:
+    """A VCS package of uv's pylock as conda-lock records it: the URL at the commit, no hash.
+
+    uv resolved the requested ref to `commit-id`; the remote is taken as written in the
+    requirement when it names this package (a `${VAR}` placeholder stays a placeholder).
+    """
+    name = canonicalize_name(str(package["name"]))
+    info = package["vcs"]
+    remote = str(info.get("url", ""))
+    for req in requirements:
+        url = req.split(" @ ", 1)[1].split(";", 1)[0].strip() if " @ " in req else req
+        parsed = parse_vcs_url(url)
+        if parsed and _requirement_name(req) == name:
+            remote = parsed.remote
+    return PipLocked(
+        name=name,
+        version=str(package.get("version", "")),
+        url=pinned_url(remote, str(info["commit-id"])),
+        sha256="",
+        size=None,
+    )
+
+
+def _vcs_requires(locked: PipLocked) -> list[Requirement]:
+    """The VCS package's own requirements at its commit (static pyproject metadata)."""
+    parsed = parse_vcs_url(locked.url)
+    texts = static_dependencies(parsed.remote, parsed.ref) if parsed else None
+    out = []
+    for text in texts or []:
+        try:
+            out.append(Requirement(text))
+        except InvalidRequirement:
+            continue
+    return out
 
 
 def _map_threads(fn: Callable[[_Chosen], _WheelInfo], items: Sequence[_Chosen]) -> list[_WheelInfo]:

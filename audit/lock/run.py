@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -554,12 +555,21 @@ def _lock_pip_sections(
                 exc.where,
             )
             raise
+        except InputError as exc:
+            exc.where = _pip_where(spec, exc.message) or exc.where
+            raise
         check_pip_hashes(locked, spec.pip_hashes, platform)
         return locked
 
     with ThreadPoolExecutor(max_workers=len(todo)) as pool:
         results = list(pool.map(one, todo))
     return dict(zip(todo, results, strict=True))
+
+
+def _pip_where(spec: Any, message: str) -> str | None:
+    """file:line of the pip requirement an error names (`pip requirement 'NAME …'`)."""
+    match = re.match(r"pip requirement '([A-Za-z0-9][A-Za-z0-9._-]*)", message)
+    return spec.where(re.sub(r"[-_.]+", "-", match.group(1)).lower()) if match else None
 
 
 def _lock_pip(

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,12 +217,44 @@ def _metadata_block(text: str) -> str:
     return text[:start] + "\n" + (text[following.start() :] if following else "")
 
 
+def without_vcs_entries(text: str) -> str:
+    """The lock text without its VCS pip entries (`url: git+…`, no hash).
+
+    conda-lock writes those entries without a sha256 (the commit is the hash); rattler
+    0.28's conda-lock reader refuses any entry without one, and only conda records are
+    read from it. Entries are the `- name:` blocks at column 0 of `package:`, as written.
+    """
+    if not re.search(r"^  url: (?:git|hg|svn|bzr)\+", text, re.MULTILINE):
+        return text
+    blocks = re.split(r"(?m)^(?=- name: )", text)
+    kept = [
+        b
+        for b in blocks
+        if not (
+            b.startswith("- name: ")
+            and re.search(r"^  manager: pip$", b, re.MULTILINE)
+            and re.search(r"^  url: (?:git|hg|svn|bzr)\+", b, re.MULTILINE)
+        )
+    ]
+    if kept and not kept[-1].endswith("\n") and blocks[-1].endswith("\n"):
+        kept[-1] += "\n"
+    return "".join(kept)
+
+
 def read_lock_records(path: Path, platform: str) -> list[RepoDataRecord]:
     """Conda records of one platform from a conda-lock.yml, as rattler records."""
     from rattler import LockFile
 
     try:
-        lock = LockFile.from_path(path)
+        text = path.read_text(encoding="utf-8")
+        conda_only = without_vcs_entries(text)
+        if conda_only == text:
+            lock = LockFile.from_path(path)
+        else:  # rattler refuses an entry without a hash: give it the conda records only
+            with tempfile.TemporaryDirectory(prefix="repro-audit-lock-") as tmp:
+                copy = Path(tmp) / path.name
+                copy.write_text(conda_only, encoding="utf-8")
+                lock = LockFile.from_path(copy)
     except Exception as exc:
         raise InputError(
             f"cannot read lockfile: {str(exc).splitlines()[0]}", where=str(path)
@@ -300,7 +333,7 @@ def lock_document(
                     platform,
                     dict(sorted(wheel.dependencies.items())),
                     wheel.url,
-                    {"sha256": wheel.sha256},
+                    {"sha256": wheel.sha256} if wheel.sha256 else {},  # VCS: the commit
                     categories.get(wheel.name, "main"),
                 )
             )
@@ -517,7 +550,8 @@ def render_explicit(
         lines.append(redact_url(record.url) + suffix)
     for wheel in pip:
         # explicit files cannot install pip packages; conda-lock records them as comments too
-        lines.append(f"# pip {wheel.name} @ {redact_url(wheel.url)}#sha256={wheel.sha256}")
+        suffix = f"#sha256={wheel.sha256}" if wheel.sha256 else ""  # VCS: the URL names the commit
+        lines.append(f"# pip {wheel.name} @ {redact_url(wheel.url)}{suffix}")
     return "\n".join(lines) + "\n"
 
 

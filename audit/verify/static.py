@@ -21,6 +21,7 @@ from audit.core.fs import sha256_file
 from audit.core.http import DENIED, Probe, denied
 from audit.core.http import probe as http_probe
 from audit.core.redact import redact_url
+from audit.lockfile.vcs import commit_exists, is_vcs, parse_vcs_url
 from audit.verify.inputs import Inputs
 from audit.verify.options import VerifyOptions
 from audit.verify.verdict import (
@@ -55,6 +56,9 @@ def check_artifact(
 ) -> Problem | None:
     """None when the artifact is available upstream (or mirrored) and verifies."""
     from audit.artifacts import cache_path
+
+    if is_vcs(artifact.url):
+        return check_vcs_commit(artifact)
 
     where = redact_url(artifact.url)
     label = f"{artifact.label} {artifact.file_name}"
@@ -135,6 +139,29 @@ def _gone(artifact: Artifact) -> str:
     """A wheel or sdist lives on a package index, a conda artifact in a channel."""
     python = artifact.file_name.endswith((".whl", ".tar.gz", ".zip"))
     return "gone from its package index" if python else "gone from its channel"
+
+
+def check_vcs_commit(artifact: Artifact) -> Problem | None:
+    """A VCS pip entry is its commit: None while its remote still serves that commit."""
+    vcs = parse_vcs_url(artifact.url)
+    label = f"{artifact.label} (VCS)"
+    where = redact_url(artifact.url)
+    if vcs is None or not vcs.pinned:
+        ref = vcs.ref if vcs else ""
+        return Problem("artifact", label, where, MISMATCH, f"not pinned to a commit sha ('{ref}')")
+    why = commit_exists(vcs.remote, vcs.ref)
+    if why is None:
+        return None
+    gone = ("not found", "remote ref", "not appear to be a git repository")
+    status = GONE if any(text in why for text in gone) else UNREACHABLE
+    return Problem(
+        "artifact",
+        label,
+        where,
+        status,
+        f"commit gone from its repository ({why})",
+        expected=vcs.ref,
+    )
 
 
 def _download_and_hash(artifact: Artifact, cache_dir: Path, timeout: float) -> Probe:

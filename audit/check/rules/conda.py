@@ -563,16 +563,29 @@ def _compare_explicit(
 
 
 def _pip_hash_rules(project: CondaProject) -> list[Finding]:
+    """RA009 for a wheel without sha256; a VCS entry's commit is its hash, so RA034 asks
+    instead that it names a full commit sha, not a branch or tag that can move."""
+    from audit.core.redact import redact_url
+    from audit.lockfile.vcs import parse_vcs_url
+
     if project.scanned is None:
         return []
-    return [
-        finding(
-            "RA009",
-            project.lock_name,
-            entry.line,
-            f"pip package {entry.name} {entry.version} ({entry.platform}) has no sha256",
-        )
-        for entry in project.scanned.entries
-        if entry.manager == "pip"
-        and not re.fullmatch(r"[0-9a-f]{64}", entry.hashes.get("sha256", ""))
-    ]
+    out: list[Finding] = []
+    for entry in project.scanned.entries:
+        if entry.manager != "pip":
+            continue
+        vcs = parse_vcs_url(entry.url)
+        label = f"pip package {entry.name} {entry.version} ({entry.platform})"
+        if vcs is not None and not vcs.pinned:
+            ref = f"'{vcs.ref}'" if vcs.ref else "no ref"
+            out.append(
+                finding(
+                    "RA034",
+                    project.lock_name,
+                    entry.line,
+                    f"{label} is locked to {ref} of {redact_url(vcs.remote)}, not a commit sha",
+                )
+            )
+        elif vcs is None and not re.fullmatch(r"[0-9a-f]{64}", entry.hashes.get("sha256", "")):
+            out.append(finding("RA009", project.lock_name, entry.line, f"{label} has no sha256"))
+    return out
