@@ -267,6 +267,8 @@ def _user_image(
 ) -> str:
     """The user's Dockerfile as written, built from a normalised context tar."""
     from audit.build.buildkit import build_user_image
+    from audit.build.usermemo import HashingWriter, remember, remembered, user_image_key
+    from audit.core.fs import default_cache_dir
 
     assert inputs.dockerfile_path is not None
     dockerfile_path = inputs.dockerfile_path
@@ -283,14 +285,39 @@ def _user_image(
     epoch = source_date_epoch()
     platform = CONDA_TO_OCI[conda_platform(options.platform or daemon_platform(client))]
     pull_private_bases(client, inputs.images, options.local_bases, platform, say)
+    cache_dir = Path(options.cache_dir or default_cache_dir())
     try:
         with tempfile.TemporaryFile() as tar:
-            user_context_tar(context, text, inner, epoch, tar, skip)
+            sink = HashingWriter(tar)
+            user_context_tar(context, text, inner, epoch, sink, skip)
+            bases = [i.digest for i in inputs.images] + sorted(options.local_bases.values())
+            key = user_image_key(sink.hexdigest(), inner, builder.to_json(), platform, bases)
+            reusable = not options.no_cache and not inputs.unpinned
+            if reusable and (image_id := _still_there(client, remembered(cache_dir, key))):
+                say("building", f"user image unchanged (same inputs as before): {image_id}")
+                return image_id
             tar.seek(0)
-            return build_user_image(builder, client, tar, inner, say, platform, options.no_cache)
+            image_id = build_user_image(
+                builder, client, tar, inner, say, platform, options.no_cache
+            )
+            remember(cache_dir, key, image_id)
+            return image_id
     finally:
         for name in set(local.values()) - set(options.local_bases.values()):
             client.api.remove_image(name, noprune=True)  # the temporary tag only
+
+
+def _still_there(client: Any, image_id: str | None) -> str | None:
+    """`image_id` when the engine still holds it (it may have been pruned), else None."""
+    import docker.errors
+
+    if image_id is None:
+        return None
+    try:
+        client.api.inspect_image(image_id)
+    except docker.errors.NotFound:
+        return None
+    return image_id
 
 
 def _local_names(client: Any, local: dict[str, str]) -> dict[str, str]:
