@@ -85,6 +85,23 @@ def saved_config(client: Any, image_id: str) -> bytes:
     raise InputError(f"docker save of {image_id} holds no config")
 
 
+def saved_image(client: Any, image_id: str) -> tuple[list[Any], dict[str, Any]]:
+    """(layer metadata indexes, config) of an image, from one pass over its `docker save`.
+
+    dockerd 20.10 has no endpoint for the raw config (`/images/{id}/json` is a rewritten
+    summary, not the bytes the image id is the digest of), so the archive is read; its
+    legacy layout puts the layers before the config, so the whole image is streamed, and
+    the layers' metadata is kept for the inventory of the image built on top.
+    """
+    from audit.inventory import scan_archive
+
+    stream = io.BufferedReader(ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
+    layers, config = scan_archive(stream, f"docker-daemon:{image_id}")
+    if not isinstance(config, dict):
+        raise InputError(f"docker save of {image_id} holds no config")
+    return layers, config
+
+
 def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
     """How many history entries the final stage's base image brings (kept as they are)."""
     if base is None or not base.digest:

@@ -8,6 +8,7 @@ Readers import their heavy dependencies (rattler, docker) only when they run.
 from __future__ import annotations
 
 from audit.core.errors import InputError
+from audit.inventory.image import build_inventory, scan_archive, scan_layer_file
 from audit.inventory.interface import (
     MANAGERS,
     Inventory,
@@ -24,12 +25,16 @@ __all__ = [
     "InventoryError",
     "InventorySource",
     "Package",
+    "build_inventory",
     "normalize_name",
     "normalize_platform",
     "open_source",
     "read_inventory",
+    "scan_archive",
+    "scan_layer_file",
     "source_from_bytes",
 ]
+
 
 def normalize_platform(platform: str | None) -> str | None:
     """`linux/amd64` → `linux-64` (images say os/arch, conda says subdir); others as given."""

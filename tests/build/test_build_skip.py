@@ -121,3 +121,35 @@ def test_unchanged_rebuild_skips_the_builder_and_changes_rebuild(
         with contextlib.suppress(docker.errors.APIError):
             engine.api.remove_image(user_image, force=True)
     assert run_build(project, tag, cache, client, log)[0] == 1
+
+
+def test_derived_inventory_equals_reading_the_image_back(
+    project: Path, tag_for: Callable[[str], str], build_cache: Path, base_image: BaseImage
+) -> None:
+    """The record's inventory (user image's layers + the staged layer) is the image's own."""
+    require_docker()
+    from audit.inventory import read_inventory
+
+    meta = f"{PREFIX}/conda-meta"
+    dist = "/usr/local/lib/python3.11/site-packages/userpkg-2.0.dist-info"
+    stale = '{"name":"stale","version":"0.1","build":"0","subdir":"linux-64"}'
+    (project / "Dockerfile").write_text(
+        f"FROM {base_image.pinned}\nCOPY . /app/\n"
+        f"RUN mkdir -p {dist} {meta} && "
+        f"printf 'Metadata-Version: 2.1\\nName: userpkg\\nVersion: 2.0\\n' > {dist}/METADATA && "
+        f"echo '{stale}' > {meta}/stale-0.1-0.json\n",
+        encoding="utf-8",
+    )
+    tag = tag_for("derived")
+    env = {"PATH": os.environ["PATH"]}
+    done = cli(
+        "build", "-t", tag, "--prefix", PREFIX, "--cache-dir", str(build_cache), cwd=project,
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "from the user image's layers and the environment layer" in done.stderr
+    record = json.loads((project / "build-record.json").read_text())
+    read_back = read_inventory(f"docker-daemon:{tag}", "linux/amd64")
+    assert record["inventory"] == read_back.with_source(f"docker-daemon:{tag}").to_json()
+    names = {p["name"] for p in record["inventory"]["packages"]}
+    assert {"userpkg", "stale", "six", "python"} <= names
