@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,19 +69,6 @@ class ChunkReader(io.RawIOBase):
         buffer[:count] = self._rest[:count]
         self._rest = self._rest[count:]
         return count
-
-
-def saved_config(client: Any, image_id: str) -> bytes:
-    """The raw config JSON of an image, read from its `docker save` stream."""
-    name = image_id.split(":", 1)[-1] + ".json"
-    stream = io.BufferedReader(ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
-    with tarfile.open(fileobj=stream, mode="r|") as archive:
-        for member in archive:
-            if member.name == name:
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    return handle.read()
-    raise InputError(f"docker save of {image_id} holds no config")
 
 
 def saved_image(client: Any, image_id: str) -> tuple[list[Any], dict[str, Any]]:
