@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from audit.build.imageid import epoch_text, load_archive, normalize_config, saved_config
+from audit.build.imageid import epoch_text, load_archive, normalize_config, saved_image
 from audit.build.materialize import StagedEnv
 from audit.core.errors import InputError
 
@@ -89,20 +89,30 @@ def append_environment(
     inherited: int | None,
     tag: str | None,
     variables: dict[str, str] | None = None,
-) -> str:
-    """Load `user_id` + the environment layer (or + labels only); the new image id."""
-    config = json.loads(saved_config(client, user_id))
+) -> tuple[str, Any]:
+    """Load `user_id` + the environment layer (or + labels only): (image id, inventory).
+
+    The user image is read once (`docker save`: its config, and the metadata of its
+    layers); the new image's inventory is those layers plus the staged tar's, so the
+    new image is never read back.
+    """
+    from audit.inventory import build_inventory, scan_layer_file
+
+    parent_layers, config = saved_image(client, user_id)
     new = final_config(config, staged, labels, epoch, inherited, variables)
     data = _dumps(new)
     layers: list[Path | None] = [None] * len(new["rootfs"]["diff_ids"])
+    indexes = list(parent_layers)
     if staged is not None:
         layers[-1] = staged.tar_path
+        indexes.append(scan_layer_file(staged.tar_path, f"{tag or user_id}:environment"))
     try:
-        return load_archive(client, data, tag, layers)
+        image_id = load_archive(client, data, tag, layers)
     except InputError as exc:
         if "diffid" in exc.message.lower() or "diff_id" in exc.message.lower():
             raise StageDamaged(exc.message) from None
         raise
+    return image_id, build_inventory(f"docker-daemon:{tag or image_id}", indexes, new)
 
 
 class StageDamaged(InputError):

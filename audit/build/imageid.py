@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,17 +71,21 @@ class ChunkReader(io.RawIOBase):
         return count
 
 
-def saved_config(client: Any, image_id: str) -> bytes:
-    """The raw config JSON of an image, read from its `docker save` stream."""
-    name = image_id.split(":", 1)[-1] + ".json"
+def saved_image(client: Any, image_id: str) -> tuple[list[Any], dict[str, Any]]:
+    """(layer metadata indexes, config) of an image, from one pass over its `docker save`.
+
+    dockerd 20.10 has no endpoint for the raw config (`/images/{id}/json` is a rewritten
+    summary, not the bytes the image id is the digest of), so the archive is read; its
+    legacy layout puts the layers before the config, so the whole image is streamed, and
+    the layers' metadata is kept for the inventory of the image built on top.
+    """
+    from audit.inventory import scan_archive
+
     stream = io.BufferedReader(ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
-    with tarfile.open(fileobj=stream, mode="r|") as archive:
-        for member in archive:
-            if member.name == name:
-                handle = archive.extractfile(member)
-                if handle is not None:
-                    return handle.read()
-    raise InputError(f"docker save of {image_id} holds no config")
+    layers, config = scan_archive(stream, f"docker-daemon:{image_id}")
+    if not isinstance(config, dict):
+        raise InputError(f"docker save of {image_id} holds no config")
+    return layers, config
 
 
 def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:

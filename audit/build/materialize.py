@@ -22,7 +22,6 @@ only if it still hashes to what was recorded when it was made.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -292,11 +291,16 @@ def materialize(
     """
     say = progress or (lambda _phase, _msg: None)
     prefix = normalize_prefix(prefix)
+    stages = Path(cache_dir) / "stages"
+    by_lock = stages / "by-lock" / lock_text_key(lockfile, platform, prefix, epoch)
+    if reuse_stage and (found := _staged_for_lock(by_lock, stages, platform, prefix)):
+        say("installing", "environment unchanged: staged before from the same lock")
+        return found
     locked = _read_locked(lockfile, platform, say, cache_dir)
     key = stage_key(locked.artifacts, platform, prefix, epoch, locked.records)
-    stages = Path(cache_dir) / "stages"
     tar_path, meta_path = stages / f"{key}.tar", stages / f"{key}.json"
     conda, pip = locked.summaries()
+    _remember_for_lock(by_lock, key, conda, pip)
     cached = _cached_tar(tar_path, meta_path) if reuse_stage else None
     if cached is not None:
         say("installing", "environment unchanged: staged before from the same artifacts")
@@ -412,6 +416,45 @@ def normalize_prefix(prefix: str) -> str:
     return clean
 
 
+def lock_text_key(lockfile: Path, platform: str, prefix: str, epoch: int) -> str:
+    """A key over the lock's bytes and what else decides the stage (see `stage_key`).
+
+    The same bytes give the same records and artifacts, so the stage found before for
+    them is found again without parsing the lock (rattler is not even imported).
+    """
+    try:
+        lock_sha256 = hashlib.sha256(lockfile.read_bytes()).hexdigest()
+    except OSError:
+        lock_sha256 = ""  # _read_locked says what is wrong with it
+    body = json.dumps(
+        [STAGE_FORMAT, __version__, lock_sha256, platform, prefix, epoch], sort_keys=True
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _remember_for_lock(
+    path: Path, key: str, conda: list[dict[str, str]], pip: list[dict[str, str]]
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps({"key": key, "conda": conda, "pip": pip}, sort_keys=True))
+
+
+def _staged_for_lock(by_lock: Path, stages: Path, platform: str, prefix: str) -> Any:
+    """The StagedEnv recorded for exactly this lock text, when its tar is still there."""
+    try:
+        memo = json.loads(by_lock.read_text(encoding="utf-8"))
+        key, conda, pip = str(memo["key"]), list(memo["conda"]), list(memo["pip"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    tar_path = stages / f"{key}.tar"
+    cached = _cached_tar(tar_path, stages / f"{key}.json")
+    if cached is None:
+        return None
+    return StagedEnv(
+        tar_path, cached[0], platform, prefix, conda, pip, cached=True, tree_digest=cached[1]
+    )
+
+
 def _cached_tar(tar_path: Path, meta_path: Path) -> tuple[str, str] | None:
     """(sha256, tree digest) recorded for a cached env tar of the recorded size, else None.
 
@@ -454,6 +497,8 @@ def _install_conda(
         channel = channel_of(record.url) or "https://localhost/unknown"
         local.append(RepoDataRecord(record, record.file_name, path.as_uri(), channel))
     try:
+        import asyncio
+
         asyncio.run(
             install(
                 local,

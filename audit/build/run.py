@@ -170,17 +170,18 @@ def _build(
     staged = stage(True)
     check_env_uses(inputs, staged.prefix)
     try:
-        image_id, parent = _images(options, inputs, builder, client, staged, epoch, say)
+        image_id, inventory, parent = _images(options, inputs, builder, client, staged, epoch, say)
     except StageDamaged:
         # a cached stage that changed on disk: dockerd refused its diff_id. Forget it,
         # stage again from verified artifacts; nothing built from the bad stage is tagged
         say("installing", "cached stage no longer matches its digest: staging again")
         drop_stage(staged)
         staged = stage(False)
-        image_id, parent = _images(options, inputs, builder, client, staged, epoch, say)
+        image_id, inventory, parent = _images(options, inputs, builder, client, staged, epoch, say)
     built = Built(
         oci_platform, subdir, staged, _labels(inputs, staged, subdir), image_id, [], None,
-        "dockerfile" if inputs.env_uses else "last-layer", "", builder, messages=messages,
+        "dockerfile" if inputs.env_uses else "last-layer", "", builder, inventory,
+        messages=messages,
     )  # fmt: skip
     _check_layers(client, built, parent)
     if built.placement == "dockerfile":
@@ -227,8 +228,8 @@ def _images(
     staged: StagedEnv,
     epoch: int,
     say: Progress,
-) -> tuple[str, str]:
-    """(final image id, the image it was made from): user image, then the environment."""
+) -> tuple[str, Any, str]:
+    """(final image id, its inventory or None, the image it was made from)."""
     from audit.build.envlayer import env_image
     from audit.build.imageid import inherited_history
 
@@ -251,10 +252,12 @@ def _images(
         else None
     )
     labels = _labels(inputs, staged, staged.platform)
-    image_id = _final_image(
-        client, parent, None if env_tag else staged, labels, epoch, inherited, options, say
+    return (
+        *_final_image(
+            client, parent, None if env_tag else staged, labels, epoch, inherited, options, say
+        ),
+        parent,
     )
-    return image_id, parent
 
 
 def _user_image(
@@ -267,6 +270,8 @@ def _user_image(
 ) -> str:
     """The user's Dockerfile as written, built from a normalised context tar."""
     from audit.build.buildkit import build_user_image
+    from audit.build.usermemo import HashingWriter, remember, remembered, user_image_key
+    from audit.core.fs import default_cache_dir
 
     assert inputs.dockerfile_path is not None
     dockerfile_path = inputs.dockerfile_path
@@ -283,14 +288,39 @@ def _user_image(
     epoch = source_date_epoch()
     platform = CONDA_TO_OCI[conda_platform(options.platform or daemon_platform(client))]
     pull_private_bases(client, inputs.images, options.local_bases, platform, say)
+    cache_dir = Path(options.cache_dir or default_cache_dir())
     try:
         with tempfile.TemporaryFile() as tar:
-            user_context_tar(context, text, inner, epoch, tar, skip)
+            sink = HashingWriter(tar)
+            user_context_tar(context, text, inner, epoch, sink, skip)
+            bases = [i.digest for i in inputs.images] + sorted(options.local_bases.values())
+            key = user_image_key(sink.hexdigest(), inner, builder.to_json(), platform, bases)
+            reusable = not options.no_cache and not inputs.unpinned
+            if reusable and (image_id := _still_there(client, remembered(cache_dir, key))):
+                say("building", f"user image unchanged (same inputs as before): {image_id}")
+                return image_id
             tar.seek(0)
-            return build_user_image(builder, client, tar, inner, say, platform, options.no_cache)
+            image_id = build_user_image(
+                builder, client, tar, inner, say, platform, options.no_cache
+            )
+            remember(cache_dir, key, image_id)
+            return image_id
     finally:
         for name in set(local.values()) - set(options.local_bases.values()):
             client.api.remove_image(name, noprune=True)  # the temporary tag only
+
+
+def _still_there(client: Any, image_id: str | None) -> str | None:
+    """`image_id` when the engine still holds it (it may have been pruned), else None."""
+    import docker.errors
+
+    if image_id is None:
+        return None
+    try:
+        client.api.inspect_image(image_id)
+    except docker.errors.NotFound:
+        return None
+    return image_id
 
 
 def _local_names(client: Any, local: dict[str, str]) -> dict[str, str]:
@@ -313,8 +343,9 @@ def _final_image(
     inherited: int | None,
     options: BuildOptions,
     say: Progress,
-) -> str:
-    """`parent` + the environment layer (or + labels only), remembered per input.
+) -> tuple[str, Any]:
+    """`parent` + the environment layer (or + labels only), remembered per input; the
+    image id and, when it was made now, its inventory (derived, not read back).
 
     An unchanged rebuild gives the same `parent` (a build-cache hit) and so finds the
     image made before without reading either image or the environment again.
@@ -341,16 +372,16 @@ def _final_image(
                 repository, version = split_tag(options.tag)
                 client.api.tag(image_id, repository, version, force=True)
             say("building", f"image unchanged: {image_id}")
-            return image_id
+            return image_id, None
         except docker.errors.APIError:
             pass
     say("building", "appending the environment layer" if staged else "labelling the image")
-    image_id = append_environment(
+    image_id, inventory = append_environment(
         client, parent, staged, labels, epoch, inherited, options.tag, variables
     )
     memo.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(memo, image_id + "\n")
-    return image_id
+    return image_id, inventory
 
 
 def _check_layers(client: Any, built: Built, parent: str) -> None:
@@ -372,7 +403,10 @@ def _inventory_and_push(options: BuildOptions, built: Built, client: Any, say: P
 
     reference = options.tag or built.image_id
     previous = _previous_inventory(options.record, built.image_id)
-    if previous is not None:
+    if built.inventory is not None:
+        # made now from the user image read once and the staged layer: not read back
+        say("inventory", "from the user image's layers and the environment layer")
+    elif previous is not None:
         # an image id is the digest of the config, which lists every layer's diff_id:
         # the same id is the same content, so the recorded inventory still holds
         say("inventory", f"image unchanged since {options.record}: inventory reused")

@@ -8,6 +8,7 @@ Readers import their heavy dependencies (rattler, docker) only when they run.
 from __future__ import annotations
 
 from audit.core.errors import InputError
+from audit.inventory.image import build_inventory, scan_archive, scan_layer_file
 from audit.inventory.interface import (
     MANAGERS,
     Inventory,
@@ -24,11 +25,14 @@ __all__ = [
     "InventoryError",
     "InventorySource",
     "Package",
+    "build_inventory",
     "normalize_name",
     "normalize_platform",
     "open_source",
     "read_inventories",
     "read_inventory",
+    "scan_archive",
+    "scan_layer_file",
     "source_from_bytes",
 ]
 

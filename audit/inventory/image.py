@@ -18,6 +18,7 @@ import lzma
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from audit.inventory.interface import Inventory, InventoryError, dedupe
@@ -215,6 +216,10 @@ class ArchiveReader:
     def read(self, stream: BinaryIO) -> Inventory:
         buffered = stream if isinstance(stream, io.BufferedReader) else None
         raw: io.BufferedReader = buffered or io.BufferedReader(stream, BUFFER)  # type: ignore[arg-type]
+        return build_inventory(self.source, *self.scan(raw))
+
+    def scan(self, raw: io.BufferedReader) -> tuple[list[LayerIndex], dict[str, Any] | None]:
+        """The image's layer indexes in order and its config, in one pass over `raw`."""
         try:
             tar = TarStream(open_decompressed(raw, self.source), self.source)
             for member in tar:
@@ -226,7 +231,7 @@ class ArchiveReader:
         except _DECOMPRESSION_ERRORS + _zstd_errors() as exc:
             raise InventoryError(f"corrupt image archive: {exc}", where=self.source) from None
         layer_names, config = self._resolve()
-        return build_inventory(self.source, (self._layer(n) for n in layer_names), config)
+        return [self._layer(n) for n in layer_names], config
 
     def _member(self, tar: TarStream, name: str, kind: str, size: int, link: str) -> None:
         if kind in ("symlink", HARDLINK):
@@ -418,3 +423,20 @@ def read_layers(
             raise
         stream.close()  # a verifying stream checks its digest here
     return build_inventory(source, indexes, config)
+
+
+def scan_archive(stream: BinaryIO, source: str) -> tuple[list[LayerIndex], dict[str, Any] | None]:
+    """Layer indexes (in order) and config of a `docker save` stream, for building on.
+
+    `build` appends a layer to an image it has just read this way: the new image's
+    inventory is `build_inventory(source, layers + [scan_layer_file(layer)], config)`,
+    without reading the new image back.
+    """
+    raw = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, BUFFER)  # type: ignore[arg-type]
+    return ArchiveReader(source).scan(raw)
+
+
+def scan_layer_file(path: Path, where: str) -> LayerIndex:
+    """The index of one layer tar on disk (plain or compressed)."""
+    with path.open("rb", buffering=0) as handle:
+        return scan_layer(io.BufferedReader(handle, BUFFER), where)

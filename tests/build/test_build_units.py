@@ -361,3 +361,28 @@ def test_final_config_sets_the_locks_variables_as_env() -> None:
     assert out["config"]["Env"] == ["PATH=/usr/bin", "KEEP=1", "MY_FLAG=1", "OTHER=a b"]
     assert out["config"]["Labels"] == {"l": "v"}
     assert final_config(config, None, {}, 0, None)["config"]["Env"] == config["config"]["Env"]
+
+
+def test_stage_is_found_by_the_lock_text_and_any_edit_parses_again(
+    locked: Path, tmp_path: Path
+) -> None:
+    lockfile = tmp_path / "conda-lock.yml"
+    lockfile.write_bytes((locked / "conda-lock.yml").read_bytes())
+    cache, said = tmp_path / "c", []
+    first = materialize(lockfile, "linux-64", PREFIX, cache)
+
+    def say(phase: str, message: str) -> None:
+        said.append(message)
+
+    again = materialize(lockfile, "linux-64", PREFIX, cache, progress=say)
+    assert again.cached and "staged before from the same lock" in " ".join(said)
+    assert not any(m.startswith("linux-64 from") for m in said)  # the lock was not parsed
+    assert (again.tar_sha256, again.conda, again.pip) == (first.tar_sha256, first.conda, first.pip)
+    said.clear()
+    lockfile.write_bytes(lockfile.read_bytes() + b"# an edit\n")
+    edited = materialize(lockfile, "linux-64", PREFIX, cache, progress=say)
+    assert any(m.startswith("linux-64 from") for m in said)  # parsed again
+    assert edited.cached and edited.tar_sha256 == first.tar_sha256  # same records: same stage
+    said.clear()
+    other = materialize(lockfile, "linux-64", "/opt/conda/envs/other", cache, progress=say)
+    assert not other.cached and other.tar_sha256 != first.tar_sha256
