@@ -19,6 +19,10 @@ from audit.core.jsonout import dumps, envelope
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="text | json")]
+UndatedOpt = Annotated[
+    str,
+    typer.Option("--undated", help="With a date: exclude | allow records without a timestamp."),
+]
 CacheDirOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Repodata, package and artifact cache.")
 ]

@@ -14,6 +14,7 @@ from audit.cli.common import (
     CacheDirOpt,
     InsecureRegistryOpt,
     TimeoutOpt,
+    UndatedOpt,
     check_format,
     insecure_registries,
     use_credentials,
@@ -80,9 +81,7 @@ def drift(
     max_solves: Annotated[
         int, typer.Option("--max-solves", help="Timeline: at most this many solves.")
     ] = 40,
-    undated: Annotated[
-        str, typer.Option("--undated", help="exclude | allow records without a timestamp.")
-    ] = "exclude",
+    undated: UndatedOpt = "exclude",
     insecure_registry: InsecureRegistryOpt = None,
     timeout: TimeoutOpt = 15.0,
     cache_dir: CacheDirOpt = None,

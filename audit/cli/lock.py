@@ -13,6 +13,7 @@ from audit.cli.common import (
     CacheDirOpt,
     FormatOpt,
     JsonOpt,
+    UndatedOpt,
     emit_json,
     use_credentials,
     wants_json,
@@ -78,12 +79,7 @@ def lock(
             help="Solve as the channels and PyPI stood then (ISO date or datetime, UTC).",
         ),
     ] = None,
-    undated: Annotated[
-        str,
-        typer.Option(
-            "--undated", help="With --as-of: exclude | allow records without a timestamp."
-        ),
-    ] = "exclude",
+    undated: UndatedOpt = "exclude",
     cache_dir: CacheDirOpt = None,
     output_format: FormatOpt = "text",
     as_json: JsonOpt = False,

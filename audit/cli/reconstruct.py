@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from audit.cli.app import app
-from audit.cli.common import CacheDirOpt, JsonOpt, emit_json, wants_json
+from audit.cli.common import CacheDirOpt, FormatOpt, JsonOpt, UndatedOpt, emit_json, wants_json
 
 
 @app.command()
@@ -32,14 +32,12 @@ def reconstruct(
         str | None,
         typer.Option("--as-of", help="Solve as of this date instead of the commit's date."),
     ] = None,
-    undated: Annotated[
-        str, typer.Option("--undated", help="exclude | allow records without a timestamp.")
-    ] = "exclude",
+    undated: UndatedOpt = "exclude",
     pypi_index_url: Annotated[
         str | None, typer.Option("--pypi-index-url", help="Index for the pip: section.")
     ] = None,
     cache_dir: CacheDirOpt = None,
-    output_format: Annotated[str, typer.Option("--format", help="text | json")] = "text",
+    output_format: FormatOpt = "text",
     as_json: JsonOpt = False,
 ) -> None:
     """Write the lock the environment file at REV would have had on the commit's date."""

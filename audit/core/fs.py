@@ -35,26 +35,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     An existing file's permission bits are kept.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        tmp = _stage(path, data)
     except OSError as exc:
         raise write_error(exc, path) from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise write_error(exc, path) from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(exc, path) from exc
         raise
 
 

@@ -10,6 +10,8 @@ old URL and hash) installs something other than it says: this is how it is caugh
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 CONDA_SUFFIXES = (".conda", ".tar.bz2")
 
@@ -92,3 +94,16 @@ def _python_disagreement(name: str, version: str, file_name: str) -> str | None:
     if not same:
         wrong.append(f"version {version!r} (the file says {parts[1]!r})")
     return f"{', '.join(wrong)} for {file_name}" if wrong else None
+
+
+def hand_edits(entries: Iterable[Any], platform: str | None = None) -> Iterator[tuple[Any, str]]:
+    """(entry, why) for each scanned lock entry (of `platform`, when given) whose
+    name/version/build contradict its URL's file name: `check` RA035 and static `verify`."""
+    for entry in entries:
+        if not entry.url or not entry.name or (platform and entry.platform != platform):
+            continue
+        why = entry_disagreement(
+            entry.manager or "conda", entry.name, entry.version, entry.build, entry.url
+        )
+        if why:
+            yield entry, why

@@ -155,7 +155,7 @@ def _register_lock_channels(lockfile: Path) -> None:
 
 def hand_edits(lockfile: Path, platform: str) -> list[Problem]:
     """Entries of `platform` whose name/version/build contradict their URL's file name."""
-    from audit.lockfile.filename import entry_disagreement
+    from audit.lockfile.filename import hand_edits as edited_entries
     from audit.lockfile.scan import scan_lock
 
     try:
@@ -163,22 +163,16 @@ def hand_edits(lockfile: Path, platform: str) -> list[Problem]:
     except (OSError, UnicodeDecodeError):
         return []  # the readers above already said why
     out: list[Problem] = []
-    for entry in scan_lock(text).entries:
-        if entry.platform != platform or not entry.url:
-            continue
-        why = entry_disagreement(
-            entry.manager or "conda", entry.name, entry.version, entry.build, entry.url
-        )
-        if why:
-            out.append(
-                Problem(
-                    "lockfile",
-                    f"{entry.name} {entry.version} ({platform})",
-                    f"{lockfile.name}:{entry.line}",
-                    MISMATCH,
-                    f"the lock entry was edited by hand: {why}",
-                )
+    for entry, why in edited_entries(scan_lock(text).entries, platform):
+        out.append(
+            Problem(
+                "lockfile",
+                f"{entry.name} {entry.version} ({platform})",
+                f"{lockfile.name}:{entry.line}",
+                MISMATCH,
+                f"the lock entry was edited by hand: {why}",
             )
+        )
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from audit.check.run import Finding, finding
-from audit.lockfile.filename import entry_disagreement
+from audit.lockfile.filename import hand_edits
 
 if TYPE_CHECKING:
     from audit.check.rules.conda import CondaProject
@@ -20,20 +20,14 @@ def check_records(project: CondaProject) -> list[Finding]:
     if project.scanned is None:
         return []
     out: list[Finding] = []
-    for entry in project.scanned.entries:
-        if not entry.url or not entry.name:
-            continue
-        why = entry_disagreement(
-            entry.manager or "conda", entry.name, entry.version, entry.build, entry.url
-        )
-        if why:
-            out.append(
-                finding(
-                    "RA035",
-                    project.lock_name,
-                    entry.line,
-                    f"{entry.name} {entry.version} ({entry.platform}) was edited by hand: "
-                    f"{why} (run `repro-audit lock`)",
-                )
+    for entry, why in hand_edits(project.scanned.entries):
+        out.append(
+            finding(
+                "RA035",
+                project.lock_name,
+                entry.line,
+                f"{entry.name} {entry.version} ({entry.platform}) was edited by hand: "
+                f"{why} (run `repro-audit lock`)",
             )
+        )
     return out
