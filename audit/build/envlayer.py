@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from audit.build.engine import DEFAULT_PATH
 from audit.build.imageid import epoch_text, load_archive, normalize_config, saved_image
 from audit.build.materialize import StagedEnv
 from audit.core.errors import InputError
 
 ENV_REPOSITORY = "repro-audit-env"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def _dumps(config: dict[str, Any]) -> bytes:

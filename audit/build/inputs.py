@@ -13,7 +13,7 @@ from typing import Any
 
 from audit.build.options import BaseImage, BuildOptions
 from audit.core.errors import FindingsError, InputError
-from audit.core.fs import sha256_file as fs_sha256
+from audit.core.fs import sha256_file
 
 
 @dataclass
@@ -96,11 +96,6 @@ def check_env_uses(inputs: BuildInputs, prefix: str) -> None:
                 f"--prefix), not {' '.join(use.sources)} to {use.dest}",
                 where=use.where,
             )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file (the record and labels name inputs by it)."""
-    return fs_sha256(path)[0]
 
 
 def source_date_epoch() -> int:
@@ -197,6 +192,6 @@ def environment_inputs(lockfile: Path, environment: Path | None) -> list[dict[st
     for path in paths:
         entry: dict[str, Any] = {"path": str(path), "sha256": None}
         if path.is_file():
-            entry["sha256"] = sha256_file(path)
+            entry["sha256"] = sha256_file(path)[0]
         out.append(entry)
     return out

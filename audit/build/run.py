@@ -46,7 +46,6 @@ from audit.build.inputs import (
     parse_inputs,
     read_inputs,
     refuse_unpinned,
-    sha256_file,
     source_date_epoch,
 )
 from audit.build.materialize import (
@@ -59,6 +58,7 @@ from audit.build.materialize import (
 from audit.build.options import BaseImage, BuildOptions, BuildResult, Progress
 from audit.build.push import push_image
 from audit.core.errors import InputError
+from audit.core.fs import sha256_file
 from audit.registry.reference import split_tag
 
 __all__ = [
@@ -202,7 +202,7 @@ def _build(
 def _labels(inputs: BuildInputs, staged: StagedEnv, subdir: str) -> dict[str, str]:
     meta = inputs.meta
     labels = {
-        f"{LABEL_PREFIX}.lock.sha256": sha256_file(inputs.lockfile),
+        f"{LABEL_PREFIX}.lock.sha256": sha256_file(inputs.lockfile)[0],
         f"{LABEL_PREFIX}.lock.content-hash": meta.content_hash.get(subdir, ""),
         f"{LABEL_PREFIX}.env.prefix": staged.prefix,
         f"{LABEL_PREFIX}.env.sha256": staged.tar_sha256,
@@ -334,6 +334,10 @@ def _local_names(client: Any, local: dict[str, str]) -> dict[str, str]:
     return out
 
 
+#: `<cache>/images/`: final images remembered per parent image and environment.
+FINAL_IMAGES = "images"
+
+
 def _final_image(
     client: Any,
     parent: str,
@@ -353,7 +357,8 @@ def _final_image(
     import docker.errors
 
     from audit.build.envlayer import append_environment
-    from audit.core.fs import atomic_write_text, default_cache_dir
+    from audit.build.usermemo import remember, remembered
+    from audit.core.fs import default_cache_dir
     from audit.lockfile.condalock import lock_variables
 
     variables = lock_variables(options.lockfile)
@@ -361,11 +366,10 @@ def _final_image(
         [parent, staged.tar_sha256 if staged else None, labels, epoch, inherited, variables],
         sort_keys=True,
     )
-    key = hashlib.sha256(body.encode()).hexdigest()[:24]
-    memo = Path(options.cache_dir or default_cache_dir()) / "images"
-    memo = memo / f"{parent.split(':', 1)[-1]}-{key}"
-    if memo.is_file():
-        image_id = memo.read_text(encoding="utf-8").strip()
+    cache_dir = Path(options.cache_dir or default_cache_dir())
+    key = f"{parent.split(':', 1)[-1]}-{hashlib.sha256(body.encode()).hexdigest()[:24]}"
+    image_id = remembered(cache_dir, key, FINAL_IMAGES)
+    if image_id is not None:
         try:
             client.api.inspect_image(image_id)
             if options.tag:
@@ -379,8 +383,7 @@ def _final_image(
     image_id, inventory = append_environment(
         client, parent, staged, labels, epoch, inherited, options.tag, variables
     )
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(memo, image_id + "\n")
+    remember(cache_dir, key, image_id, FINAL_IMAGES)
     return image_id, inventory
 
 

@@ -60,20 +60,20 @@ def user_image_key(
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def memo_path(cache_dir: Path, key: str) -> Path:
-    return cache_dir / "user-images" / key
+def memo_path(cache_dir: Path, key: str, folder: str = "user-images") -> Path:
+    return cache_dir / folder / key
 
 
-def remembered(cache_dir: Path, key: str) -> str | None:
+def remembered(cache_dir: Path, key: str, folder: str = "user-images") -> str | None:
     """The image id built before from the same inputs, if any was recorded."""
     try:
-        image_id = memo_path(cache_dir, key).read_text(encoding="utf-8").strip()
+        image_id = memo_path(cache_dir, key, folder).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     return image_id if image_id.startswith("sha256:") else None
 
 
-def remember(cache_dir: Path, key: str, image_id: str) -> None:
-    path = memo_path(cache_dir, key)
+def remember(cache_dir: Path, key: str, image_id: str, folder: str = "user-images") -> None:
+    path = memo_path(cache_dir, key, folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, image_id + "\n")
