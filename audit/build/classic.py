@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from audit.build.engine import docker_unreachable
+from audit.core.dockerapi import unreachable
 from audit.core.errors import InputError
 
 
@@ -16,7 +16,7 @@ def classic_build(client: Any, context: Any, say: Any, **kwargs: Any) -> str:
     image_id = None
     last = ""
     try:
-        for chunk in client.api.build(
+        for chunk in client.sdk.api.build(
             fileobj=context, custom_context=True, rm=True, forcerm=True, decode=True, **kwargs
         ):
             if "error" in chunk:
@@ -37,9 +37,9 @@ def classic_build(client: Any, context: Any, say: Any, **kwargs: Any) -> str:
     except docker.errors.APIError as exc:
         raise InputError(f"docker build refused: {exc.explanation or exc}") from None
     except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise docker_unreachable(str(client.api.base_url), exc) from None
+        raise unreachable(client.endpoint.host, exc) from None
     if not image_id:
         raise InputError("docker build ended without an image id")
     if not image_id.startswith("sha256:"):
-        image_id = client.api.inspect_image(image_id)["Id"]
+        image_id = client.inspect_image(image_id)["Id"]
     return image_id

@@ -21,6 +21,7 @@ from typing import Any
 from audit.build.engine import DEFAULT_PATH
 from audit.build.imageid import epoch_text, load_archive, normalize_config, saved_image
 from audit.build.materialize import StagedEnv
+from audit.core.dockerapi import EngineNotFound
 from audit.core.errors import InputError
 
 ENV_REPOSITORY = "repro-audit-env"
@@ -133,9 +134,9 @@ def env_image(client: Any, staged: StagedEnv, platform: str, epoch: int) -> str:
     data = _dumps(config)
     tag = f"{ENV_REPOSITORY}:{hashlib.sha256(data).hexdigest()[:32]}"
     try:
-        client.api.inspect_image(tag)
+        client.inspect_image(tag)
         return tag
-    except Exception:  # docker.errors.ImageNotFound: load it
+    except EngineNotFound:
         pass
     try:
         load_archive(client, data, tag, [staged.tar_path])

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from audit.core.dockerapi import EngineError
 from audit.core.errors import InputError
 from audit.dockerarchive import archive_chunks
 
@@ -81,7 +82,7 @@ def saved_image(client: Any, image_id: str) -> tuple[list[Any], dict[str, Any]]:
     """
     from audit.inventory import scan_archive
 
-    stream = io.BufferedReader(ChunkReader(client.api.get_image(image_id, chunk_size=1 << 20)))
+    stream = io.BufferedReader(ChunkReader(client.save_image(image_id)))
     layers, config = scan_archive(stream, f"docker-daemon:{image_id}")
     if not isinstance(config, dict):
         raise InputError(f"docker save of {image_id} holds no config")
@@ -92,27 +93,23 @@ def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
     """How many history entries the final stage's base image brings (kept as they are)."""
     if base is None or not base.digest:
         return 0
-    import docker.errors
-
     from audit.registry.reference import parse_reference
 
     name = local.get(base.ref) or f"{parse_reference(base.ref).name}@{base.digest}"
     try:
-        return len(client.api.history(name))
-    except docker.errors.APIError:
+        return len(client.history(name))
+    except EngineError:
         return 0
 
 
 def load_archive(client: Any, config: bytes, tag: str | None, layers: list[Path | None]) -> str:
     """`docker load` the config (+ the given layers); the image id, checked to be the config's."""
-    import docker.errors
-
     image_id = "sha256:" + hashlib.sha256(config).hexdigest()
     try:
-        for chunk in client.api.load_image(archive_chunks(config, tag, layers)):
-            if isinstance(chunk, dict) and chunk.get("error"):
-                raise InputError(f"docker load refused the image: {chunk['error']}")
-        client.api.inspect_image(image_id)
-    except docker.errors.APIError as exc:
-        raise InputError(f"docker load refused the image: {exc.explanation or exc}") from None
+        for message in client.load_image(archive_chunks(config, tag, layers)):
+            if message.get("error"):
+                raise InputError(f"docker load refused the image: {message['error']}")
+        client.inspect_image(image_id)
+    except EngineError as exc:
+        raise InputError(f"docker load refused the image: {exc.message}") from None
     return image_id

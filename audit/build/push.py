@@ -16,7 +16,7 @@ def push_image(client: Any, tag: str, say: Progress) -> str:
     repository, version = split_tag(tag)
     digest = None
     try:
-        for chunk in client.api.push(repository, tag=version, stream=True, decode=True):
+        for chunk in client.sdk.api.push(repository, tag=version, stream=True, decode=True):
             if "error" in chunk:
                 raise InfrastructureError(f"push of {tag} failed: {chunk['error']}")
             aux = chunk.get("aux")

@@ -31,8 +31,6 @@ from audit.build.engine import (
     DEFAULT_PATH,
     connect_docker,
     daemon_platform,
-    docker_endpoint,
-    docker_unreachable,
     pull_env_path,
     pull_private_bases,
 )
@@ -57,6 +55,7 @@ from audit.build.materialize import (
 )
 from audit.build.options import BaseImage, BuildOptions, BuildResult, Progress
 from audit.build.push import push_image
+from audit.core.dockerapi import EngineError, EngineNotFound
 from audit.core.errors import InputError
 from audit.core.fs import sha256_file
 from audit.registry.reference import split_tag
@@ -68,8 +67,6 @@ __all__ = [
     "BuildResult",
     "base_images",
     "connect_docker",
-    "docker_endpoint",
-    "docker_unreachable",
     "final_base",
     "refuse_unpinned",
     "run_build",
@@ -245,7 +242,7 @@ def _images(
         if inputs.images and inputs.images[0].ref in options.local_bases:
             parent = options.local_bases[inputs.images[0].ref]
         pull_env_path(client, parent, CONDA_TO_OCI[staged.platform], say)
-        parent = client.api.inspect_image(parent)["Id"]
+        parent = client.inspect_image(parent)["Id"]
     inherited = (
         inherited_history(client, inputs.base, options.local_bases)
         if options.reproducible_image
@@ -307,18 +304,16 @@ def _user_image(
             return image_id
     finally:
         for name in set(local.values()) - set(options.local_bases.values()):
-            client.api.remove_image(name, noprune=True)  # the temporary tag only
+            client.remove_image(name, noprune=True)  # the temporary tag only
 
 
 def _still_there(client: Any, image_id: str | None) -> str | None:
     """`image_id` when the engine still holds it (it may have been pruned), else None."""
-    import docker.errors
-
     if image_id is None:
         return None
     try:
-        client.api.inspect_image(image_id)
-    except docker.errors.NotFound:
+        client.inspect_image(image_id)
+    except EngineNotFound:
         return None
     return image_id
 
@@ -329,7 +324,7 @@ def _local_names(client: Any, local: dict[str, str]) -> dict[str, str]:
     for ref, image_id in local.items():
         name = f"repro-audit-local:{image_id.split(':', 1)[-1][:32]}"
         repository, tag = split_tag(name)
-        client.api.tag(image_id, repository, tag, force=True)
+        client.tag(image_id, repository, tag)
         out[ref] = name
     return out
 
@@ -354,8 +349,6 @@ def _final_image(
     An unchanged rebuild gives the same `parent` (a build-cache hit) and so finds the
     image made before without reading either image or the environment again.
     """
-    import docker.errors
-
     from audit.build.envlayer import append_environment
     from audit.build.usermemo import remember, remembered
     from audit.core.fs import default_cache_dir
@@ -371,13 +364,13 @@ def _final_image(
     image_id = remembered(cache_dir, key, FINAL_IMAGES)
     if image_id is not None:
         try:
-            client.api.inspect_image(image_id)
+            client.inspect_image(image_id)
             if options.tag:
                 repository, version = split_tag(options.tag)
-                client.api.tag(image_id, repository, version, force=True)
+                client.tag(image_id, repository, version)
             say("building", f"image unchanged: {image_id}")
             return image_id, None
-        except docker.errors.APIError:
+        except EngineError:
             pass
     say("building", "appending the environment layer" if staged else "labelling the image")
     image_id, inventory = append_environment(
@@ -389,10 +382,10 @@ def _final_image(
 
 def _check_layers(client: Any, built: Built, parent: str) -> None:
     """The environment is the last layer, on top of the parent's (when it is appended)."""
-    built.layers = list(client.api.inspect_image(built.image_id)["RootFS"]["Layers"])
+    built.layers = list(client.inspect_image(built.image_id)["RootFS"]["Layers"])
     if built.placement != "last-layer":
         return
-    parent_layers = list(client.api.inspect_image(parent)["RootFS"]["Layers"])
+    parent_layers = list(client.inspect_image(parent)["RootFS"]["Layers"])
     if built.layers != [*parent_layers, built.staged.diff_id]:
         raise InputError(
             "the environment is not the image's last layer "

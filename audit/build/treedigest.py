@@ -72,19 +72,18 @@ def image_tree_digest(client: Any, image: str, prefix: str) -> str:
     """Read `prefix` back out of `image` (a stopped container's archive) and digest it."""
     import io
 
-    import docker.errors
-
     from audit.build.imageid import ChunkReader
+    from audit.core.dockerapi import EngineError, EngineNotFound
 
     try:
-        container = client.api.create_container(image, command=["/repro-audit-none"])
-    except docker.errors.APIError as exc:
-        raise InfrastructureError(f"cannot read {image}: {exc.explanation or exc}") from None
+        container = client.create_container(image, ["/repro-audit-none"])
+    except EngineError as exc:
+        raise InfrastructureError(f"cannot read {image}: {exc.message}") from None
     try:
-        chunks, _ = client.api.get_archive(container["Id"], prefix)
+        chunks = client.container_archive(container, prefix)
         stream = io.BufferedReader(ChunkReader(chunks), 1 << 20)
         return tree_digest(stream, posixpath.basename(prefix.rstrip("/")))
-    except docker.errors.NotFound:
+    except EngineNotFound:
         raise InputError(f"the image has no environment at {prefix}") from None
     finally:
-        client.api.remove_container(container["Id"], force=True)
+        client.remove_container(container)

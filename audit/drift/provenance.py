@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from audit.core.errors import InputError
+
 LOCK_LABEL = "io.repro-audit.lock.sha256"
 DAEMON = "docker-daemon:"
 
@@ -40,19 +42,19 @@ def _record_lock(record: dict[str, Any]) -> str | None:
 
 def _daemon_label(name: str) -> str | None:
     """The label from the local engine; None when Docker or the image is not there."""
+    from audit.core.dockerapi import EngineError, connect
+    from audit.core.errors import InfrastructureError
+
     try:
-        import docker
-        import docker.errors
-    except ImportError:  # pragma: no cover - docker-py is a dependency
+        client = connect()
+    except (InfrastructureError, InputError):
         return None
     try:
-        client = docker.from_env()
-        try:
-            config = client.api.inspect_image(name).get("Config") or {}
-        finally:
-            client.close()
-    except docker.errors.DockerException:
+        config = client.inspect_image(name).get("Config") or {}
+    except (EngineError, OSError):
         return None
+    finally:
+        client.close()
     return _bare((config.get("Labels") or {}).get(LOCK_LABEL))
 
 

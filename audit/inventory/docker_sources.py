@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from audit.core.errors import InfrastructureError
+from audit.core.dockerapi import unreachable
 from audit.core.redact import redact_url
 from audit.inventory.image import oci_platform, pick_descriptor, read_archive, read_layers
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
@@ -21,16 +20,6 @@ from audit.inventory.interface import Inventory, InventoryError, InventorySource
 DAEMON_PREFIX = "docker-daemon:"
 ARCHIVE_PREFIX = "docker-archive:"
 REGISTRY_PREFIX = "docker://"
-
-
-def docker_unreachable(exc: BaseException | None = None) -> InfrastructureError:
-    """The one message for "no Docker": where we looked and how to start it (exit 3)."""
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    detail = f" ({str(exc).splitlines()[0][:200]})" if exc else ""
-    return InfrastructureError(
-        f"Docker is not reachable at {host}{detail}",
-        hint="start dockerd, e.g. `sudo dockerd > /tmp/dockerd.log 2>&1 &`, or set DOCKER_HOST",
-    )
 
 
 class _PrefetchStream(io.RawIOBase):
@@ -110,31 +99,25 @@ class DockerDaemonSource(InventorySource):
             raise InventoryError("docker-daemon: needs an image, e.g. docker-daemon:app:1.0")
 
     def read(self) -> list[Inventory]:
-        import docker
-        import docker.errors
+        from audit.core.dockerapi import EngineError, EngineNotFound, connect
 
+        client = connect()
         try:
-            client = docker.from_env()
-        except docker.errors.DockerException as exc:
-            raise docker_unreachable(exc) from None
-        try:
-            client.api.inspect_image(self.name)
-        except docker.errors.ImageNotFound:
-            raise InventoryError(
-                f"no image {self.name} in the local Docker engine", where=self.spec
-            ) from None
-        except docker.errors.APIError as exc:
-            raise InventoryError(f"Docker refused: {exc.explanation}", where=self.spec) from None
-        except docker.errors.DockerException as exc:
-            raise docker_unreachable(exc) from None
+            try:
+                client.inspect_image(self.name)
+            except EngineNotFound:
+                raise InventoryError(
+                    f"no image {self.name} in the local Docker engine", where=self.spec
+                ) from None
+            except EngineError as exc:
+                raise InventoryError(f"Docker refused: {exc.message}", where=self.spec) from None
 
-        def on_error(exc: BaseException) -> Exception:
-            if isinstance(exc, docker.errors.NotFound):
-                return InventoryError(f"no image {self.name}", where=self.spec)
-            return docker_unreachable(exc)
+            def on_error(exc: BaseException) -> Exception:
+                if isinstance(exc, EngineNotFound):
+                    return InventoryError(f"no image {self.name}", where=self.spec)
+                return unreachable(client.endpoint.host, exc)
 
-        try:
-            chunks = client.api.get_image(self.name, chunk_size=256 << 10)
+            chunks = client.save_image(self.name)
             with io.BufferedReader(_PrefetchStream(chunks, on_error), 1 << 20) as stream:
                 return [read_archive(stream, self.spec, platform=self.platform)]
         finally:

@@ -49,20 +49,21 @@ def _seed_cache(artifacts: list[Artifact], sources: list[Path], target: Path) ->
 
 def _load_base(client: Any, mirror: Any, ref: Any, platform: str, say: Progress) -> str:
     """Load `ref` from the mirror into dockerd; its image id (= the config digest)."""
-    import docker.errors
+    from audit.core.dockerapi import EngineError, EngineNotFound
 
     say("loading", f"{ref.canonical()} from the mirror")
     with tempfile.TemporaryFile() as archive:
         config_digest = mirror.docker_archive(ref.digest, platform, archive)
         archive.seek(0)
         try:
-            for _ in client.api.load_image(archive):
-                pass
-        except docker.errors.APIError as exc:
-            raise InputError(f"docker load of mirrored {ref}: {exc.explanation or exc}") from None
+            for message in client.load_image(iter(lambda: archive.read(1 << 20), b"")):
+                if message.get("error"):
+                    raise InputError(f"docker load of mirrored {ref}: {message['error']}")
+        except EngineError as exc:
+            raise InputError(f"docker load of mirrored {ref}: {exc.message}") from None
     try:
-        image_id = client.api.inspect_image(config_digest)["Id"]
-    except docker.errors.ImageNotFound:
+        image_id = client.inspect_image(config_digest)["Id"]
+    except EngineNotFound:
         raise InputError(f"docker load of mirrored {ref} did not give {config_digest}") from None
     if image_id != config_digest:
         raise InputError(f"mirrored {ref} loaded as {image_id}, expected {config_digest}")
@@ -70,12 +71,12 @@ def _load_base(client: Any, mirror: Any, ref: Any, platform: str, say: Progress)
 
 
 def _local_has(client: Any, ref: Any) -> bool:
-    import docker.errors
+    from audit.core.dockerapi import EngineError
 
     try:
-        client.api.inspect_image(f"{ref.name}@{ref.digest}")
+        client.inspect_image(f"{ref.name}@{ref.digest}")
         return True
-    except docker.errors.APIError:
+    except EngineError:
         return False
 
 
@@ -209,9 +210,8 @@ def builder_images(cache_dir: Path) -> list[str]:
 
 def _cleanup(images: list[str], recorded_id: str | None) -> None:
     """Remove what the rebuild added to dockerd, never the recorded image or a tagged one."""
-    import docker.errors
-
     from audit.build import connect_docker
+    from audit.core.dockerapi import EngineError
 
     client = connect_docker()
     try:
@@ -219,9 +219,9 @@ def _cleanup(images: list[str], recorded_id: str | None) -> None:
             if image == recorded_id:
                 continue
             try:
-                if not client.api.inspect_image(image).get("RepoTags"):
-                    client.api.remove_image(image, noprune=False)
-            except docker.errors.APIError:
+                if not client.inspect_image(image).get("RepoTags"):
+                    client.remove_image(image, noprune=False)
+            except EngineError:
                 pass
     finally:
         client.close()

@@ -19,11 +19,11 @@ from audit.build.materialize import conda_platform, materialize, normalize_prefi
 from audit.build.run import (
     BaseImage,
     base_images,
-    docker_endpoint,
     final_base,
     refuse_unpinned,
     user_context_tar,
 )
+from audit.core.dockerapi import endpoint
 from audit.core.errors import FindingsError, InputError
 from audit.inventory import read_inventory
 
@@ -305,9 +305,9 @@ def test_docker_context_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("DOCKER_CONFIG", str(config))
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
-    assert docker_endpoint()[0] == "tcp://127.0.0.1:1"
+    assert endpoint().host == "tcp://127.0.0.1:1"
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
-    assert docker_endpoint()[0] == "tcp://10.0.0.1:2375"
+    assert endpoint().host == "tcp://10.0.0.1:2375"
 
 
 # --------------------------------------------------------------------------- CLI exits
