@@ -386,3 +386,22 @@ def test_stage_is_found_by_the_lock_text_and_any_edit_parses_again(
     said.clear()
     other = materialize(lockfile, "linux-64", "/opt/conda/envs/other", cache, progress=say)
     assert not other.cached and other.tar_sha256 != first.tar_sha256
+
+
+def test_context_without_dockerignore_is_what_docker_py_includes(tmp_path: Path) -> None:
+    """The walk used when there is no .dockerignore gives docker-py's `exclude_paths` set."""
+    from docker.utils.build import exclude_paths
+
+    from audit.build.context import context_paths
+
+    (tmp_path / "src" / "pkg" / "empty").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "mod.py").write_text("x = 1\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".hidden").write_text("h\n")
+    (tmp_path / "link").symlink_to("src")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    expected = set(exclude_paths(str(tmp_path), [], dockerfile="Dockerfile"))
+    assert context_paths(tmp_path, "Dockerfile") == expected
+    assert "src/pkg/empty" in expected and "link" in expected
+    (tmp_path / ".dockerignore").write_text("src/pkg\n")
+    assert "src/pkg/mod.py" not in context_paths(tmp_path, "Dockerfile")

@@ -1,0 +1,40 @@
+"""Each run registers only its own command; the map of commands stays complete."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from audit.cli import COMMANDS, load_commands
+
+
+def test_every_registered_command_is_in_the_map() -> None:
+    app = load_commands([])
+    registered = {
+        c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands
+    }
+    assert registered == set(COMMANDS)
+
+
+def test_a_run_imports_only_its_command_module() -> None:
+    code = (
+        "import sys; from audit.cli import load_commands; load_commands(['pin']);"
+        "print(sorted(m for m in sys.modules if m.startswith('audit.cli.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = ast.literal_eval(out.stdout)
+    assert "audit.cli.pin" in loaded
+    assert not {"audit.cli.build", "audit.cli.lock", "audit.cli.verify"} & set(loaded)
+
+
+def test_help_lists_every_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "audit", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+    for name in COMMANDS:
+        assert f" {name} " in done.stdout
