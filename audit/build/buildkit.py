@@ -42,6 +42,7 @@ UNREACHABLE = (
     "failed to dial",
     "transport is closing",
     "i/o timeout",
+    "unexpected eof",
 )
 
 
@@ -175,7 +176,17 @@ def build_user_image(
 ) -> str:
     """The user's Dockerfile built by `builder` (BuildKit or the classic builder)."""
     if builder.buildkit:
-        return buildkit_build(builder, tar, inner, say, platform=platform, no_cache=no_cache)
+        try:
+            return buildkit_build(builder, tar, inner, say, platform=platform, no_cache=no_cache)
+        except InputError as exc:
+            # a cut connection reads as a failed build ("unexpected EOF", no image id):
+            # when the engine no longer answers, it is the builder's fault (exit 3)
+            if client.answers():
+                raise
+            raise InfrastructureError(
+                f"the builder stopped answering during the build ({exc.message})",
+                hint="check the engine or the buildx builder (`docker buildx ls`)",
+            ) from None
     from audit.build.classic import classic_build
 
     return classic_build(client, tar, say, dockerfile=inner, platform=platform, nocache=no_cache)

@@ -69,6 +69,14 @@ def build(
             "(default: BuildKit when one is found, else classic).",
         ),
     ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Run every Dockerfile step again (the builder's cache and the remembered "
+            "user image unused); artifacts and the stage are still reused, hash-checked.",
+        ),
+    ] = False,
     reproducible_image: Annotated[
         bool,
         typer.Option(
@@ -102,6 +110,7 @@ def build(
         progress=progress,
         reproducible_image=reproducible_image,
         builder=builder,
+        no_cache=no_cache,
     )
     result = run_build(options)
     if wants_json(output_format, as_json):

@@ -208,6 +208,15 @@ class Engine:
             return
         self._open("GET", "/_ping").read()
 
+    def answers(self) -> bool:
+        """Whether the engine still answers a ping (after a builder failed oddly)."""
+        try:
+            self.ping()
+        except Exception:  # OSError, EngineError, the SDK's errors: all mean "no"
+            self.close()
+            return False
+        return True
+
     def version(self) -> dict[str, Any]:
         """The engine's `/version` (asked once per connection)."""
         if self._version is None:

@@ -1,0 +1,101 @@
+"""Builds on an engine reached over the network (DOCKER_HOST=tcp://…), and one that stops.
+
+The engine here is this machine's dockerd behind a TCP listener on 127.0.0.1, so the
+build's every call (our Engine API client, the Docker CLI running BuildKit) crosses a
+network connection the way a build on a team's build host does; cutting the listener is a
+remote builder that stops answering.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from build_helpers import PREFIX, BaseImage, cli
+from support.docker import require_docker
+from support.tcpproxy import EngineProxy
+from test_build_buildkit import require_buildkit
+
+from audit.core.dockerapi import endpoint
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def proxy() -> Iterator[EngineProxy]:
+    require_docker()
+    where = endpoint()
+    if urllib.parse.urlsplit(where.host).scheme != "unix":
+        pytest.skip(f"the engine is not on a local socket ({where.host})")
+    instance = EngineProxy(urllib.parse.urlsplit(where.host).path).start()
+    yield instance
+    instance.stop()
+
+
+def test_build_through_a_remote_engine_gives_the_local_image(
+    project: Path,
+    tag_for: Callable[[str], str],
+    build_cache: Path,
+    base_image: BaseImage,
+    proxy: EngineProxy,
+) -> None:
+    require_buildkit()
+    (project / "Dockerfile").write_text(
+        f"FROM {base_image.pinned}\nCOPY hello.txt /app/\nRUN echo remote > /where\n",
+        encoding="utf-8",
+    )
+    args = ["build", "-t", tag_for("1"), "--prefix", PREFIX, "--cache-dir", str(build_cache)]
+    done = cli(*args, "--no-cache", cwd=project, env={"DOCKER_HOST": proxy.host})
+    assert done.returncode == 0, done.stderr
+    remote = json.loads((project / "build-record.json").read_text())
+    assert proxy.connections >= 2  # our client and the CLI's BuildKit session both came through
+    assert remote["inputs"]["builder"]["kind"] == "buildkit"
+    assert remote["inputs"]["builder"]["driver"] == "docker"
+
+    # the same inputs built on the local socket: the same base and environment layers
+    # (the user's steps are rebuilt: BuildKit 0.8 stamps their files with the build time)
+    done = cli(*args, "--no-cache", "--record", "local.json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    local = json.loads((project / "local.json").read_text())
+    ours, theirs = local["outputs"], remote["outputs"]
+    assert ours["layers"][0] == theirs["layers"][0]
+    assert ours["env_layer_diff_id"] == theirs["env_layer_diff_id"] == theirs["layers"][-1]
+    assert ours["env_tree_digest"] == theirs["env_tree_digest"]
+
+
+def test_an_engine_that_is_not_there_is_exit_3(project: Path, proxy: EngineProxy) -> None:
+    proxy.stop()
+    done = cli("build", "--prefix", PREFIX, cwd=project, env={"DOCKER_HOST": proxy.host})
+    assert done.returncode == 3, done.stderr
+    assert f"not reachable at {proxy.host}" in done.stderr
+    assert not (project / "build-record.json").exists()
+
+
+def test_an_engine_that_stops_answering_mid_build_is_exit_3(
+    project: Path,
+    tag_for: Callable[[str], str],
+    build_cache: Path,
+    base_image: BaseImage,
+    proxy: EngineProxy,
+) -> None:
+    require_buildkit()
+    client = require_docker()
+    (project / "Dockerfile").write_text(
+        f"FROM {base_image.pinned}\nRUN sleep 6 && echo done\n", encoding="utf-8"
+    )
+    tag = tag_for("1")
+    cut = threading.Timer(3.0, proxy.stop)
+    cut.start()
+    try:
+        done = cli("build", "-t", tag, "--prefix", PREFIX, "--cache-dir", str(build_cache),
+                   "--no-cache", cwd=project, env={"DOCKER_HOST": proxy.host})  # fmt: skip
+    finally:
+        cut.cancel()
+    assert done.returncode == 3, done.stderr
+    assert "stopped answering" in done.stderr or "did not answer" in done.stderr
+    assert not client.images.list(name=tag)
+    assert not (project / "build-record.json").exists()

@@ -1,0 +1,74 @@
+"""A TCP listener on 127.0.0.1 that forwards to the local engine's unix socket.
+
+It makes the engine a remote one for the code under test: `DOCKER_HOST=tcp://…` goes
+through a network connection, as a build on another machine would, and `stop()` cuts
+every connection at once, as a remote builder that stops answering does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+
+
+class EngineProxy:
+    """Forward tcp://127.0.0.1:<port> to `socket_path` until `stop()`."""
+
+    def __init__(self, socket_path: str = "/var/run/docker.sock") -> None:
+        self.socket_path = socket_path
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def host(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def start(self) -> EngineProxy:
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                upstream.connect(self.socket_path)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self.connections += 1
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening and cut every open connection."""
+        with contextlib.suppress(OSError):  # wakes the blocked accept(); close alone won't
+            self.listener.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        self._thread.join(5)
+        with self._lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    sock.close()
+            self._open.clear()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(1 << 16):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
