@@ -13,7 +13,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +126,8 @@ def fetch_all(
         results[artifact.sha256.lower()] = path
         if on_done is not None:
             on_done(artifact, cached)
+
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(artifacts) or 1))) as pool:
         for future in [pool.submit(work, i, a) for i, a in enumerate(artifacts)]:

@@ -251,8 +251,9 @@ def _images(
     labels = _labels(inputs, staged, staged.platform)
     return (
         *_final_image(
-            client, parent, None if env_tag else staged, labels, epoch, inherited, options, say
-        ),
+            client, parent, None if env_tag else staged, labels, epoch, inherited,
+            {str(k): str(v) for k, v in sorted(inputs.meta.variables.items())}, options, say,
+        ),  # fmt: skip
         parent,
     )
 
@@ -340,6 +341,7 @@ def _final_image(
     labels: dict[str, str],
     epoch: int,
     inherited: int | None,
+    variables: dict[str, str],
     options: BuildOptions,
     say: Progress,
 ) -> tuple[str, Any]:
@@ -352,9 +354,7 @@ def _final_image(
     from audit.build.envlayer import append_environment
     from audit.build.usermemo import remember, remembered
     from audit.core.fs import default_cache_dir
-    from audit.lockfile.condalock import lock_variables
 
-    variables = lock_variables(options.lockfile)
     body = json.dumps(
         [parent, staged.tar_sha256 if staged else None, labels, epoch, inherited, variables],
         sort_keys=True,

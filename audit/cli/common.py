@@ -96,7 +96,18 @@ def stderr_console() -> Any:
 
 
 def progress_printer() -> Callable[[str, str], None]:
-    """`progress(phase, message)` printing `     phase message` lines on stderr."""
+    """`progress(phase, message)` printing `     phase message` lines on stderr.
+
+    Off a terminal the lines are plain text (what rich would print there too), written
+    directly: a piped or CI run does not pay rich's import for a bold phase name.
+    """
+    if not sys.stderr.isatty():
+
+        def plain(phase: str, message: str) -> None:
+            sys.stderr.write(f"{phase:>10} {message}\n")
+            sys.stderr.flush()
+
+        return plain
     from rich.text import Text
 
     console = stderr_console()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +108,8 @@ def static_dependencies(remote: str, commit: str) -> list[str] | None:
 
     None when the commit cannot be fetched or declares its dependencies dynamically.
     """
+    import tomllib
+
     with tempfile.TemporaryDirectory(prefix="repro-audit-vcs-") as tmp:
         repo = Path(tmp) / "repo.git"
         if fetch_commit(remote, commit, repo) is not None:
