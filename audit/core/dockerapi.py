@@ -134,10 +134,10 @@ def unreachable(host: str, exc: BaseException | None = None) -> InfrastructureEr
 class Engine:
     """A connection to the Docker engine: the common calls direct, the rest via the SDK."""
 
-    def __init__(self, where: Endpoint, timeout: float = TIMEOUT) -> None:
+    def __init__(self, where: Endpoint, timeout: float = TIMEOUT, sdk: Any = None) -> None:
         self.endpoint = where
         self.timeout = timeout
-        self._sdk: Any = None
+        self._sdk: Any = sdk  # a docker-py client already made for this engine, if any
         self._version: dict[str, Any] | None = None
         self._connection: http.client.HTTPConnection | None = None
 
