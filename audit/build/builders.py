@@ -38,26 +38,33 @@ class Builder:
     name: str | None = None
     driver: str | None = None
     client_version: str | None = None
+    #: the engine's address when it is not this machine's default socket (credentials
+    #: stripped): a build on a remote engine says where it ran
+    endpoint: str | None = None
 
     @property
     def buildkit(self) -> bool:
         return self.kind != "classic"
 
     def to_json(self) -> dict[str, Any]:
-        """What the record says: kind, builder name and driver, client version."""
-        return {
+        """What the record says: kind, builder name and driver, client version, engine."""
+        out = {
             "kind": self.kind,
             "name": self.name,
             "driver": self.driver,
             "client_version": self.client_version,
         }
+        if self.endpoint:
+            out["endpoint"] = self.endpoint
+        return out
 
     def describe(self) -> str:
+        where = f" on {self.endpoint}" if self.endpoint else ""
         if self.kind == "buildx":
-            return f"buildx builder {self.name} ({self.driver} driver)"
+            return f"buildx builder {self.name} ({self.driver} driver){where}"
         if self.kind == "buildkit":
-            return f"BuildKit built into docker {self.client_version}"
-        return "classic builder"
+            return f"BuildKit built into docker {self.client_version}{where}"
+        return f"classic builder{where}"
 
 
 @dataclass
@@ -257,5 +264,6 @@ def resolve_buildx(builder: Builder) -> Builder:
         if key.strip() == "Name" and not name:
             name = value.strip()
     return Builder(
-        "buildx", builder.client, name or "default", _driver(inspect.stdout), builder.client_version
-    )
+        "buildx", builder.client, name or "default", _driver(inspect.stdout),
+        builder.client_version, builder.endpoint,
+    )  # fmt: skip

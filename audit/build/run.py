@@ -114,7 +114,7 @@ def run_build(options: BuildOptions) -> BuildResult:
         say("builder", warning)
     client = connect_docker()
     try:
-        builder = resolve_buildx(builder)
+        builder = resolve_buildx(on_engine(builder, client.endpoint.host))
         say("builder", builder.describe())
         built = _build(options, inputs, builder, client, epoch, say)
         _inventory_and_push(options, built, client, say)
@@ -134,6 +134,16 @@ def run_build(options: BuildOptions) -> BuildResult:
         repo_digest=built.repo_digest,
         messages=built.messages,
     )
+
+
+def on_engine(builder: Builder, host: str) -> Builder:
+    """`builder` with the engine's address when it is not the default local socket."""
+    from dataclasses import replace
+
+    from audit.core.dockerapi import DEFAULT_HOST
+    from audit.core.redact import redact_url
+
+    return builder if host == DEFAULT_HOST else replace(builder, endpoint=redact_url(host))
 
 
 def _build(

@@ -55,12 +55,14 @@ def test_build_through_a_remote_engine_gives_the_local_image(
     assert proxy.connections >= 2  # our client and the CLI's BuildKit session both came through
     assert remote["inputs"]["builder"]["kind"] == "buildkit"
     assert remote["inputs"]["builder"]["driver"] == "docker"
+    assert remote["inputs"]["builder"]["endpoint"] == proxy.host
 
     # the same inputs built on the local socket: the same base and environment layers
     # (the user's steps are rebuilt: BuildKit 0.8 stamps their files with the build time)
     done = cli(*args, "--no-cache", "--record", "local.json", cwd=project)
     assert done.returncode == 0, done.stderr
     local = json.loads((project / "local.json").read_text())
+    assert "endpoint" not in local["inputs"]["builder"]  # the default socket: not said
     ours, theirs = local["outputs"], remote["outputs"]
     assert ours["layers"][0] == theirs["layers"][0]
     assert ours["env_layer_diff_id"] == theirs["env_layer_diff_id"] == theirs["layers"][-1]
