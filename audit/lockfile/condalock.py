@@ -607,7 +607,7 @@ def read_entries(path: Path) -> list[LockedEntry]:
             url=e.url,
             sha256=e.hashes.get("sha256", ""),
         )
-        for e in scan_lock(text).entries
+        for e in scan_lock(text, depends=False).entries
     }
     return sorted(entries)
 

@@ -108,12 +108,16 @@ def _package_region(text: str) -> tuple[int, int, int, int]:
     return body, end, text.count("\n", 0, body) + 1, indent
 
 
-def scan_lock(text: str) -> ScannedLock:
-    """Entries, the non-package text and key positions of a conda-lock.yml."""
+def scan_lock(text: str, *, depends: bool = True) -> ScannedLock:
+    """Entries, the non-package text and key positions of a conda-lock.yml.
+
+    `depends=False` leaves every entry's `depends` empty: most readers (`check`, verify's
+    hand-edit scan) never look at them, and they are half of a lock's lines.
+    """
     body, end, first_line, indent = _package_region(text)
     region_lines = text.count("\n", body, end)
     head = text[:body] + "\n" * region_lines + text[end:]
-    entries = _scan_entries(text, body, end, first_line, indent) if body < end else []
+    entries = _scan_entries(text, body, end, first_line, indent, depends) if body < end else []
     before = text[:body].splitlines()
     after = text[end:].splitlines()
     tail = len(before) + region_lines + 1
@@ -125,7 +129,9 @@ def scan_lock(text: str) -> ScannedLock:
     )
 
 
-def _scan_entries(text: str, body: int, end: int, line: int, indent: int) -> list[ScannedEntry]:
+def _scan_entries(
+    text: str, body: int, end: int, line: int, indent: int, depends: bool
+) -> list[ScannedEntry]:
     """Every entry between `body` and `end`, with its 1-based line number.
 
     The list is split at its item marker (`\\n- `, or `\\n  - ` for conda-lock's indented
@@ -141,12 +147,12 @@ def _scan_entries(text: str, body: int, end: int, line: int, indent: int) -> lis
         entry = ScannedEntry(line)
         lines = chunk.split("\n")
         line += len(lines) - 1
-        _fill(entry, lines, pad)
+        _fill(entry, lines, pad, depends)
         entries.append(entry)
     return entries
 
 
-def _fill(entry: ScannedEntry, lines: list[str], pad: str) -> None:
+def _fill(entry: ScannedEntry, lines: list[str], pad: str, depends: bool = True) -> None:
     """Assign one entry's `key: value` lines (the first line is the one after `- `).
 
     The hot loop of reading a big lock: ~15 lines per entry, so it stays inline.
@@ -182,6 +188,8 @@ def _fill(entry: ScannedEntry, lines: list[str], pad: str) -> None:
         value = value.strip()
         target = None
         if key == "dependencies":
+            if not depends:
+                continue  # its nested lines are skipped: `target` stays None
             if value[:1] == "{":
                 entry.depends.update(_flow_mapping(value))
             else:

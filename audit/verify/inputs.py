@@ -163,7 +163,7 @@ def hand_edits(lockfile: Path, platform: str) -> list[Problem]:
     except (OSError, UnicodeDecodeError):
         return []  # the readers above already said why
     out: list[Problem] = []
-    for entry, why in edited_entries(scan_lock(text).entries, platform):
+    for entry, why in edited_entries(scan_lock(text, depends=False).entries, platform):
         out.append(
             Problem(
                 "lockfile",
