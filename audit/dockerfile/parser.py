@@ -100,6 +100,8 @@ class Stage:
     index: int
     name: str | None
     line: int
+    #: the earlier stage its FROM names (`FROM builder`), None for an image or scratch
+    base_stage: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,18 @@ class ParsedDockerfile:
             if stage.name == name.lower():
                 found = stage
         return found
+
+    def final_base(self) -> ImageSite | None:
+        """The image the last stage starts from, through `FROM <earlier stage>`; None for
+        scratch, an image that needs a build ARG, or no stage."""
+        index = len(self.stages) - 1
+        while index >= 0:
+            site = next((s for s in self.sites if s.kind == "from" and s.stage == index), None)
+            if site is not None:
+                return site
+            base = self.stages[index].base_stage
+            index = base if base is not None and base < index else -1
+        return None
 
     def built_stages(self, target: int | None = None) -> set[int]:
         """Indices of the stages a build of `target` (default: the last stage) runs."""
@@ -683,6 +697,7 @@ def _parse_from(
     named = parsed.stage_named(expanded, before=index)
     if named is not None:
         parsed.parents.setdefault(index, set()).add(named.index)
+        parsed.stages[index].base_stage = named.index
         return None, [], []
     if expanded.lower() == ENV_IMAGE:
         parsed.env_uses.append(EnvUse(parsed.path, line, "from", index))
