@@ -51,6 +51,7 @@ SECTION_TITLES = {
     "upstream": "Upstream (re-lock today)",
     "images": "Base images",
     "image_vs_lock": "Image vs lock",
+    "image_vs_record": "OS packages vs build record",
 }
 SECTION_ORDER = tuple(SECTION_TITLES)
 #: Package managers a conda lock speaks for; deb/apk come with the base image.
@@ -178,6 +179,8 @@ class DriftOptions:
     retries: int = 2
     #: `--as-of`: the upstream section solves as the channels stood then (an AsOf)
     as_of: Any = None
+    #: `--record` with `--image`: the recorded build today's image is compared with
+    record: str | None = None
 
 
 def _under(base: Path, path: Path) -> Path:
@@ -229,6 +232,8 @@ def run_drift(options: DriftOptions) -> DriftReport:
         sections.append(image_vs_lock_section(options, lock_inventories, lock_error, lock_path))
     else:
         sections.append(Section("image_vs_lock", status="skipped"))
+    if options.record and options.image:
+        sections.append(image_vs_record_section(options))
     platforms = history.platforms if history else tuple(i.platform for i in lock_inventories)
     chart = "linux-64" if "linux-64" in platforms else (platforms[0] if platforms else "")
     return DriftReport(
@@ -580,3 +585,64 @@ def _count_by_origin(packages: list, provenance: Any) -> dict[str, int]:
 
 def _only(inventory: Inventory) -> tuple:
     return tuple(p for p in inventory.packages if p.manager in LOCK_MANAGERS)
+
+
+# --------------------------------------------------------------------------- image vs record
+
+
+def image_vs_record_section(options: DriftOptions) -> Section:
+    """The deb/apk packages of today's image against the recorded build's, each change
+    blamed on the base image moving or on the Dockerfile step that made it."""
+    from audit.diff.attribution import ATTRIBUTED, CAUSE_BASE, CAUSE_STEP
+    from audit.diff.classify import diff_many
+    from audit.diff.sides import attribute_sources
+    from audit.inventory import normalize_platform, open_source
+
+    assert options.record is not None and options.image is not None
+    recorded = open_source(options.record, options.platform).read()
+    try:
+        current = open_source(options.image, options.platform).read()
+    except InfrastructureError as exc:
+        return Section("image_vs_record", "unavailable", exc.one_line())
+    if not recorded or not current:
+        raise InputError(
+            "holds no inventory", where=options.record if not recorded else options.image
+        )
+    wanted = normalize_platform(options.platform)
+    old = next((i for i in recorded if i.platform == wanted), recorded[0])
+    new = next((i for i in current if i.platform == wanted), current[0])
+    only = [
+        Inventory(
+            i.source, i.platform, tuple(p for p in i.packages if p.manager in ATTRIBUTED), i.image
+        )
+        for i in (old, new)
+    ]
+    dockerfile = Path(options.path) / "Dockerfile"
+    drift = diff_many(only[:1], only[1:], old.platform or new.platform or None)
+    drift = attribute_sources(
+        drift,
+        (options.record, [old], None),
+        (options.image, [new], dockerfile if dockerfile.is_file() else None),
+        root=Path(options.path),
+    )
+    section = Section("image_vs_record")
+    for change in drift.changes:
+        finding = _change_finding("image_vs_record", change, CAUSE_OUTSIDE)
+        attribution = change.attribution
+        origin, cause, detail = "", "unknown layer", finding.detail
+        if attribution is not None and attribution.cause == CAUSE_BASE:
+            cause = attribution.text  # base image moved (old → new)
+        elif attribution is not None and attribution.cause == CAUSE_STEP:
+            origin, cause = attribution.text, CAUSE_OUTSIDE
+        elif attribution is not None:
+            detail = "; ".join(p for p in (attribution.text, detail) if p)
+        section.findings.append(
+            Finding(**{**finding.to_json(), "cause": cause, "origin": origin, "detail": detail})
+        )
+    section.data = {
+        "record": _display(Path(options.path), Path(options.record)),
+        "image": new.source,
+        "platform": new.platform or old.platform,
+        "system_packages": {"record": len(only[0].packages), "image": len(only[1].packages)},
+    }
+    return section
