@@ -1,14 +1,16 @@
 """`drift`: the periodic report combining lock history, upstream, base images and image.
 
-Four sections, each computed independently so one unreachable channel or registry marks
-only its own section unavailable. Every finding carries a likely root cause:
+Four sections (five when a build record and today's image are both given: their OS
+packages), each computed independently so one unreachable channel or registry marks only
+its own section unavailable. Every finding carries a likely root cause:
 
 - spec edit: the lock changed in a revision where environment.yml changed too (or
   environment.yml today no longer matches the lock's content hash);
 - new upstream release: the lock changed (or would change today) with the spec as it was;
 - lock-format/tool change: the lock's bytes changed but only URLs or metadata did, or
   the lock became unreadable;
-- base image moved: a pinned tag now points at another digest;
+- base image moved: a pinned tag now points at another digest (or an OS package came
+  with another base image);
 - installed outside the lock: the image holds packages (or versions) the lock does not.
 """
 
