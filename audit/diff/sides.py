@@ -141,23 +141,13 @@ def _dockerfile_base(text: str, name: str) -> tuple[str, str]:
 
 def engine_layers(name: str, digest: str) -> tuple[str, ...] | None:
     """The diff_ids of `name@digest` in the local engine; None when it is not there."""
+    from audit.inventory.engine import inspect_local
     from audit.registry.reference import ReferenceError, parse_reference
 
     try:
         reference = f"{parse_reference(name).name}@{digest}"
     except ReferenceError:
         return None
-    try:
-        import docker
-        import docker.errors
-    except ImportError:  # pragma: no cover - docker-py is a dependency
-        return None
-    try:
-        client = docker.from_env(timeout=10)
-        try:
-            layers = (client.api.inspect_image(reference).get("RootFS") or {}).get("Layers")
-        finally:
-            client.close()
-    except Exception:  # no engine, no such image, or a refused name: not known here
-        return None
+    found = inspect_local(reference)
+    layers = ((found or {}).get("RootFS") or {}).get("Layers")
     return tuple(str(x) for x in layers) if isinstance(layers, list) else None

@@ -498,20 +498,16 @@ def image_vs_lock_section(
     its differences are blamed on that ("image built from another lock"), not on packages
     installed outside the lock.
     """
-    from audit.inventory import normalize_platform, open_source
+    from audit.inventory import normalize_platform
 
     assert options.image is not None
     if not locked:
         return Section("image_vs_lock", "unavailable", lock_error or "the lock holds nothing")
     try:
-        image_inventories = open_source(options.image, options.platform).read()
+        image = _one_image(options.image, options.platform)
     except InfrastructureError as exc:
         return Section("image_vs_lock", "unavailable", exc.one_line())
-    if not image_inventories:
-        raise InputError("holds no inventory", where=options.image)
     wanted = normalize_platform(options.platform)
-    image = next((i for i in image_inventories if wanted and i.platform == wanted), None)
-    image = image or image_inventories[0]
     platform = wanted or image.platform
     lock = next((i for i in locked if i.platform == platform), None)
     if lock is None:
@@ -565,6 +561,17 @@ def image_vs_lock_section(
     return section
 
 
+def _one_image(spec: str, platform: str | None) -> Inventory:
+    """The inventory of an image (or build record) for `platform`, else its first one."""
+    from audit.inventory import normalize_platform, open_source
+
+    inventories = open_source(spec, platform).read()
+    if not inventories:
+        raise InputError("holds no inventory", where=spec)
+    wanted = normalize_platform(platform)
+    return next((i for i in inventories if wanted and i.platform == wanted), inventories[0])
+
+
 def _lock_provenance(image: str, lock_path: Path | None) -> tuple[str | None, str | None]:
     """(sha256 of the lock the image was built from, sha256 of today's lockfile)."""
     from audit.core.fs import sha256_file
@@ -598,21 +605,13 @@ def image_vs_record_section(options: DriftOptions) -> Section:
     from audit.diff.attribution import ATTRIBUTED, CAUSE_BASE, CAUSE_STEP
     from audit.diff.classify import diff_many
     from audit.diff.sides import attribute_sources
-    from audit.inventory import normalize_platform, open_source
 
     assert options.record is not None and options.image is not None
-    recorded = open_source(options.record, options.platform).read()
+    old = _one_image(options.record, options.platform)
     try:
-        current = open_source(options.image, options.platform).read()
+        new = _one_image(options.image, options.platform)
     except InfrastructureError as exc:
         return Section("image_vs_record", "unavailable", exc.one_line())
-    if not recorded or not current:
-        raise InputError(
-            "holds no inventory", where=options.record if not recorded else options.image
-        )
-    wanted = normalize_platform(options.platform)
-    old = next((i for i in recorded if i.platform == wanted), recorded[0])
-    new = next((i for i in current if i.platform == wanted), current[0])
     only = [
         Inventory(
             i.source, i.platform, tuple(p for p in i.packages if p.manager in ATTRIBUTED), i.image

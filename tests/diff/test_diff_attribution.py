@@ -78,20 +78,22 @@ def _causes(old: Inventory, new: Inventory, a: ImageSide, b: ImageSide) -> dict[
     return out
 
 
-OLD_LAYERS = [(_diff_id("base a"), BASE_STEP), (_diff_id("curl a"), CURL_A)]
-NEW_LAYERS = [(_diff_id("base b"), BASE_STEP), (_diff_id("curl b"), CURL_B)]
-OLD = _image(
-    OLD_LAYERS,
-    [("deb", "tzdata", "2024a-0", 0), ("deb", "libc6", "2.36-9", 0),
-     ("deb", "curl", "7.88.1-10", 1), ("conda", "python", "3.11.9", 1)],
-    name="old",
-)  # fmt: skip
-NEW = _image(
-    NEW_LAYERS,
-    [("deb", "tzdata", "2024b-0", 0), ("deb", "libc6", "2.36-9", 0),
-     ("deb", "curl", "8.5.0-1", 1), ("conda", "python", "3.11.10", 1)],
-    name="new",
-)  # fmt: skip
+def _layers(name: str, step: str) -> list[tuple[str, str]]:
+    return [(_diff_id(f"base {name}"), BASE_STEP), (_diff_id(f"curl {name}"), step)]
+
+
+def _sample(name: str, layers: list[tuple[str, str]], versions: Sequence[str]) -> Inventory:
+    """tzdata and libc6 in the base layer, curl and python in the step layer."""
+    names = ("tzdata", "libc6", "curl", "python")
+    managers = ("deb", "deb", "deb", "conda")
+    where = (0, 0, 1, 1)
+    return _image(layers, list(zip(managers, names, versions, where, strict=True)), name=name)
+
+
+OLD_LAYERS = _layers("a", CURL_A)
+NEW_LAYERS = _layers("b", CURL_B)
+OLD = _sample("old", OLD_LAYERS, ("2024a-0", "2.36-9", "7.88.1-10", "3.11.9"))
+NEW = _sample("new", NEW_LAYERS, ("2024b-0", "2.36-9", "8.5.0-1", "3.11.10"))
 OLD_DOCKERFILE = f"FROM reg.example/base@{BASE_A}\nENV A=1\nRUN apt-get install -y curl=7.88.1-10\n"
 NEW_DOCKERFILE = f"FROM reg.example/base@{BASE_B}\nENV A=1\nRUN apt-get install -y curl=8.5.0-1\n"
 

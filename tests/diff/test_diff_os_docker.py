@@ -12,11 +12,10 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.build import busybox_path, import_busybox, push_tag
+from support.build import BaseImage, busybox_path, import_busybox, push_tag
 from support.cli import repro_audit
 from support.docker import require_docker, require_tool, unavailable
 from support.registry import LocalRegistry
@@ -38,19 +37,8 @@ def _step(name: str, version: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Base:
-    repository: str
-    tag: str
-    digest: str
-
-    @property
-    def pinned(self) -> str:
-        return f"{self.repository}:{self.tag}@{self.digest}"
-
-
 @pytest.fixture(scope="module")
-def bases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Base, Base]]:
+def bases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BaseImage, BaseImage]]:
     client = require_docker()
     busybox = busybox_path()
     require_tool("busybox (busybox-static)", busybox is not None)
@@ -63,12 +51,13 @@ def bases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Base, Base
         for tag, tzdata in (("a", "2024a-0"), ("b", "2024b-0")):
             status = _status(("libc6", "2.36-9+deb12u4"), ("tzdata", tzdata))
             import_busybox(client, repository, tag, busybox, {"var/lib/dpkg/status": status})
-            made.append(Base(repository, tag, push_tag(client, repository, tag)))
+            digest = push_tag(client, repository, tag)
+            made.append(BaseImage(registry.host, "osdiff-base", tag, digest))
         yield made[0], made[1]
     finally:
         for base in made:
             with contextlib.suppress(Exception):
-                client.api.remove_image(f"{base.repository}:{base.tag}", force=True)
+                client.api.remove_image(base.tagged, force=True)
         registry.stop()
         client.close()
 
@@ -107,7 +96,7 @@ def _build(kind: str, context: Path, tag: str) -> None:
 
 @pytest.mark.parametrize("kind", ["classic", "buildkit"])
 def test_diff_names_the_base_move_and_the_dockerfile_line(
-    kind: str, bases: tuple[Base, Base], tmp_path: Path
+    kind: str, bases: tuple[BaseImage, BaseImage], tmp_path: Path
 ) -> None:
     client = require_docker()
     base_a, base_b = bases
@@ -124,13 +113,14 @@ def test_diff_names_the_base_move_and_the_dockerfile_line(
         _build(kind, context, tag)
         tags.append(tag)
         contexts.append(context)
+    images = (f"docker-daemon:{tags[0]}", f"docker-daemon:{tags[1]}")
+    args = (
+        "diff", *images,
+        "--old-dockerfile", str(contexts[0] / "Dockerfile"),
+        "--dockerfile", str(contexts[1] / "Dockerfile"),
+    )  # fmt: skip
     try:
-        done = repro_audit(
-            "diff", f"docker-daemon:{tags[0]}", f"docker-daemon:{tags[1]}",
-            "--old-dockerfile", str(contexts[0] / "Dockerfile"),
-            "--dockerfile", str(contexts[1] / "Dockerfile"),
-            "--format", "json",
-        )  # fmt: skip
+        done = repro_audit(*args, "--format", "json")
         assert done.returncode == 1, done.stderr
         changes = {
             (c["manager"], c["name"]): c for c in json.loads(done.stdout)["platforms"][0]["changes"]
@@ -155,13 +145,24 @@ def test_diff_names_the_base_move_and_the_dockerfile_line(
         assert tzdata["attribution"]["layer"] == base_layers[-1]
         assert curl["attribution"]["layer"] == image_layers[-1]
 
-        table = repro_audit(
-            "diff", f"docker-daemon:{tags[0]}", f"docker-daemon:{tags[1]}",
-            "--old-dockerfile", str(contexts[0] / "Dockerfile"),
-            "--dockerfile", str(contexts[1] / "Dockerfile"),
-        )  # fmt: skip
+        table = repro_audit(*args)
         assert f"base image moved ({short})" in table.stdout
         assert "Dockerfile:3 (RUN printf" in table.stdout
+
+        # Dockerfiles that only name the bases: the engine's base layers still place the
+        # base exactly, and the step layer, which no instruction explains, is unknown
+        for index, base in enumerate(bases):
+            (tmp_path / f"from-{index}").write_text(f"FROM {base.pinned}\n", encoding="utf-8")
+        only = repro_audit(
+            "diff", *images, "--old-dockerfile", str(tmp_path / "from-0"),
+            "--dockerfile", str(tmp_path / "from-1"), "--format", "json",
+        )  # fmt: skip
+        found = {
+            c["name"]: c["attribution"] for c in json.loads(only.stdout)["platforms"][0]["changes"]
+        }
+        assert found["tzdata"]["text"] == f"base image moved ({short})"
+        assert found["curl"]["cause"] == "unknown-layer"
+        assert "printf" in found["curl"]["text"]
     finally:
         for tag in tags:
             with contextlib.suppress(Exception):

@@ -11,10 +11,31 @@ import io
 import shutil
 import tarfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+
+
+@dataclass
+class BaseImage:
+    """A base image a test pushed to a local registry: `pinned` is how a FROM names it."""
+
+    host: str
+    repository: str
+    tag: str
+    digest: str
+
+    @property
+    def tagged(self) -> str:
+        return f"{self.host}/{self.repository}:{self.tag}"
+
+    @property
+    def pinned(self) -> str:
+        return f"{self.tagged}@{self.digest}"
+
+
 APPLETS = ("sh", "cat", "ls", "env", "echo", "test", "true")
 
 
