@@ -68,6 +68,11 @@ def diff(
 
     check_format(output_format, DIFF_FORMATS)
     kinds = parse_fail_on(fail_on)
+    for given in (dockerfile, old_dockerfile):
+        if given is not None and not given.is_file():
+            from audit.core.errors import InputError
+
+            raise InputError("no such Dockerfile", where=str(given))
     wanted = normalize_platform(platform)
     before, after = open_source(old, platform).read(), open_source(new, platform).read()
     result = diff_many(before, after, wanted)

@@ -303,6 +303,16 @@ def test_diff_of_two_saved_images(archives: tuple[Path, Path, Path]) -> None:
     assert "apt-get install -y curl=8.5.0-1 jq=1.6-2.1)" in table.stdout
 
 
+def test_a_missing_dockerfile_is_bad_input(archives: tuple[Path, Path, Path]) -> None:
+    old, new, dockerfile = archives
+    missing = dockerfile.parent / "nope.Dockerfile"
+    done = repro_audit(
+        "diff", f"docker-archive:{old}", f"docker-archive:{new}", "--old-dockerfile", str(missing)
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"error: {missing}: no such Dockerfile\n"
+
+
 def test_image_side_reads_a_build_record(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text(NEW_DOCKERFILE)
     env = _diff_id("env")
