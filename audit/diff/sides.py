@@ -9,8 +9,6 @@ base is not under the image is not believed).
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,9 +50,9 @@ def image_side(
 ) -> ImageSide:
     """The layers, base and Dockerfile of the image `spec` (a build record's included)."""
     from audit.core.errors import InputError
-    from audit.dockerfile.provenance import load_provenance
+    from audit.dockerfile.provenance import build_record, load_provenance
 
-    record = _record(spec)
+    record = build_record(spec)
     meta = inventory.image or _meta_from_record(record, inventory)
     is_image = meta is not None or any(p.layer for p in inventory.packages)
     text, name, env_layer = None, "Dockerfile", ""
@@ -94,17 +92,6 @@ def image_side(
         env_layer=env_layer,
         is_image=is_image,
     )
-
-
-def _record(spec: str) -> dict[str, Any] | None:
-    path = Path(spec)
-    if path.suffix != ".json" or not path.is_file():
-        return None
-    with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and data.get("kind") == "repro-audit/build-record":
-            return data
-    return None
 
 
 def _meta_from_record(record: dict[str, Any] | None, inventory: Inventory) -> ImageMeta | None:
