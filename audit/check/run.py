@@ -236,6 +236,15 @@ RULES: dict[str, Rule] = {
             "error",
             "a locked record's name/version/build disagree with its URL's file name",
         ),
+        Rule(
+            "RA036",
+            "base-needs-build-arg",
+            "warning",
+            "an image (FROM, COPY --from) named by a build ARG without a default",
+            "give the ARG a default before the first FROM (`ARG NAME=<tag>`) and run "
+            "`repro-audit pin`, so the digest is written in the Dockerfile and image-lock.json",
+            ("reproducibility", "dockerfile", "image"),
+        ),
         *STEP_RULES,
     )
 }

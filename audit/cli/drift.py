@@ -41,7 +41,12 @@ def drift(
         typer.Option("--image", help="Image to check: docker-daemon:, docker-archive:, docker://."),
     ] = None,
     record: Annotated[
-        Path | None, typer.Option("--record", help="Build record to check against the lock.")
+        Path | None,
+        typer.Option(
+            "--record",
+            help="Build record to check against the lock; with --image, also the recorded "
+            "OS packages against that image's.",
+        ),
     ] = None,
     platform: Annotated[
         str | None, typer.Option("-p", "--platform", help="Platform of the image and chart.")
@@ -100,8 +105,6 @@ def drift(
     if timeline:
         window = (start, end, max_solves)
         _timeline(path, file, timeline, platform, window, undated, output_format, cache_dir)
-    if image and record:
-        raise InputError("--image and --record cannot be combined")
     if since is not None and limit != 20:
         raise InputError("-n and --since cannot be combined")
     reports = [(p, report_format(p)) for p in report or []]
@@ -112,6 +115,7 @@ def drift(
         limit=limit,
         since=since,
         image=image or (str(record) if record else None),
+        record=str(record) if record and image else None,
         platform=platform,
         history=not no_history,
         upstream=not no_upstream,

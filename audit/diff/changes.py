@@ -49,6 +49,16 @@ def describe(change: Change, limit: int = 4) -> str:
     return "; ".join(parts)
 
 
+def cause(change: Change) -> str:
+    """Why an OS package differs between two images (`base image moved (…)`, a step); ""."""
+    return change.attribution.text if change.attribution is not None else ""
+
+
+def has_causes(changes: Iterable[Change]) -> bool:
+    """Whether a table of these changes needs a cause column."""
+    return any(c.attribution is not None for c in changes)
+
+
 def by_manager(changes: Iterable[Change]) -> list[tuple[str, list[Change]]]:
     """Changes grouped by manager (input sorted by platform, manager, name)."""
     ordered = sorted(changes, key=lambda c: (c.manager, c.name, KINDS.index(c.kind)))

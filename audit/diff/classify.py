@@ -46,6 +46,8 @@ class Change:
     new: Package | None
     platform: str = ""
     details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: between two images, for deb/apk: why it differs (audit.diff.attribution.Attribution)
+    attribution: Any = field(default=None, compare=False, hash=False)
 
     @property
     def old_version(self) -> str:
@@ -59,7 +61,7 @@ class Change:
         return (self.platform, self.manager, self.name, KIND_ORDER.get(self.kind, 99))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "kind": self.kind,
             "platform": self.platform,
             "manager": self.manager,
@@ -68,6 +70,9 @@ class Change:
             "new": self.new.to_json() if self.new else None,
             "details": self.details,
         }
+        if self.attribution is not None:
+            data["attribution"] = self.attribution.to_json()
+        return data
 
 
 def _label(package: Package | None) -> str:

@@ -100,6 +100,8 @@ class Stage:
     index: int
     name: str | None
     line: int
+    #: the earlier stage its FROM names (`FROM builder`), None for an image or scratch
+    base_stage: int | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,34 @@ class EnvUse:
         return f"{self.path}:{self.line}"
 
 
+class UndefinedArgError(InputError):
+    """An image reference uses an ARG that has no value (no default, no --build-arg)."""
+
+    def __init__(self, name: str, where: str) -> None:
+        message = f"undefined ARG {name!r} (declare it with a default before FROM)"
+        super().__init__(message, where=where)
+        self.name = name
+
+
+@dataclass(frozen=True)
+class UnresolvedImage:
+    """A FROM / COPY --from whose image needs a build ARG without a default (lenient parse).
+
+    Docker builds it with `--build-arg NAME=…`; a reader of the file alone cannot know the
+    image, so `check` reports it instead of stopping, and `pin` refuses it.
+    """
+
+    path: str
+    line: int
+    kind: str  # "from" | "copy"
+    written: str  # the reference as written, e.g. `mikefarah/yq:${YQ}`
+    arg: str  # the ARG without a value
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
 @dataclass
 class ParsedDockerfile:
     path: str
@@ -125,6 +155,8 @@ class ParsedDockerfile:
     stages: list[Stage] = field(default_factory=list)
     sites: list[ImageSite] = field(default_factory=list)
     env_uses: list[EnvUse] = field(default_factory=list)
+    #: lenient parses only: images that depend on a build ARG without a default
+    unresolved: list[UnresolvedImage] = field(default_factory=list)
     #: stage index → indices of the stages it reads (its FROM, its COPY --from)
     parents: dict[int, set[int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -136,6 +168,18 @@ class ParsedDockerfile:
             if stage.name == name.lower():
                 found = stage
         return found
+
+    def final_base(self) -> ImageSite | None:
+        """The image the last stage starts from, through `FROM <earlier stage>`; None for
+        scratch, an image that needs a build ARG, or no stage."""
+        index = len(self.stages) - 1
+        while index >= 0:
+            site = next((s for s in self.sites if s.kind == "from" and s.stage == index), None)
+            if site is not None:
+                return site
+            base = self.stages[index].base_stage
+            index = base if base is not None and base < index else -1
+        return None
 
     def built_stages(self, target: int | None = None) -> set[int]:
         """Indices of the stages a build of `target` (default: the last stage) runs."""
@@ -433,7 +477,7 @@ class _Expander:
                     raise self._fail(
                         f"image depends on the build platform ARG {name}; cannot pin it"
                     )
-                raise self._fail(f"undefined ARG {name!r} (declare it with a default before FROM)")
+                raise UndefinedArgError(name, self.where)
             return []
         self.used.append(value)
         return list(value.chars)
@@ -487,17 +531,22 @@ def _parse_arg(
 
 
 def parse_for_platforms(
-    text: str, path: str = "Dockerfile", platforms: Iterable[str] = PIN_PLATFORMS
+    text: str,
+    path: str = "Dockerfile",
+    platforms: Iterable[str] = PIN_PLATFORMS,
+    *,
+    lenient: bool = False,
 ) -> ParsedDockerfile:
     """Parse once per target platform; the images must not depend on it (one pin each).
 
     A `FROM base-$TARGETARCH` naming a stage is fine on every platform; one naming a
-    different registry image per platform cannot carry one digest: exit 2.
+    different registry image per platform cannot carry one digest: exit 2. `lenient`: see
+    `parse_dockerfile`.
     """
     first: ParsedDockerfile | None = None
     first_platform = ""
     for platform in platforms:
-        parsed = parse_dockerfile(text, path, platform)
+        parsed = parse_dockerfile(text, path, platform, lenient=lenient)
         if first is None:
             first, first_platform = parsed, platform
             continue
@@ -519,11 +568,15 @@ def parse_dockerfile(
     path: str = "Dockerfile",
     platform: str = "linux/amd64",
     build_platform: str | None = None,
+    *,
+    lenient: bool = False,
 ) -> ParsedDockerfile:
     """Parse `text` and return its stages and every image it pulls; raise InputError.
 
     BuildKit's automatic platform ARGs hold the values for `platform` (the target) and
     `build_platform` (default: the target), as BuildKit defines them for every build.
+    `lenient` lists an image that needs a build ARG without a default in `unresolved`
+    and goes on (what `check` needs); otherwise it is an UndefinedArgError (what `pin` needs).
     """
     escape, logicals = _logical_lines(text, path)
     parsed = ParsedDockerfile(path, escape)
@@ -556,7 +609,13 @@ def parse_dockerfile(
                 elif name in scope.globals:
                     scope.stage[name] = scope.globals[name]
         elif instruction == "FROM":
-            site, used, chars = _parse_from(parsed, args, scope, escape, where, logical.line)
+            try:
+                site, used, chars = _parse_from(parsed, args, scope, escape, where, logical.line)
+            except UndefinedArgError as exc:
+                if not lenient:
+                    raise
+                _unresolved(parsed, "from", _from_token(args), exc, logical.line)
+                site = None
             scope.stage = {}
             if site is not None:
                 usage.append((site, used, chars, _from_token(args)))
@@ -565,11 +624,23 @@ def parse_dockerfile(
                 f"{instruction} before the first FROM (only ARG may come first)", where=where
             )
         elif instruction == "COPY":
-            found = _parse_copy_from(parsed, args, scope, escape, where, logical.line)
+            try:
+                found = _parse_copy_from(parsed, args, scope, escape, where, logical.line)
+            except UndefinedArgError as exc:
+                if not lenient:
+                    raise
+                _unresolved(parsed, "copy", _flags(args)[0]["from"], exc, logical.line)
+                found = None
             if found is not None:
                 usage.append((*found, _flags(args)[0]["from"]))
     _place_insertions(usage)
     return parsed
+
+
+def _unresolved(
+    parsed: ParsedDockerfile, kind: str, token: Chars, exc: UndefinedArgError, line: int
+) -> None:
+    parsed.unresolved.append(UnresolvedImage(parsed.path, line, kind, _text(token), exc.name))
 
 
 def _flags(args: list[Chars]) -> tuple[dict[str, Chars], list[Chars]]:
@@ -626,6 +697,7 @@ def _parse_from(
     named = parsed.stage_named(expanded, before=index)
     if named is not None:
         parsed.parents.setdefault(index, set()).add(named.index)
+        parsed.stages[index].base_stage = named.index
         return None, [], []
     if expanded.lower() == ENV_IMAGE:
         parsed.env_uses.append(EnvUse(parsed.path, line, "from", index))

@@ -46,7 +46,7 @@ class Provenance:
 
 def load_provenance(source: str | None, root: Path) -> Provenance:
     """What maps an image's layers to steps: a build record's Dockerfile, else root/Dockerfile."""
-    record = _record(source)
+    record = build_record(source)
     if record is not None:
         inputs = record.get("inputs") or {}
         outputs = record.get("outputs") or {}
@@ -66,7 +66,8 @@ def load_provenance(source: str | None, root: Path) -> Provenance:
     return Provenance()
 
 
-def _record(source: str | None) -> dict | None:
+def build_record(source: str | None) -> dict | None:
+    """The build record `source` names (a `*.json` of kind repro-audit/build-record), or None."""
     if not source or not source.endswith(".json") or not Path(source).is_file():
         return None
     try:

@@ -1,14 +1,16 @@
 """`drift`: the periodic report combining lock history, upstream, base images and image.
 
-Four sections, each computed independently so one unreachable channel or registry marks
-only its own section unavailable. Every finding carries a likely root cause:
+Four sections (five when a build record and today's image are both given: their OS
+packages), each computed independently so one unreachable channel or registry marks only
+its own section unavailable. Every finding carries a likely root cause:
 
 - spec edit: the lock changed in a revision where environment.yml changed too (or
   environment.yml today no longer matches the lock's content hash);
 - new upstream release: the lock changed (or would change today) with the spec as it was;
 - lock-format/tool change: the lock's bytes changed but only URLs or metadata did, or
   the lock became unreadable;
-- base image moved: a pinned tag now points at another digest;
+- base image moved: a pinned tag now points at another digest (or an OS package came
+  with another base image);
 - installed outside the lock: the image holds packages (or versions) the lock does not.
 """
 
@@ -51,6 +53,7 @@ SECTION_TITLES = {
     "upstream": "Upstream (re-lock today)",
     "images": "Base images",
     "image_vs_lock": "Image vs lock",
+    "image_vs_record": "OS packages vs build record",
 }
 SECTION_ORDER = tuple(SECTION_TITLES)
 #: Package managers a conda lock speaks for; deb/apk come with the base image.
@@ -178,6 +181,8 @@ class DriftOptions:
     retries: int = 2
     #: `--as-of`: the upstream section solves as the channels stood then (an AsOf)
     as_of: Any = None
+    #: `--record` with `--image`: the recorded build today's image is compared with
+    record: str | None = None
 
 
 def _under(base: Path, path: Path) -> Path:
@@ -229,6 +234,8 @@ def run_drift(options: DriftOptions) -> DriftReport:
         sections.append(image_vs_lock_section(options, lock_inventories, lock_error, lock_path))
     else:
         sections.append(Section("image_vs_lock", status="skipped"))
+    if options.record and options.image:
+        sections.append(image_vs_record_section(options))
     platforms = history.platforms if history else tuple(i.platform for i in lock_inventories)
     chart = "linux-64" if "linux-64" in platforms else (platforms[0] if platforms else "")
     return DriftReport(
@@ -491,20 +498,16 @@ def image_vs_lock_section(
     its differences are blamed on that ("image built from another lock"), not on packages
     installed outside the lock.
     """
-    from audit.inventory import normalize_platform, open_source
+    from audit.inventory import normalize_platform
 
     assert options.image is not None
     if not locked:
         return Section("image_vs_lock", "unavailable", lock_error or "the lock holds nothing")
     try:
-        image_inventories = open_source(options.image, options.platform).read()
+        image = _one_image(options.image, options.platform)
     except InfrastructureError as exc:
         return Section("image_vs_lock", "unavailable", exc.one_line())
-    if not image_inventories:
-        raise InputError("holds no inventory", where=options.image)
     wanted = normalize_platform(options.platform)
-    image = next((i for i in image_inventories if wanted and i.platform == wanted), None)
-    image = image or image_inventories[0]
     platform = wanted or image.platform
     lock = next((i for i in locked if i.platform == platform), None)
     if lock is None:
@@ -558,6 +561,17 @@ def image_vs_lock_section(
     return section
 
 
+def _one_image(spec: str, platform: str | None) -> Inventory:
+    """The inventory of an image (or build record) for `platform`, else its first one."""
+    from audit.inventory import normalize_platform, open_source
+
+    inventories = open_source(spec, platform).read()
+    if not inventories:
+        raise InputError("holds no inventory", where=spec)
+    wanted = normalize_platform(platform)
+    return next((i for i in inventories if wanted and i.platform == wanted), inventories[0])
+
+
 def _lock_provenance(image: str, lock_path: Path | None) -> tuple[str | None, str | None]:
     """(sha256 of the lock the image was built from, sha256 of today's lockfile)."""
     from audit.core.fs import sha256_file
@@ -580,3 +594,56 @@ def _count_by_origin(packages: list, provenance: Any) -> dict[str, int]:
 
 def _only(inventory: Inventory) -> tuple:
     return tuple(p for p in inventory.packages if p.manager in LOCK_MANAGERS)
+
+
+# --------------------------------------------------------------------------- image vs record
+
+
+def image_vs_record_section(options: DriftOptions) -> Section:
+    """The deb/apk packages of today's image against the recorded build's, each change
+    blamed on the base image moving or on the Dockerfile step that made it."""
+    from audit.diff.attribution import ATTRIBUTED, CAUSE_BASE, CAUSE_STEP
+    from audit.diff.classify import diff_many
+    from audit.diff.sides import attribute_sources
+
+    assert options.record is not None and options.image is not None
+    old = _one_image(options.record, options.platform)
+    try:
+        new = _one_image(options.image, options.platform)
+    except InfrastructureError as exc:
+        return Section("image_vs_record", "unavailable", exc.one_line())
+    only = [
+        Inventory(
+            i.source, i.platform, tuple(p for p in i.packages if p.manager in ATTRIBUTED), i.image
+        )
+        for i in (old, new)
+    ]
+    dockerfile = Path(options.path) / "Dockerfile"
+    drift = diff_many(only[:1], only[1:], old.platform or new.platform or None)
+    drift = attribute_sources(
+        drift,
+        (options.record, [old], None),
+        (options.image, [new], dockerfile if dockerfile.is_file() else None),
+        root=Path(options.path),
+    )
+    section = Section("image_vs_record")
+    for change in drift.changes:
+        finding = _change_finding("image_vs_record", change, CAUSE_OUTSIDE)
+        attribution = change.attribution
+        origin, cause, detail = "", "unknown layer", finding.detail
+        if attribution is not None and attribution.cause == CAUSE_BASE:
+            cause = attribution.text  # base image moved (old → new)
+        elif attribution is not None and attribution.cause == CAUSE_STEP:
+            origin, cause = attribution.text, CAUSE_OUTSIDE
+        elif attribution is not None:
+            detail = "; ".join(p for p in (attribution.text, detail) if p)
+        section.findings.append(
+            Finding(**{**finding.to_json(), "cause": cause, "origin": origin, "detail": detail})
+        )
+    section.data = {
+        "record": _display(Path(options.path), Path(options.record)),
+        "image": new.source,
+        "platform": new.platform or old.platform,
+        "system_packages": {"record": len(only[0].packages), "image": len(only[1].packages)},
+    }
+    return section

@@ -11,6 +11,7 @@ from audit.core.errors import InputError
 from audit.inventory.image import build_inventory, scan_archive, scan_layer_file
 from audit.inventory.interface import (
     MANAGERS,
+    ImageMeta,
     Inventory,
     InventoryError,
     InventorySource,
@@ -21,6 +22,7 @@ from audit.inventory.sources import open_source, source_from_bytes
 
 __all__ = [
     "MANAGERS",
+    "ImageMeta",
     "Inventory",
     "InventoryError",
     "InventorySource",

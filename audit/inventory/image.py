@@ -170,14 +170,19 @@ def build_inventory(
     source: str, layers: Iterable[LayerIndex], config: dict[str, Any] | None
 ) -> Inventory:
     """Apply the layers in order and turn the surviving metadata into an Inventory."""
-    from audit.inventory.layers import attribute
+    from audit.inventory.layers import attribute, image_meta
 
     config = config or {}
     layers = list(layers)
     fallback = conda_subdir(str(config.get("os") or ""), str(config.get("architecture") or ""))
     packages, platform = assemble(apply_layers(layers), fallback)
     packages = attribute(packages, layers, config, _hidden)
-    return Inventory(source=source, platform=platform, packages=dedupe(packages))
+    return Inventory(
+        source=source,
+        platform=platform,
+        packages=dedupe(packages),
+        image=image_meta(config, len(layers)),
+    )
 
 
 # --------------------------------------------------------------------------- archives

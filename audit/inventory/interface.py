@@ -131,12 +131,50 @@ def _package_fields() -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class ImageMeta:
+    """What an image's config says about its layers and its base image.
+
+    Kept beside an image's inventory so that a change between two images can be blamed on
+    the base image moving or on a build step (audit.diff.attribution); not a package field.
+    """
+
+    #: the layers' diff_ids, lowest first, and each one's history entry ("" when unknown)
+    layers: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ()
+    #: the base image, when the image's labels name it (`org.opencontainers.image.base.*`,
+    #: else a single `io.repro-audit.base.digests`); "" when they do not
+    base_name: str = ""
+    base_digest: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layers": list(self.layers),
+            "steps": list(self.steps),
+            "base_name": self.base_name,
+            "base_digest": self.base_digest,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImageMeta:
+        layers = tuple(str(x) for x in data.get("layers") or ())
+        steps = tuple(str(x) for x in data.get("steps") or ())
+        return cls(
+            layers=layers,
+            steps=steps if len(steps) == len(layers) else ("",) * len(layers),
+            base_name=str(data.get("base_name") or ""),
+            base_digest=str(data.get("base_digest") or ""),
+        )
+
+
+@dataclass(frozen=True)
 class Inventory:
     """Every package of one environment on one platform, sorted by key then location."""
 
     source: str
     platform: str
     packages: tuple[Package, ...] = field(default=())
+    #: images only: the layers and base image (never compared, written as `image`)
+    image: ImageMeta | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.packages, key=lambda p: (p.manager, p.name, p.location, p)))
@@ -159,7 +197,14 @@ class Inventory:
 
     def to_json_head(self) -> dict[str, Any]:
         """Everything of `to_json` but the packages (for a streamed writer)."""
-        return {"schema": SCHEMA_VERSION, "source": self.source, "platform": self.platform}
+        head: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "source": self.source,
+            "platform": self.platform,
+        }
+        if self.image is not None:
+            head["image"] = self.image.to_json()
+        return head
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Inventory:
@@ -167,10 +212,12 @@ class Inventory:
         try:
             with no_gc():
                 packages = tuple(Package.from_json(p) for p in data.get("packages") or ())
+            image = data.get("image")
             return cls(
                 source=str(data.get("source", "")),
                 platform=str(data.get("platform", "")),
                 packages=packages,
+                image=ImageMeta.from_json(image) if isinstance(image, Mapping) else None,
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise InventoryError(f"not an inventory: {exc}") from None

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from audit.inventory.interface import Package
+from audit.inventory.interface import ImageMeta, Package
 from audit.inventory.metadata import SYSTEM
 
 SYSTEM_MANAGERS = ("deb", "apk")
@@ -46,6 +46,30 @@ def layer_steps(config: dict[str, Any] | None, count: int) -> list[tuple[str, st
         )
         for i in range(count)
     ]
+
+
+BASE_NAME_LABEL = "org.opencontainers.image.base.name"
+BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
+#: `repro-audit build`'s label: every image the Dockerfile pulls, comma-separated
+BASE_DIGESTS_LABEL = "io.repro-audit.base.digests"
+
+
+def image_meta(config: dict[str, Any] | None, count: int) -> ImageMeta:
+    """The layers (diff_id, step) and the base image the labels of an image config name."""
+    steps = layer_steps(config, count)
+    labels = ((config or {}).get("config") or {}).get("Labels") or {}
+    if not isinstance(labels, dict):
+        labels = {}
+    digest = str(labels.get(BASE_DIGEST_LABEL) or "")
+    if not digest:
+        listed = [d for d in str(labels.get(BASE_DIGESTS_LABEL) or "").split(",") if d]
+        digest = listed[0] if len(listed) == 1 else ""
+    return ImageMeta(
+        layers=tuple(diff_id for diff_id, _ in steps),
+        steps=tuple(step for _, step in steps),
+        base_name=str(labels.get(BASE_NAME_LABEL) or ""),
+        base_digest=digest,
+    )
 
 
 Hidden = Callable[[str, set[str], set[str]], bool]

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError, ReproAuditError
-from audit.dockerfile.parser import Edit, ImageSite, apply_edits, parse_for_platforms
+from audit.dockerfile.parser import (
+    Edit,
+    ImageSite,
+    UnresolvedImage,
+    apply_edits,
+    parse_for_platforms,
+)
 from audit.imagelock import LockEntry, lock_path_for, read_lock, write_lock
 from audit.registry.reference import ImageRef
 
@@ -92,6 +98,8 @@ class _Source:
     text: str
     sites: list[ImageSite]
     lock_path: Path
+    #: lenient loads only: images that need a build ARG without a default
+    unresolved: list[UnresolvedImage] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- loading
@@ -109,12 +117,13 @@ def _read(path: Path) -> str:
     return decode_text(data, str(path))
 
 
-def load_sources(options: PinOptions) -> list[_Source]:
+def load_sources(options: PinOptions, *, lenient: bool = False) -> list[_Source]:
+    """Every file's text and image sites; `lenient` (check) lists ARG-dependent images."""
     sources = []
     for path in options.dockerfiles:
         text = _read(path)
-        sites = parse_for_platforms(text, str(path)).sites
-        sources.append(_Source(path, text, sites, lock_path_for(path)))
+        parsed = parse_for_platforms(text, str(path), lenient=lenient)
+        sources.append(_Source(path, text, parsed.sites, lock_path_for(path), parsed.unresolved))
     for path in options.compose_files:
         from audit.dockerfile.compose import parse_compose
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
+from support.build import BaseImage  # noqa: F401 (the build tests import it from here)
 from support.cli import repro_audit
 
 ENVIRONMENT_YML = """\
@@ -26,22 +26,6 @@ BASE_REPOSITORY = "ra-build-base"
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`repro-audit ARGS` in a subprocess (real exit codes, real environment)."""
     return repro_audit(*args, cwd=cwd, env=env)
-
-
-@dataclass
-class BaseImage:
-    host: str
-    repository: str
-    tag: str
-    digest: str
-
-    @property
-    def tagged(self) -> str:
-        return f"{self.host}/{self.repository}:{self.tag}"
-
-    @property
-    def pinned(self) -> str:
-        return f"{self.tagged}@{self.digest}"
 
 
 def write_project(directory: Path, channel: str, base: BaseImage | None) -> Path:

@@ -114,7 +114,10 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 
 def image_config(
-    layers: Sequence[bytes], arch: str = "amd64", history: Sequence[dict] | None = None
+    layers: Sequence[bytes],
+    arch: str = "amd64",
+    history: Sequence[dict] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> bytes:
     diff_ids = []
     for layer in layers:
@@ -126,7 +129,7 @@ def image_config(
             "architecture": arch,
             "os": "linux",
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
-            "config": {},
+            "config": {"Labels": dict(labels)} if labels else {},
             **({"history": list(history)} if history is not None else {}),
         },
         sort_keys=True,
@@ -139,10 +142,11 @@ def docker_save(
     arch: str = "amd64",
     symlink_dup: bool = False,
     history: Sequence[dict] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> bytes:
     """Legacy `docker save` layout: `<id>/layer.tar`s first, config, manifest.json last."""
     buffer = io.BytesIO()
-    config = image_config(layers, arch, history)
+    config = image_config(layers, arch, history, labels)
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         names = []

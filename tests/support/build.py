@@ -10,10 +10,32 @@ from __future__ import annotations
 import io
 import shutil
 import tarfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+
+
+@dataclass
+class BaseImage:
+    """A base image a test pushed to a local registry: `pinned` is how a FROM names it."""
+
+    host: str
+    repository: str
+    tag: str
+    digest: str
+
+    @property
+    def tagged(self) -> str:
+        return f"{self.host}/{self.repository}:{self.tag}"
+
+    @property
+    def pinned(self) -> str:
+        return f"{self.tagged}@{self.digest}"
+
+
 APPLETS = ("sh", "cat", "ls", "env", "echo", "test", "true")
 
 
@@ -24,14 +46,21 @@ def busybox_path() -> str | None:
     return None
 
 
-def busybox_rootfs(busybox: str) -> bytes:
-    """A deterministic rootfs tar: /bin/busybox, applet symlinks, /tmp, /etc."""
+def busybox_rootfs(busybox: str, extra: Mapping[str, bytes] | None = None) -> bytes:
+    """A deterministic rootfs tar: /bin/busybox, applet symlinks, /tmp, /etc, and `extra`
+    files (path → bytes, e.g. a `var/lib/dpkg/status`) with their directories."""
     buffer = io.BytesIO()
+    extra = dict(sorted((extra or {}).items()))
+    parents = sorted({str(p) for name in extra for p in Path(name).parents if str(p) != "."})
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for directory in ("bin", "etc", "tmp"):
+        for directory in ("bin", "etc", "tmp", *(p for p in parents if p not in ("etc", "tmp"))):
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
             archive.addfile(info)
+        for name, data in extra.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
         with open(busybox, "rb") as handle:
             data = handle.read()
         info = tarfile.TarInfo("bin/busybox")
@@ -44,13 +73,15 @@ def busybox_rootfs(busybox: str) -> bytes:
     return buffer.getvalue()
 
 
-def import_busybox(client: Any, repository: str, tag: str, busybox: str) -> str:
-    """`docker import` the busybox rootfs as `repository:tag`; the image id.
+def import_busybox(
+    client: Any, repository: str, tag: str, busybox: str, extra: Mapping[str, bytes] | None = None
+) -> str:
+    """`docker import` the busybox rootfs (plus `extra` files) as `repository:tag`; the id.
 
     The image config gets `PATH` so `docker run IMAGE sh -c …` finds the applets.
     """
     result = client.api.import_image_from_data(
-        busybox_rootfs(busybox),
+        busybox_rootfs(busybox, extra),
         repository=repository,
         tag=tag,
         changes=["ENV PATH=/bin", 'CMD ["/bin/sh"]'],

@@ -25,9 +25,11 @@ def check_images(
         return []
     from audit.pin.run import PinOptions, check, load_sources
 
-    sources = load_sources(PinOptions(dockerfiles=dockerfiles, compose_files=compose_files))
+    options = PinOptions(dockerfiles=dockerfiles, compose_files=compose_files)
+    sources = load_sources(options, lenient=True)
     for source in sources:
         texts[rel(root, source.path)] = source.text
+        findings.extend(unresolved_findings(rel(root, source.path), source.unresolved))
         if source.lock_path.exists():
             # an unreadable lock is reported by read_lock below, as bad input
             with contextlib.suppress(OSError, UnicodeDecodeError):
@@ -53,3 +55,30 @@ def check_images(
                 )
             )
     return [site for source in sources for site in source.sites]
+
+
+def unresolved_findings(name: str, unresolved: list[Any]) -> list[Finding]:
+    """RA036 for each image that needs a build ARG without a default (it cannot be pinned)."""
+    out = []
+    for image in unresolved:
+        keyword = "FROM" if image.kind == "from" else "COPY --from="
+        sep = " " if image.kind == "from" else ""
+        out.append(
+            finding(
+                "RA036",
+                name,
+                image.line,
+                f"`{keyword}{sep}{image.written}` needs the build ARG {image.arg}, which has "
+                f"no default: the image is whatever `--build-arg {image.arg}=…` names on the "
+                "day of the build, and no digest can pin it; give the ARG a default and run "
+                "`repro-audit pin`",
+            )
+        )
+    return out
+
+
+def dockerfile_image_findings(text: str, name: str) -> list[Finding]:
+    """RA036 findings of one Dockerfile's text (no file system access; bad input raises)."""
+    from audit.dockerfile.parser import parse_for_platforms
+
+    return unresolved_findings(name, parse_for_platforms(text, name, lenient=True).unresolved)

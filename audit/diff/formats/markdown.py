@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.diff.changes import KIND_MARK, by_manager, describe, summary_text
+from audit.diff.changes import KIND_MARK, by_manager, cause, describe, has_causes, summary_text
 from audit.diff.classify import KINDS, Drift
 
 #: Above this many rows a manager's table is folded in a <details> block.
@@ -55,7 +55,9 @@ def format_diff_markdown(drift: Drift) -> str:
                 ]
             else:
                 lines += [f"**{manager}**", ""]
-            lines += ["| kind | package | old | new | details |", "| --- | --- | --- | --- | --- |"]
+            causes = has_causes(changes)
+            head = "| kind | package | old | new | details |" + (" cause |" if causes else "")
+            lines += [head, "| --- " * head.count(" |") + "|"]
             for c in changes:
                 name = c.name
                 if c.kind == "moved" and c.old is not None and c.old.name != c.name:
@@ -63,7 +65,7 @@ def format_diff_markdown(drift: Drift) -> str:
                 lines.append(
                     f"| {KIND_MARK[c.kind]} {c.kind} | {md_escape(name)} | "
                     f"{md_escape(c.old_version)} | {md_escape(c.new_version)} | "
-                    f"{md_escape(describe(c))} |"
+                    f"{md_escape(describe(c))} |" + (f" {md_escape(cause(c))} |" if causes else "")
                 )
             lines.append("")
             if fold:

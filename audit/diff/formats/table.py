@@ -5,7 +5,14 @@ from __future__ import annotations
 import io
 
 from audit.core.console import make_console
-from audit.diff.changes import KIND_MARK, by_manager, describe, summary_text
+from audit.diff.changes import (
+    KIND_MARK,
+    by_manager,
+    cause,
+    describe,
+    has_causes,
+    summary_text,
+)
 from audit.diff.classify import Drift
 
 KIND_STYLE = {
@@ -41,18 +48,23 @@ def format_diff_table(drift: Drift, width: int | None = None, color: bool = Fals
                 box=None,
                 pad_edge=False,
             )
-            for column in ("", "kind", "name", "old", "new", "details"):
+            causes = has_causes(changes)
+            columns = ("", "kind", "name", "old", "new", "details") + (("cause",) if causes else ())
+            for column in columns:
                 table.add_column(column, overflow="fold")
             for change in changes:
                 style = KIND_STYLE.get(change.kind, "")
-                table.add_row(
+                row = [
                     Text(KIND_MARK.get(change.kind, "?"), style=style),
                     Text(change.kind, style=style),
                     change.name if change.kind != "moved" else _moved_name(change),
                     change.old_version,
                     change.new_version,
                     describe(change),
-                )
+                ]
+                if causes:
+                    row.append(Text(cause(change)))
+                table.add_row(*row)
             console.print(table)
     return buffer.getvalue()
 
