@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from audit.core.errors import InputError
-
 LOCK_LABEL = "io.repro-audit.lock.sha256"
 DAEMON = "docker-daemon:"
 
@@ -42,19 +40,9 @@ def _record_lock(record: dict[str, Any]) -> str | None:
 
 def _daemon_label(name: str) -> str | None:
     """The label from the local engine; None when Docker or the image is not there."""
-    from audit.core.dockerapi import EngineError, connect
-    from audit.core.errors import InfrastructureError
+    from audit.inventory.engine import inspect_local
 
-    try:
-        client = connect()
-    except (InfrastructureError, InputError):
-        return None
-    try:
-        config = client.inspect_image(name).get("Config") or {}
-    except (EngineError, OSError):
-        return None
-    finally:
-        client.close()
+    config = (inspect_local(name) or {}).get("Config") or {}
     return _bare((config.get("Labels") or {}).get(LOCK_LABEL))
 
 

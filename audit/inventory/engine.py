@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit.core.errors import ReproAuditError
+
 
 def inspect_local(name: str) -> dict[str, Any] | None:
     """`docker inspect NAME` of the local engine; None when Docker or the image is not there.
 
     For facts that only help (a label, a base image's layers): their absence is no error.
     """
+    from audit.core.dockerapi import EngineError, connect
+
     try:
-        import docker
-        import docker.errors
-    except ImportError:  # pragma: no cover - docker-py is a dependency
+        client = connect(timeout=10)
+    except ReproAuditError:  # no engine, or a Docker context that cannot be read
         return None
     try:
-        client = docker.from_env(timeout=10)
-        try:
-            found = client.api.inspect_image(name)
-        finally:
-            client.close()
-    except docker.errors.DockerException:
+        found = client.inspect_image(name)
+    except (EngineError, OSError):
         return None
-    except OSError:  # the socket itself (requests' connection errors are OSErrors)
-        return None
+    finally:
+        client.close()
     return found if isinstance(found, dict) else None
