@@ -130,6 +130,15 @@ class Rebuild:
             if old.get(key) != new.get(key)
         }
 
+    def _change_json(self, change: Any) -> dict[str, Any]:
+        """A package change, with the rebuilt image's step that made it when known (the
+        base is the recorded digest, so an OS package change is a step's too)."""
+        data = change.to_json()
+        origin = self.origins.get((change.manager, change.name))
+        if origin:
+            data["origin"] = origin
+        return data
+
     def to_json(self) -> dict[str, Any]:
         keys = (
             "image_id",
@@ -147,7 +156,7 @@ class Rebuild:
             "same_image_id": self.same_image_id,
             "same_layers": self.same_layers,
             "labels": self.label_changes(),
-            "inventory_changes": [c.to_json() for c in self.drift.changes],
+            "inventory_changes": [self._change_json(c) for c in self.drift.changes],
             "inventory_counts": {k: v for k, v in self.drift.counts().items() if v},
             "seconds": round(self.seconds, 3),
             "loaded_bases": self.loaded_bases,

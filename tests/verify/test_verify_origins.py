@@ -35,3 +35,23 @@ def test_changed_package_is_attributed_to_its_dockerfile_line(tmp_path: Path) ->
     assert any(
         line.endswith("1.26.4 -> 2.0.0 (by Dockerfile:2 (RUN pip install numpy))") for line in why
     ), why
+
+
+def test_os_package_change_carries_its_step_in_json(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE + "RUN apt-get install -y curl\n")
+    layer = "sha256:" + "c" * 64
+    old = Package("deb", "curl", "7.88.1-10")
+    new = Package("deb", "curl", "7.88.1-10+deb12u5", layer=layer,
+                  created_by="/bin/sh -c apt-get install -y curl")  # fmt: skip
+    drift = PlatformDrift(
+        "linux-64", "old", "new", (Change("upgraded", "deb", "curl", old, new),), 1, 1
+    )
+    inputs = SimpleNamespace(dockerfile=tmp_path / "Dockerfile")
+    origins = step_origins(drift, inputs, {"env_layer_diff_id": ENV_LAYER})
+    outputs = {"env_layer_diff_id": ENV_LAYER}
+    data = Rebuild(outputs, outputs, drift, 1.0, origins=origins).to_json()
+    (change,) = data["inventory_changes"]
+    assert (change["name"], change["origin"]) == (
+        "curl",
+        "Dockerfile:3 (RUN apt-get install -y curl)",
+    )
