@@ -127,6 +127,21 @@ class UndefinedArgError(InputError):
         message = f"undefined ARG {name!r} (declare it with a default before FROM)"
         super().__init__(message, where=where)
         self.name = name
+        self.default: str | None = None
+
+
+class PlaceholderArgError(UndefinedArgError):
+    """An image reference made of an ARG whose default is no image (`ARG BASE=<base>`):
+    a template that Docker builds only with `--build-arg`."""
+
+    def __init__(self, name: str, default: str, where: str, detail: str) -> None:
+        message = f"malformed image reference: {detail} (the default of ARG {name})"
+        InputError.__init__(self, message, where=where)
+        self.name = name
+        self.default: str | None = default
+
+
+_ARG_REF_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -142,6 +157,7 @@ class UnresolvedImage:
     kind: str  # "from" | "copy"
     written: str  # the reference as written, e.g. `mikefarah/yq:${YQ}`
     arg: str  # the ARG without a value
+    default: str | None = None  # its default when that is no image (`<base>`)
 
     @property
     def where(self) -> str:
@@ -640,7 +656,9 @@ def parse_dockerfile(
 def _unresolved(
     parsed: ParsedDockerfile, kind: str, token: Chars, exc: UndefinedArgError, line: int
 ) -> None:
-    parsed.unresolved.append(UnresolvedImage(parsed.path, line, kind, _text(token), exc.name))
+    parsed.unresolved.append(
+        UnresolvedImage(parsed.path, line, kind, _text(token), exc.name, exc.default)
+    )
 
 
 def _flags(args: list[Chars]) -> tuple[dict[str, Chars], list[Chars]]:
@@ -709,7 +727,7 @@ def _parse_from(
         if ("platform" in flags)
         else None
     )
-    site = _make_site(parsed, token, chars, "from", where, line, index, platform or None)
+    site = _from_arg_site(parsed, token, chars, "from", where, line, index, platform or None)
     return site, expander.used, chars
 
 
@@ -756,8 +774,31 @@ def _parse_copy_from(
             where=where,
             hint=f"to copy from an image, write a tag, e.g. {value}:latest",
         )
-    site = _make_site(parsed, token, chars, "copy", where, line, current, None)
+    site = _from_arg_site(parsed, token, chars, "copy", where, line, current, None)
     return site, expander.used, chars
+
+
+def _from_arg_site(
+    parsed: ParsedDockerfile,
+    token: Chars,
+    chars: Chars,
+    kind: str,
+    where: str,
+    line: int,
+    stage: int,
+    platform: str | None,
+) -> ImageSite:
+    """`_make_site`, with a malformed reference that an ARG's default made told apart
+    (PlaceholderArgError: a template's `ARG BASE=<base>`, not a typo in the file)."""
+    try:
+        return _make_site(parsed, token, chars, kind, where, line, stage, platform)
+    except InputError as exc:
+        written = _text(token)
+        found = _ARG_REF_RE.search(written)
+        if found is None or not exc.message.startswith("malformed image reference"):
+            raise
+        detail = exc.message.removeprefix("malformed image reference: ")
+        raise PlaceholderArgError(found.group(1), _text(chars), where, detail) from None
 
 
 def _make_site(

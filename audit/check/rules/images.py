@@ -63,15 +63,19 @@ def unresolved_findings(name: str, unresolved: list[Any]) -> list[Finding]:
     for image in unresolved:
         keyword = "FROM" if image.kind == "from" else "COPY --from="
         sep = " " if image.kind == "from" else ""
+        why = (
+            "which has no default"
+            if image.default is None
+            else f"whose default {image.default!r} is no image reference (a template)"
+        )
         out.append(
             finding(
                 "RA036",
                 name,
                 image.line,
-                f"`{keyword}{sep}{image.written}` needs the build ARG {image.arg}, which has "
-                f"no default: the image is whatever `--build-arg {image.arg}=…` names on the "
-                "day of the build, and no digest can pin it; give the ARG a default and run "
-                "`repro-audit pin`",
+                f"`{keyword}{sep}{image.written}` needs the build ARG {image.arg}, {why}: the "
+                f"image is whatever `--build-arg {image.arg}=…` names on the day of the build, "
+                "and no digest can pin it; give the ARG a default and run `repro-audit pin`",
             )
         )
     return out
