@@ -38,3 +38,22 @@ def test_help_lists_every_command() -> None:
     )
     for name in COMMANDS:
         assert f" {name} " in done.stdout
+
+
+def test_each_command_alone_shows_its_help() -> None:
+    for name in COMMANDS:
+        done = subprocess.run(
+            [sys.executable, "-m", "audit", name, "--help"], capture_output=True, text=True,
+            env={"COLUMNS": "200", "PATH": ""},
+        )  # fmt: skip
+        assert done.returncode == 0, (name, done.stderr)
+        assert f"audit {name} [OPTIONS]" in done.stdout, name
+
+
+def test_an_unknown_command_is_a_usage_error_listing_none_missing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "audit", "biuld"], capture_output=True, text=True,
+        env={"COLUMNS": "200", "PATH": ""},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "No such command 'biuld'" in done.stderr
