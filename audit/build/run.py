@@ -295,7 +295,6 @@ def _user_image(
     text = substitute_bases(inputs.text, local, inner, inputs.parsed, env_tag)
     epoch = source_date_epoch()
     platform = CONDA_TO_OCI[conda_platform(options.platform or daemon_platform(client))]
-    pull_private_bases(client, inputs.images, options.local_bases, platform, say)
     cache_dir = Path(options.cache_dir or default_cache_dir())
     try:
         with tempfile.TemporaryFile() as tar:
@@ -307,6 +306,8 @@ def _user_image(
             if reusable and (image_id := _still_there(client, remembered(cache_dir, key))):
                 say("building", f"user image unchanged (same inputs as before): {image_id}")
                 return image_id
+            # only a build needs the bases (and, for private ones, credential helpers run)
+            pull_private_bases(client, inputs.images, options.local_bases, platform, say)
             tar.seek(0)
             image_id = build_user_image(
                 builder, client, tar, inner, say, platform, options.no_cache
