@@ -162,7 +162,7 @@ class Engine:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         url = path + (f"?{urllib.parse.urlencode(query)}" if query else "")
         chunked = body is not None and not isinstance(body, bytes)
-        for attempt in (1, 2):  # a kept-alive connection the engine closed: reconnect once
+        for attempt in (1, 2):  # reconnect once (see below)
             if self._connection is None:
                 self._connection = self._connect()
             try:
@@ -171,15 +171,20 @@ class Engine:
                 )
                 response = self._connection.getresponse()
                 break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.close()
+            except (
+                http.client.RemoteDisconnected,  # a kept-alive connection the engine closed
+                http.client.ImproperConnectionState,  # an earlier answer left unread
+                BrokenPipeError,
+                ConnectionResetError,
+            ) as exc:
+                self._drop_connection()
                 if attempt == 2 or chunked:
-                    raise
-            except OSError:
-                self.close()
-                raise
+                    raise unreachable(self.endpoint.host, exc) from None
+            except (OSError, http.client.HTTPException) as exc:  # refused, timed out, garbled
+                self._drop_connection()
+                raise unreachable(self.endpoint.host, exc) from None
         if response.status >= 400:
-            text = response.read().decode("utf-8", "replace")
+            text = _read_all(response, self.endpoint.host).decode("utf-8", "replace")
             try:
                 message = str(json.loads(text).get("message") or text)
             except (ValueError, AttributeError):
@@ -188,14 +193,34 @@ class Engine:
             raise error(response.status, message or f"HTTP {response.status}")
         return response
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        data = self._open(method, path, **kwargs).read()
-        return json.loads(data) if data.strip() else None
+    def _stream(self, response: http.client.HTTPResponse) -> Iterator[bytes]:
+        """The body in chunks; a reader that stops early costs the connection (the next
+        call opens a new one), never a request sent behind an unread answer."""
+        try:
+            while chunk := response.read(CHUNK):
+                yield chunk
+        except (OSError, http.client.HTTPException) as exc:  # the engine went away mid-stream
+            self._drop_connection()
+            raise unreachable(self.endpoint.host, exc) from None
+        finally:
+            if not response.isclosed():
+                self._drop_connection()
 
-    def close(self) -> None:
+    def _drop_connection(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> None:
+        """A request whose answer only needs to be a success (read to the end: keep-alive)."""
+        _read_all(self._open(method, path, **kwargs), self.endpoint.host)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        data = _read_all(self._open(method, path, **kwargs), self.endpoint.host)
+        return json.loads(data) if data.strip() else None
+
+    def close(self) -> None:
+        self._drop_connection()
         if self._sdk is not None:
             self._sdk.close()
             self._sdk = None
@@ -206,7 +231,7 @@ class Engine:
         if not self.endpoint.direct:
             self.sdk.ping()
             return
-        self._open("GET", "/_ping").read()
+        self._call("GET", "/_ping")
 
     def answers(self) -> bool:
         """Whether the engine still answers a ping (after a builder failed oddly)."""
@@ -238,24 +263,22 @@ class Engine:
         if not self.endpoint.direct:
             self._via_sdk("tag", image, repository, tag, force=True)
             return
-        self._open("POST", f"/images/{_quote(image)}/tag",
-                   params={"repo": repository, "tag": tag, "force": 1}).read()  # fmt: skip
+        params = {"repo": repository, "tag": tag, "force": 1}
+        self._call("POST", f"/images/{_quote(image)}/tag", params=params)
 
     def remove_image(self, name: str, *, noprune: bool = False, force: bool = False) -> None:
         if not self.endpoint.direct:
             self._via_sdk("remove_image", name, force=force, noprune=noprune)
             return
         params = {"noprune": int(noprune), "force": int(force)}
-        self._open("DELETE", f"/images/{_quote(name)}", params=params).read()
+        self._call("DELETE", f"/images/{_quote(name)}", params=params)
 
     def save_image(self, name: str) -> Iterator[bytes]:
         """`docker save NAME` as a stream of chunks."""
         if not self.endpoint.direct:
             yield from self._via_sdk("get_image", name, chunk_size=CHUNK)
             return
-        response = self._open("GET", f"/images/{_quote(name)}/get")
-        while chunk := response.read(CHUNK):
-            yield chunk
+        yield from self._stream(self._open("GET", f"/images/{_quote(name)}/get"))
 
     def load_image(self, archive: Iterable[bytes]) -> list[dict[str, Any]]:
         """`docker load` an archive streamed from `archive`; the engine's messages."""
@@ -265,7 +288,7 @@ class Engine:
             "POST", "/images/load", params={"quiet": 1}, body=archive,
             headers={"Content-Type": "application/x-tar"},
         )  # fmt: skip
-        return _json_stream(response.read())
+        return _json_stream(_read_all(response, self.endpoint.host))
 
     def create_container(self, image: str, command: list[str]) -> str:
         """A created (never started) container of `image`; its id."""
@@ -282,15 +305,15 @@ class Engine:
             chunks, _ = self._via_sdk("get_archive", container, path, chunk_size=CHUNK)
             yield from chunks
             return
-        response = self._open("GET", f"/containers/{container}/archive", params={"path": path})
-        while chunk := response.read(CHUNK):
-            yield chunk
+        yield from self._stream(
+            self._open("GET", f"/containers/{container}/archive", params={"path": path})
+        )
 
     def remove_container(self, container: str) -> None:
         if not self.endpoint.direct:
             self._via_sdk("remove_container", container, force=True)
             return
-        self._open("DELETE", f"/containers/{container}", params={"force": 1}).read()
+        self._call("DELETE", f"/containers/{container}", params={"force": 1})
 
     # -- the SDK, for the rest -------------------------------------------------------
 
@@ -327,6 +350,13 @@ class Engine:
             raise EngineNotFound(404, str(exc.explanation or exc)) from None
         except docker.errors.APIError as exc:
             raise EngineError(exc.status_code or 500, str(exc.explanation or exc)) from None
+
+
+def _read_all(response: http.client.HTTPResponse, host: str) -> bytes:
+    try:
+        return response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise unreachable(host, exc) from None
 
 
 def _json_stream(data: bytes) -> list[dict[str, Any]]:

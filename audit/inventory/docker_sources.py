@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from audit.core.dockerapi import unreachable
+from audit.core.errors import ReproAuditError
 from audit.core.redact import redact_url
 from audit.inventory.image import oci_platform, pick_descriptor, read_archive, read_layers
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
@@ -115,6 +116,8 @@ class DockerDaemonSource(InventorySource):
             def on_error(exc: BaseException) -> Exception:
                 if isinstance(exc, EngineNotFound):
                     return InventoryError(f"no image {self.name}", where=self.spec)
+                if isinstance(exc, ReproAuditError):  # already says what went wrong
+                    return exc
                 return unreachable(client.endpoint.host, exc)
 
             chunks = client.save_image(self.name)

@@ -20,7 +20,7 @@ def inspect_local(name: str) -> dict[str, Any] | None:
         return None
     try:
         found = client.inspect_image(name)
-    except (EngineError, OSError):
+    except (EngineError, ReproAuditError):  # no such image; the engine went away
         return None
     finally:
         client.close()

@@ -96,3 +96,14 @@ def _replace_member(data: bytes, name: str, body: bytes) -> bytes:
             else:
                 sink.addfile(member, source.extractfile(member) if member.isfile() else None)
     return out.getvalue()
+
+
+def test_a_stream_left_unread_does_not_block_the_next_call(image: str) -> None:
+    engine = connect()
+    try:
+        chunks = engine.save_image(image)
+        assert next(chunks)  # read a little of `docker save`, then give up on it
+        chunks.close()
+        assert engine.inspect_image(image)["Id"].startswith("sha256:")
+    finally:
+        engine.close()
