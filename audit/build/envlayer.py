@@ -90,6 +90,7 @@ def append_environment(
     inherited: int | None,
     tag: str | None,
     variables: dict[str, str] | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[str, Any]:
     """Load `user_id` + the environment layer (or + labels only): (image id, inventory).
 
@@ -99,7 +100,7 @@ def append_environment(
     """
     from audit.inventory import build_inventory, scan_layer_file
 
-    parent_layers, config = saved_image(client, user_id)
+    parent_layers, config = saved_image(client, user_id, cache_dir)
     new = final_config(config, staged, labels, epoch, inherited, variables)
     data = _dumps(new)
     layers: list[Path | None] = [None] * len(new["rootfs"]["diff_ids"])

@@ -72,20 +72,76 @@ class ChunkReader(io.RawIOBase):
         return count
 
 
-def saved_image(client: Any, image_id: str) -> tuple[list[Any], dict[str, Any]]:
+#: `<cache>/saved/<hex>.json`: what `docker save` of an image gave (its config and layers'
+#: metadata). An image id is the digest of a config that lists every layer's diff_id, so
+#: the entry holds for as long as the image exists. Bump the format when what a layer
+#: scan keeps changes.
+SAVED = "saved"
+SAVED_FORMAT = 1
+
+
+def saved_image(
+    client: Any, image_id: str, cache_dir: Path | None = None
+) -> tuple[list[Any], dict[str, Any]]:
     """(layer metadata indexes, config) of an image, from one pass over its `docker save`.
 
     dockerd 20.10 has no endpoint for the raw config (`/images/{id}/json` is a rewritten
     summary, not the bytes the image id is the digest of), so the archive is read; its
     legacy layout puts the layers before the config, so the whole image is streamed, and
-    the layers' metadata is kept for the inventory of the image built on top.
+    the layers' metadata is kept for the inventory of the image built on top. With
+    `cache_dir`, the answer is remembered per image id: a build whose user image did not
+    change (only the lock did) does not stream the whole base image again.
     """
+    memo = Path(cache_dir) / SAVED / f"{image_id.split(':', 1)[-1]}.json" if cache_dir else None
+    if memo is not None and (found := _remembered_save(memo, client, image_id)) is not None:
+        return found
     from audit.inventory import scan_archive
 
     stream = io.BufferedReader(ChunkReader(client.save_image(image_id)))
     layers, config = scan_archive(stream, f"docker-daemon:{image_id}")
     if not isinstance(config, dict):
         raise InputError(f"docker save of {image_id} holds no config")
+    if memo is not None:
+        _remember_save(memo, image_id, layers, config)
+    return layers, config
+
+
+def _remember_save(memo: Path, image_id: str, layers: list[Any], config: dict[str, Any]) -> None:
+    from audit.core.fs import atomic_write_text
+    from audit.inventory.image import layer_index_to_json
+
+    document = {
+        "format": SAVED_FORMAT,
+        "image_id": image_id,
+        "config": config,
+        "layers": [layer_index_to_json(layer) for layer in layers],
+    }
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(memo, json.dumps(document, sort_keys=True, separators=(",", ":")))
+
+
+def _remembered_save(
+    memo: Path, client: Any, image_id: str
+) -> tuple[list[Any], dict[str, Any]] | None:
+    """The remembered scan of `image_id`, when it is whole and names the image's layers."""
+    from audit.inventory.image import layer_index_from_json
+
+    try:
+        document = json.loads(memo.read_text(encoding="utf-8"))
+        if document.get("format") != SAVED_FORMAT or document.get("image_id") != image_id:
+            return None
+        config = document["config"]
+        layers = [layer_index_from_json(layer) for layer in document["layers"]]
+        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    try:  # a damaged or edited entry: read the image again
+        if client.inspect_image(image_id)["RootFS"]["Layers"] != diff_ids:
+            return None
+    except (EngineError, KeyError, TypeError):
+        return None
+    if len(layers) != len(diff_ids):
+        return None
     return layers, config
 
 

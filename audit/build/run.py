@@ -385,7 +385,7 @@ def _final_image(
             pass
     say("building", "appending the environment layer" if staged else "labelling the image")
     image_id, inventory = append_environment(
-        client, parent, staged, labels, epoch, inherited, options.tag, variables
+        client, parent, staged, labels, epoch, inherited, options.tag, variables, cache_dir
     )
     remember(cache_dir, key, image_id, FINAL_IMAGES)
     return image_id, inventory

@@ -21,8 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from audit.inventory.interface import Inventory, InventoryError, dedupe
-from audit.inventory.metadata import assemble, classify, parse_member
+from audit.inventory.interface import Inventory, InventoryError, Package, dedupe
+from audit.inventory.metadata import (
+    CONDA_META,
+    DIST_METADATA,
+    SYSTEM,
+    assemble,
+    classify,
+    parse_member,
+)
 from audit.inventory.tarstream import (
     BUFFER,
     GZIP_MAGIC,
@@ -99,6 +106,37 @@ class LayerIndex:
     files: dict[str, tuple[str, object]] = field(default_factory=dict)
     whiteouts: set[str] = field(default_factory=set)
     opaque: set[str] = field(default_factory=set)
+
+
+def layer_index_to_json(index: LayerIndex) -> dict[str, Any]:
+    """A layer index as JSON (sorted): what `build` remembers of an image it read once."""
+    files = []
+    for name, (kind, value) in sorted(index.files.items()):
+        if kind == CONDA_META:
+            package, subdir = value  # type: ignore[misc]
+            encoded: Any = [package.to_json(), subdir]
+        elif kind == SYSTEM:
+            encoded = [p.to_json() for p in value]  # type: ignore[attr-defined]
+        else:  # METADATA headers (name, version) or an INSTALLER line: plain values
+            encoded = list(value) if isinstance(value, tuple) else value
+        files.append([name, kind, encoded])
+    return {"files": files, "whiteouts": sorted(index.whiteouts), "opaque": sorted(index.opaque)}
+
+
+def layer_index_from_json(data: dict[str, Any]) -> LayerIndex:
+    """The inverse of `layer_index_to_json`."""
+    index = LayerIndex(whiteouts=set(data["whiteouts"]), opaque=set(data["opaque"]))
+    for name, kind, encoded in data["files"]:
+        if kind == CONDA_META:
+            value: object = (Package.from_json(encoded[0]), str(encoded[1]))
+        elif kind == SYSTEM:
+            value = [Package.from_json(p) for p in encoded]
+        elif kind == DIST_METADATA:
+            value = (str(encoded[0]), str(encoded[1]))
+        else:
+            value = str(encoded)
+        index.files[str(name)] = (str(kind), value)
+    return index
 
 
 def scan_layer(stream: io.BufferedReader, where: str) -> LayerIndex:

@@ -9,6 +9,7 @@ remote builder that stops answering.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -101,3 +102,38 @@ def test_an_engine_that_stops_answering_mid_build_is_exit_3(
     assert "stopped answering" in done.stderr or "did not answer" in done.stderr
     assert not client.images.list(name=tag)
     assert not (project / "build-record.json").exists()
+
+
+def test_an_unchanged_user_image_is_not_streamed_again(
+    project: Path,
+    tag_for: Callable[[str], str],
+    tmp_path: Path,
+    base_image: BaseImage,
+    proxy: EngineProxy,
+) -> None:
+    """Only the environment changed: the user image's `docker save` is remembered."""
+    require_buildkit()
+    cache = tmp_path / "cache"
+    args = ["build", "-t", tag_for("1"), "--prefix", PREFIX, "--cache-dir", str(cache)]
+    env = {"DOCKER_HOST": proxy.host}
+
+    def build() -> tuple[dict, list[str]]:
+        seen = len(proxy.requests)
+        done = cli(*args, cwd=project, env=env)
+        assert done.returncode == 0, done.stderr
+        saves = [r for r in proxy.requests[seen:] if r.startswith("GET ") and r.endswith("/get")]
+        return json.loads((project / "build-record.json").read_text()), saves
+
+    first, saves = build()
+    assert len(saves) == 1  # the user image, read once for its config and layers
+    (memo,) = (cache / "saved").glob("*.json")
+    shutil.rmtree(cache / "images")  # the final image is made again, as after a lock change
+    second, saves = build()
+    assert saves == []
+    assert second["inventory"] == first["inventory"]
+    assert second["outputs"]["image_id"] == first["outputs"]["image_id"]
+
+    memo.write_text("{not json", encoding="utf-8")  # a damaged entry is read around
+    shutil.rmtree(cache / "images")
+    third, saves = build()
+    assert len(saves) == 1 and third["inventory"] == first["inventory"]

@@ -8,8 +8,11 @@ every connection at once, as a remote builder that stops answering does.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
+
+_REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (/\S*) HTTP/1\.[01]\r\n")
 
 
 class EngineProxy:
@@ -20,6 +23,8 @@ class EngineProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.connections = 0
+        #: "METHOD /path" of every request that came through, in order
+        self.requests: list[str] = []
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -47,8 +52,25 @@ class EngineProxy:
             with self._lock:
                 self.connections += 1
                 self._open += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+            threading.Thread(
+                target=self._requests_pipe, args=(client, upstream), daemon=True
+            ).start()
+            threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+
+    def _requests_pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        """Client → engine, noting each request line (a tail is kept across reads)."""
+        tail = b""
+        with contextlib.suppress(OSError):
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+                window = tail + data
+                for match in _REQUEST_LINE.finditer(window):
+                    if match.end() > len(tail):  # not already seen in the last window
+                        with self._lock:
+                            self.requests.append(f"{match[1].decode()} {match[2].decode()}")
+                tail = window[-512:]
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
 
     def stop(self) -> None:
         """Stop listening and cut every open connection."""
