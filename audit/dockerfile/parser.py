@@ -727,7 +727,7 @@ def _parse_from(
         if ("platform" in flags)
         else None
     )
-    site = _from_arg_site(parsed, token, chars, "from", where, line, index, platform or None)
+    site = _make_site(parsed, token, chars, "from", where, line, index, platform or None)
     return site, expander.used, chars
 
 
@@ -774,31 +774,8 @@ def _parse_copy_from(
             where=where,
             hint=f"to copy from an image, write a tag, e.g. {value}:latest",
         )
-    site = _from_arg_site(parsed, token, chars, "copy", where, line, current, None)
+    site = _make_site(parsed, token, chars, "copy", where, line, current, None)
     return site, expander.used, chars
-
-
-def _from_arg_site(
-    parsed: ParsedDockerfile,
-    token: Chars,
-    chars: Chars,
-    kind: str,
-    where: str,
-    line: int,
-    stage: int,
-    platform: str | None,
-) -> ImageSite:
-    """`_make_site`, with a malformed reference that an ARG's default made told apart
-    (PlaceholderArgError: a template's `ARG BASE=<base>`, not a typo in the file)."""
-    try:
-        return _make_site(parsed, token, chars, kind, where, line, stage, platform)
-    except InputError as exc:
-        written = _text(token)
-        found = _ARG_REF_RE.search(written)
-        if found is None or not exc.message.startswith("malformed image reference"):
-            raise
-        detail = exc.message.removeprefix("malformed image reference: ")
-        raise PlaceholderArgError(found.group(1), _text(chars), where, detail) from None
 
 
 def _make_site(
@@ -815,6 +792,9 @@ def _make_site(
     try:
         ref = parse_reference(expanded)
     except ReferenceError as exc:
+        found = _ARG_REF_RE.search(_text(token))
+        if found is not None:  # an ARG's default made it: a template's `ARG BASE=<base>`
+            raise PlaceholderArgError(found.group(1), expanded, where, str(exc)) from None
         raise InputError(f"malformed image reference: {exc}", where=where) from None
     if expanded.startswith("docker://"):
         raise InputError(f"{expanded!r}: write a plain reference in a Dockerfile", where=where)
