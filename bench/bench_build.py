@@ -15,7 +15,12 @@ environment has a realistic weight. Then, each in a fresh process, RUNS times:
 
 and prints the medians and the ratios (targets: rebuild ≤ 1.3×, first build ≤ 1.5×).
 
-    python bench/bench_build.py [--size-mb 200] [--files 2000] [--runs 5] [--keep]
+  - the environment appended again to an unchanged user image (the final image's memo
+    dropped, as after a lock change): with the user image's `docker save` remembered
+    (`<cache>/saved/`) and without, alternately; `--base-mb` gives the base image a layer
+    of that many MB so the saved stream has a realistic size
+
+    python bench/bench_build.py [--size-mb 200] [--files 2000] [--base-mb 0] [--runs 5] [--keep]
 """
 
 from __future__ import annotations
@@ -140,11 +145,25 @@ def first_build(build: list[str], project: Path, cache: Path, client) -> float:
     return run(build, project)
 
 
+def append_again(build: list[str], project: Path, cache: Path, client, remembered: bool) -> float:
+    """Ours after a lock change on an unchanged user image: the final image's memo and the
+    image gone, the user image kept; the user image's save remembered or not."""
+    import docker.errors
+
+    shutil.rmtree(cache / "images", ignore_errors=True)
+    if not remembered:
+        shutil.rmtree(cache / "saved", ignore_errors=True)
+    with contextlib.suppress(docker.errors.APIError):
+        client.api.remove_image(OURS_TAG, force=True)
+    return run(build, project)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--base-mb", type=int, default=0, help="extra MB in the base image")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
 
@@ -163,7 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         make_channel = load_make_channel()
         channel = make_channel.build_channel(work / "channel")
         repository = f"{registry.host}/bench-base"
-        import_busybox(client, repository, "1", busybox_path() or "")
+        extra = (
+            {
+                f"usr/share/bench/{name}": data
+                for name, data in synthetic_files(args.base_mb, 200).items()
+            }
+            if args.base_mb
+            else None
+        )
+        import_busybox(client, repository, "1", busybox_path() or "", extra)
         push_tag(client, repository, "1")
 
         project = work / "project"
@@ -206,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
             docker_cli_build(context, DOCKER_TAG, "--no-cache") for _ in range(args.runs)
         ]
         ours_first = [first_build(build, project, work / "cache", client) for _ in range(args.runs)]
+        again_saved, again_unsaved = [], []
+        for _ in range(args.runs):
+            again_saved.append(append_again(build, project, work / "cache", client, True))
+            again_unsaved.append(append_again(build, project, work / "cache", client, False))
 
         env_bytes = stage.stat().st_size
         rows = [
@@ -214,11 +245,14 @@ def main(argv: list[str] | None = None) -> int:
             ("BuildKit build (first, --no-cache)", *stats(theirs_first)),
             ("repro-audit build (rebuild, same lock)", *stats(ours)),
             ("BuildKit build (rebuild, cached)", *stats(theirs)),
+            ("env appended to the same user image, save remembered", *stats(again_saved)),
+            ("env appended to the same user image, save streamed", *stats(again_unsaved)),
         ]
         del docker_cold
         print(
             f"environment: {len(record['inventory']['packages'])} packages, "
-            f"{env_bytes / 1e6:.0f} MB staged tar, {args.files} synthetic files; "
+            f"{env_bytes / 1e6:.0f} MB staged tar, {args.files} synthetic files, "
+            f"base +{args.base_mb} MB; "
             f"runs={args.runs}; builder: {record['inputs']['builder']}"
         )
         print(f"{'what':48} {'median s':>9} {'min s':>8}")
