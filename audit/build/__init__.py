@@ -11,7 +11,6 @@ _EXPORTS = {
     "BuildOptions": "audit.build.options",
     "BuildResult": "audit.build.options",
     "run_build": "audit.build.run",
-    "connect_docker": "audit.build.engine",
     "image_tree_digest": "audit.build.treedigest",
     "lock_artifact": "audit.build.materialize",
     "wheel_artifact": "audit.build.materialize",

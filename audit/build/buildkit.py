@@ -42,7 +42,6 @@ UNREACHABLE = (
     "failed to dial",
     "transport is closing",
     "i/o timeout",
-    "unexpected eof",
 )
 
 

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from audit.core.dockerapi import EngineNotFound
-from audit.core.dockerapi import connect as connect_docker
 from audit.core.errors import InfrastructureError
 from audit.core.redact import redact_url
-
-__all__ = ["connect_docker"]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

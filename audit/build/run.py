@@ -29,7 +29,6 @@ from audit.build.builders import Builder, choose, resolve_buildx
 from audit.build.context import context_excludes, substitute_bases, user_context_tar
 from audit.build.engine import (
     DEFAULT_PATH,
-    connect_docker,
     daemon_platform,
     pull_env_path,
     pull_private_bases,
@@ -55,7 +54,7 @@ from audit.build.materialize import (
 )
 from audit.build.options import BaseImage, BuildOptions, BuildResult, Progress
 from audit.build.push import push_image
-from audit.core.dockerapi import EngineError, EngineNotFound
+from audit.core.dockerapi import EngineError, EngineNotFound, connect
 from audit.core.errors import InputError
 from audit.core.fs import sha256_file
 from audit.registry.reference import split_tag
@@ -66,7 +65,6 @@ __all__ = [
     "BuildOptions",
     "BuildResult",
     "base_images",
-    "connect_docker",
     "final_base",
     "refuse_unpinned",
     "run_build",
@@ -112,7 +110,7 @@ def run_build(options: BuildOptions) -> BuildResult:
     builder, warning = choose(options.builder, cache_dir=options.cache_dir or default_cache_dir())
     if warning:
         say("builder", warning)
-    client = connect_docker()
+    client = connect()
     try:
         builder = resolve_buildx(on_engine(builder, client.endpoint.host))
         say("builder", builder.describe())

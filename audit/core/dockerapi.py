@@ -380,12 +380,10 @@ def connect(timeout: float = TIMEOUT) -> Engine:
     engine = Engine(where, timeout)
     try:
         engine.ping()
-    except (OSError, EngineError, http.client.HTTPException) as exc:
+    except InfrastructureError:  # the socket failed: already says where
         engine.close()
-        raise unreachable(where.host, exc) from None
-    except Exception as exc:  # the SDK's own errors (requests, docker.errors) for ssh/TLS
+        raise
+    except Exception as exc:  # an error status, or the SDK's own errors for ssh/TLS
         engine.close()
-        if isinstance(exc, InfrastructureError):
-            raise
         raise unreachable(where.host, exc) from None
     return engine

@@ -85,9 +85,9 @@ def _load_missing_bases(
 ) -> dict[str, str]:
     """Pinned reference → image id of each base gone upstream and from dockerd, loaded
     from the mirror (exit 2 when the mirror does not hold it either)."""
-    from audit.build import connect_docker
+    from audit.core.dockerapi import connect
 
-    client = connect_docker()
+    client = connect()
     local_bases: dict[str, str] = {}
     try:
         gone = {p.name for p in problems if p.kind == "base-image"}
@@ -176,10 +176,11 @@ def rebuild(
 
 def _read_back_tree(image_id: str, prefix: str, say: Progress) -> str:
     """The environment's tree digest as the rebuilt image holds it (not as staged)."""
-    from audit.build import connect_docker, image_tree_digest
+    from audit.build import image_tree_digest
+    from audit.core.dockerapi import connect
 
     say("verifying", f"reading {prefix} back from the rebuilt image")
-    client = connect_docker()
+    client = connect()
     try:
         return image_tree_digest(client, image_id, prefix)
     finally:
@@ -210,10 +211,9 @@ def builder_images(cache_dir: Path) -> list[str]:
 
 def _cleanup(images: list[str], recorded_id: str | None) -> None:
     """Remove what the rebuild added to dockerd, never the recorded image or a tagged one."""
-    from audit.build import connect_docker
-    from audit.core.dockerapi import EngineError
+    from audit.core.dockerapi import EngineError, connect
 
-    client = connect_docker()
+    client = connect()
     try:
         for image in images:
             if image == recorded_id:
