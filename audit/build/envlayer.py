@@ -91,30 +91,44 @@ def append_environment(
     tag: str | None,
     variables: dict[str, str] | None = None,
     cache_dir: Path | None = None,
+    say: Any = None,
 ) -> tuple[str, Any]:
     """Load `user_id` + the environment layer (or + labels only): (image id, inventory).
 
-    The user image is read once (`docker save`: its config, and the metadata of its
-    layers); the new image's inventory is those layers plus the staged tar's, so the
-    new image is never read back.
+    The user image is read at the cost of what is new in it (its config and the layers
+    not seen before, `saved_image`); the new image's inventory is those layers plus the
+    environment layer's index (kept per diff_id), so the new image is never read back.
     """
-    from audit.inventory import build_inventory, scan_layer_file
+    from audit.inventory import build_inventory
 
-    parent_layers, config = saved_image(client, user_id, cache_dir)
+    parent_layers, config = saved_image(client, user_id, cache_dir, say)
     new = final_config(config, staged, labels, epoch, inherited, variables)
     data = _dumps(new)
     layers: list[Path | None] = [None] * len(new["rootfs"]["diff_ids"])
     indexes = list(parent_layers)
     if staged is not None:
         layers[-1] = staged.tar_path
-        indexes.append(scan_layer_file(staged.tar_path, f"{tag or user_id}:environment"))
+        indexes.append(env_layer_index(staged, f"{tag or user_id}:environment", cache_dir))
     try:
-        image_id = load_archive(client, data, tag, layers)
+        image_id = load_archive(client, data, tag, layers, say)
     except InputError as exc:
         if "diffid" in exc.message.lower() or "diff_id" in exc.message.lower():
             raise StageDamaged(exc.message) from None
         raise
     return image_id, build_inventory(f"docker-daemon:{tag or image_id}", indexes, new)
+
+
+def env_layer_index(staged: StagedEnv, where: str, cache_dir: Path | None) -> Any:
+    """The environment layer's metadata index: kept per diff_id, scanned once per stage."""
+    from audit.inventory import scan_layer_file
+    from audit.inventory.layercache import LayerCache
+
+    cache = LayerCache(cache_dir)
+    index = cache.get(staged.diff_id)
+    if index is None:
+        index = scan_layer_file(staged.tar_path, where)
+        cache.put(staged.diff_id, index)
+    return index
 
 
 class StageDamaged(InputError):

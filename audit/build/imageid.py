@@ -72,77 +72,19 @@ class ChunkReader(io.RawIOBase):
         return count
 
 
-#: `<cache>/saved/<hex>.json`: what `docker save` of an image gave (its config and layers'
-#: metadata). An image id is the digest of a config that lists every layer's diff_id, so
-#: the entry holds for as long as the image exists. Bump the format when what a layer
-#: scan keeps changes.
-SAVED = "saved"
-SAVED_FORMAT = 1
-
-
 def saved_image(
-    client: Any, image_id: str, cache_dir: Path | None = None
+    client: Any, image_id: str, cache_dir: Path | None = None, say: Any = None
 ) -> tuple[list[Any], dict[str, Any]]:
-    """(layer metadata indexes, config) of an image, from one pass over its `docker save`.
+    """(layer metadata indexes, config) of an engine's image, reading only what is new.
 
-    dockerd 20.10 has no endpoint for the raw config (`/images/{id}/json` is a rewritten
-    summary, not the bytes the image id is the digest of), so the archive is read; its
-    legacy layout puts the layers before the config, so the whole image is streamed, and
-    the layers' metadata is kept for the inventory of the image built on top. With
-    `cache_dir`, the answer is remembered per image id: a build whose user image did not
-    change (only the lock did) does not stream the whole base image again.
+    The config and the layers a build added come from the engine's storage where it is
+    local and readable, the layers seen before (the base) from the layer cache; only
+    where neither can answer is the image streamed (`docker save`), its cost shown.
     """
-    memo = Path(cache_dir) / SAVED / f"{image_id.split(':', 1)[-1]}.json" if cache_dir else None
-    if memo is not None and (found := _remembered_save(memo, client, image_id)) is not None:
-        return found
-    from audit.inventory import scan_archive
+    from audit.inventory.engineimage import read_engine_image
 
-    stream = io.BufferedReader(ChunkReader(client.save_image(image_id)))
-    layers, config = scan_archive(stream, f"docker-daemon:{image_id}")
-    if not isinstance(config, dict):
-        raise InputError(f"docker save of {image_id} holds no config")
-    if memo is not None:
-        _remember_save(memo, image_id, layers, config)
-    return layers, config
-
-
-def _remember_save(memo: Path, image_id: str, layers: list[Any], config: dict[str, Any]) -> None:
-    from audit.core.fs import atomic_write_text
-    from audit.inventory.image import layer_index_to_json
-
-    document = {
-        "format": SAVED_FORMAT,
-        "image_id": image_id,
-        "config": config,
-        "layers": [layer_index_to_json(layer) for layer in layers],
-    }
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(memo, json.dumps(document, sort_keys=True, separators=(",", ":")))
-
-
-def _remembered_save(
-    memo: Path, client: Any, image_id: str
-) -> tuple[list[Any], dict[str, Any]] | None:
-    """The remembered scan of `image_id`, when it is whole and names the image's layers."""
-    from audit.inventory.image import layer_index_from_json
-
-    try:
-        document = json.loads(memo.read_text(encoding="utf-8"))
-        if document.get("format") != SAVED_FORMAT or document.get("image_id") != image_id:
-            return None
-        config = document["config"]
-        layers = [layer_index_from_json(layer) for layer in document["layers"]]
-        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    try:  # a damaged or edited entry: read the image again
-        if client.inspect_image(image_id)["RootFS"]["Layers"] != diff_ids:
-            return None
-    except (EngineError, KeyError, TypeError):
-        return None
-    if len(layers) != len(diff_ids):
-        return None
-    return layers, config
+    image = read_engine_image(client, image_id, f"docker-daemon:{image_id}", cache_dir, say)
+    return image.layers, image.config
 
 
 def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
@@ -158,14 +100,23 @@ def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
         return 0
 
 
-def load_archive(client: Any, config: bytes, tag: str | None, layers: list[Path | None]) -> str:
+def load_archive(
+    client: Any, config: bytes, tag: str | None, layers: list[Path | None], say: Any = None
+) -> str:
     """`docker load` the config (+ the given layers); the image id, checked to be the config's."""
+    from audit.core.progress import Meter
+
     image_id = "sha256:" + hashlib.sha256(config).hexdigest()
+    size = sum(p.stat().st_size for p in layers if p is not None)
+    meter = Meter(say, "loading", "layer into the engine", size) if say and size else None
+    chunks = archive_chunks(config, tag, layers)
     try:
-        for message in client.load_image(archive_chunks(config, tag, layers)):
+        for message in client.load_image(meter.counted(chunks) if meter else chunks):
             if message.get("error"):
                 raise InputError(f"docker load refused the image: {message['error']}")
         client.inspect_image(image_id)
     except EngineError as exc:
         raise InputError(f"docker load refused the image: {exc.message}") from None
+    if meter is not None:
+        meter.done()
     return image_id

@@ -383,7 +383,8 @@ def _final_image(
             pass
     say("building", "appending the environment layer" if staged else "labelling the image")
     image_id, inventory = append_environment(
-        client, parent, staged, labels, epoch, inherited, options.tag, variables, cache_dir
+        client, parent, staged, labels, epoch, inherited, options.tag, variables, cache_dir,
+        say,
     )
     remember(cache_dir, key, image_id, FINAL_IMAGES)
     return image_id, inventory

@@ -249,6 +249,12 @@ class Engine:
             self._version = self._json("GET", "/version") if direct else self.sdk.version()
         return dict(self._version or {})
 
+    def info(self) -> dict[str, Any]:
+        """The engine's `/info` (storage driver, root directory, ...)."""
+        if not self.endpoint.direct:
+            return dict(self.sdk.info())
+        return dict(self._json("GET", "/info") or {})
+
     def inspect_image(self, name: str) -> dict[str, Any]:
         if not self.endpoint.direct:
             return self._via_sdk("inspect_image", name)

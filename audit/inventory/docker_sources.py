@@ -12,8 +12,6 @@ import io
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from audit.core.dockerapi import unreachable
-from audit.core.errors import ReproAuditError
 from audit.core.redact import redact_url
 from audit.inventory.image import oci_platform, pick_descriptor, read_archive, read_layers
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
@@ -21,72 +19,6 @@ from audit.inventory.interface import Inventory, InventoryError, InventorySource
 DAEMON_PREFIX = "docker-daemon:"
 ARCHIVE_PREFIX = "docker-archive:"
 REGISTRY_PREFIX = "docker://"
-
-
-class _PrefetchStream(io.RawIOBase):
-    """Chunks of a streamed HTTP response, pulled by a background thread.
-
-    dockerd writes `docker save` into a socket whose buffer holds little; if the parser
-    stopped draining it, the daemon would wait. A reader thread keeps the socket drained
-    (socket reads release the GIL) into a bounded queue, so the daemon's tar writing and
-    our parsing overlap; memory stays bounded by the queue (QUEUE x chunk size).
-    """
-
-    QUEUE = 32
-
-    def __init__(self, chunks: Any, on_error: Any) -> None:
-        import queue
-        import threading
-
-        self._queue: queue.Queue[Any] = queue.Queue(self.QUEUE)
-        self._pending = memoryview(b"")
-        self._on_error = on_error
-        self._done = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, args=(chunks,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, chunks: Any) -> None:
-        try:
-            for chunk in chunks:
-                if self._stop.is_set():
-                    return
-                self._queue.put(chunk)
-            self._queue.put(None)
-        except BaseException as exc:  # handed to the reading thread
-            self._queue.put(exc)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            if self._done:
-                return 0
-            item = self._queue.get()
-            if item is None:
-                self._done = True
-                return 0
-            if isinstance(item, BaseException):
-                self._done = True
-                raise self._on_error(item)
-            self._pending = memoryview(item)
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
-
-    def close(self) -> None:
-        """Stop the pump: it exits at its next chunk (or when the client closes the socket)."""
-        import queue
-
-        self._stop.set()
-        try:  # make room so a pump blocked on a full queue wakes up and sees the flag
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-        super().close()
 
 
 class DockerDaemonSource(InventorySource):
@@ -101,28 +33,25 @@ class DockerDaemonSource(InventorySource):
 
     def read(self) -> list[Inventory]:
         from audit.core.dockerapi import EngineError, EngineNotFound, connect
+        from audit.core.fs import default_cache_dir
+        from audit.core.progress import stderr_say
+        from audit.inventory.engineimage import read_engine_image
+        from audit.inventory.image import build_inventory
 
         client = connect()
         try:
             try:
-                client.inspect_image(self.name)
+                found = client.inspect_image(self.name)
             except EngineNotFound:
                 raise InventoryError(
                     f"no image {self.name} in the local Docker engine", where=self.spec
                 ) from None
             except EngineError as exc:
                 raise InventoryError(f"Docker refused: {exc.message}", where=self.spec) from None
-
-            def on_error(exc: BaseException) -> Exception:
-                if isinstance(exc, EngineNotFound):
-                    return InventoryError(f"no image {self.name}", where=self.spec)
-                if isinstance(exc, ReproAuditError):  # already says what went wrong
-                    return exc
-                return unreachable(client.endpoint.host, exc)
-
-            chunks = client.save_image(self.name)
-            with io.BufferedReader(_PrefetchStream(chunks, on_error), 1 << 20) as stream:
-                return [read_archive(stream, self.spec, platform=self.platform)]
+            image = read_engine_image(
+                client, self.name, self.spec, default_cache_dir(), stderr_say(), found
+            )
+            return [build_inventory(self.spec, image.layers, image.config)]
         finally:
             client.close()
 

@@ -47,7 +47,7 @@ MAX_METADATA = 64 << 20
 MAX_JSON = 16 << 20
 
 #: Suffixes every metadata path has (`classify` decides exactly).
-_INTERESTING_ENDINGS = (".json", "/METADATA", "/INSTALLER", "dpkg/status", "apk/db/installed")
+INTERESTING_ENDINGS = (".json", "/METADATA", "/INSTALLER", "dpkg/status", "apk/db/installed")
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -156,7 +156,7 @@ def scan_layer(stream: io.BufferedReader, where: str) -> LayerIndex:
                     target = base[len(WHITEOUT) :]
                     index.whiteouts.add(f"{parent}/{target}" if parent else target)
                 continue
-            if not name.endswith(_INTERESTING_ENDINGS) and "/status.d/" not in name:
+            if not name.endswith(INTERESTING_ENDINGS) and "/status.d/" not in name:
                 continue  # the common case, decided by one C call
             kind = classify(name)
             if kind is None:
@@ -255,6 +255,7 @@ class ArchiveReader:
         self.layers: dict[str, LayerIndex] = {}
         self.documents: dict[str, bytes] = {}
         self.links: dict[str, str] = {}
+        self.config_bytes: bytes | None = None
 
     def read(self, stream: BinaryIO) -> Inventory:
         buffered = stream if isinstance(stream, io.BufferedReader) else None
@@ -347,7 +348,16 @@ class ArchiveReader:
         for name in names:  # a missing layer says more than a missing config
             self._layer(name)
         config = entry.get("Config")
-        return names, self._document(str(config)) if config else None
+        return names, self._config(str(config)) if config else None
+
+    def _config(self, name: str) -> Any:
+        """The config document, its bytes kept (`config_bytes`: their sha256 is the id)."""
+        config = self._document(name)
+        seen = 0
+        while name not in self.documents and name in self.links and seen < 16:
+            name, seen = self.links[name], seen + 1
+        self.config_bytes = self.documents.get(name)
+        return config
 
     def _select(self, entries: list[Any]) -> dict[str, Any]:
         if self.select is None:
@@ -373,7 +383,7 @@ class ArchiveReader:
         ]
         config_desc = manifest.get("config") or {}
         config = (
-            self._document(_blob_path(str(config_desc["digest"])))
+            self._config(_blob_path(str(config_desc["digest"])))
             if config_desc.get("digest")
             else None
         )
@@ -468,15 +478,22 @@ def read_layers(
     return build_inventory(source, indexes, config)
 
 
-def scan_archive(stream: BinaryIO, source: str) -> tuple[list[LayerIndex], dict[str, Any] | None]:
+def scan_archive(
+    stream: BinaryIO, source: str, documents: dict[str, bytes] | None = None
+) -> tuple[list[LayerIndex], dict[str, Any] | None]:
     """Layer indexes (in order) and config of a `docker save` stream, for building on.
 
     `build` appends a layer to an image it has just read this way: the new image's
     inventory is `build_inventory(source, layers + [scan_layer_file(layer)], config)`,
-    without reading the new image back.
+    without reading the new image back. With `documents`, the config's bytes are put
+    there as `"config"` (what the image id is the digest of).
     """
     raw = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, BUFFER)  # type: ignore[arg-type]
-    return ArchiveReader(source).scan(raw)
+    reader = ArchiveReader(source)
+    found = reader.scan(raw)
+    if documents is not None and reader.config_bytes is not None:
+        documents["config"] = reader.config_bytes
+    return found
 
 
 def scan_layer_file(path: Path, where: str) -> LayerIndex:
