@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.build.engine import DEFAULT_PATH
-from audit.build.imageid import epoch_text, load_archive, normalize_config, saved_image
+from audit.build.imageid import epoch_text, load_archive, normalize_config
 from audit.build.materialize import StagedEnv
 from audit.core.dockerapi import EngineNotFound
 from audit.core.errors import InputError
@@ -96,16 +96,17 @@ def append_environment(
     """Load `user_id` + the environment layer (or + labels only): (image id, inventory).
 
     The user image is read at the cost of what is new in it (its config and the layers
-    not seen before, `saved_image`); the new image's inventory is those layers plus the
+    not seen before, `read_engine_image`); the new image's inventory is those layers plus the
     environment layer's index (kept per diff_id), so the new image is never read back.
     """
     from audit.inventory import build_inventory
+    from audit.inventory.engineimage import read_engine_image
 
-    parent_layers, config = saved_image(client, user_id, cache_dir, say)
-    new = final_config(config, staged, labels, epoch, inherited, variables)
+    user = read_engine_image(client, user_id, f"docker-daemon:{user_id}", cache_dir, say)
+    new = final_config(user.config, staged, labels, epoch, inherited, variables)
     data = _dumps(new)
     layers: list[Path | None] = [None] * len(new["rootfs"]["diff_ids"])
-    indexes = list(parent_layers)
+    indexes = list(user.layers)
     if staged is not None:
         layers[-1] = staged.tar_path
         indexes.append(env_layer_index(staged, f"{tag or user_id}:environment", cache_dir))
@@ -123,12 +124,9 @@ def env_layer_index(staged: StagedEnv, where: str, cache_dir: Path | None) -> An
     from audit.inventory import scan_layer_file
     from audit.inventory.layercache import LayerCache
 
-    cache = LayerCache(cache_dir)
-    index = cache.get(staged.diff_id)
-    if index is None:
-        index = scan_layer_file(staged.tar_path, where)
-        cache.put(staged.diff_id, index)
-    return index
+    return LayerCache(cache_dir).index(
+        staged.diff_id, lambda: scan_layer_file(staged.tar_path, where)
+    )
 
 
 class StageDamaged(InputError):

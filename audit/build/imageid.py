@@ -72,21 +72,6 @@ class ChunkReader(io.RawIOBase):
         return count
 
 
-def saved_image(
-    client: Any, image_id: str, cache_dir: Path | None = None, say: Any = None
-) -> tuple[list[Any], dict[str, Any]]:
-    """(layer metadata indexes, config) of an engine's image, reading only what is new.
-
-    The config and the layers a build added come from the engine's storage where it is
-    local and readable, the layers seen before (the base) from the layer cache; only
-    where neither can answer is the image streamed (`docker save`), its cost shown.
-    """
-    from audit.inventory.engineimage import read_engine_image
-
-    image = read_engine_image(client, image_id, f"docker-daemon:{image_id}", cache_dir, say)
-    return image.layers, image.config
-
-
 def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
     """How many history entries the final stage's base image brings (kept as they are)."""
     if base is None or not base.digest:

@@ -102,12 +102,9 @@ def progress_printer() -> Callable[[str, str], None]:
     directly: a piped or CI run does not pay rich's import for a bold phase name.
     """
     if not sys.stderr.isatty():
+        from audit.core.progress import plain_line
 
-        def plain(phase: str, message: str) -> None:
-            sys.stderr.write(f"{phase:>10} {message}\n")
-            sys.stderr.flush()
-
-        return plain
+        return plain_line
     from rich.text import Text
 
     console = stderr_console()

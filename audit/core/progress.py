@@ -79,14 +79,13 @@ class Meter:
             yield chunk
 
 
+def plain_line(phase: str, message: str) -> None:
+    """`     phase message` on stderr, plain text (what a terminal-less run shows)."""
+    sys.stderr.write(f"{phase:>10} {message}\n")
+    sys.stderr.flush()
+
+
 def stderr_say() -> Say:
     """A progress sink for commands whose stdout is their output (`inventory`, `diff`):
     plain lines on stderr when live progress is on, else nothing."""
-    if not live_enabled():
-        return lambda _phase, _message: None
-
-    def say(phase: str, message: str) -> None:
-        sys.stderr.write(f"{phase:>10} {message}\n")
-        sys.stderr.flush()
-
-    return say
+    return plain_line if live_enabled() else (lambda _phase, _message: None)

@@ -45,7 +45,6 @@ class EngineImage:
     image_id: str
     config: dict[str, Any]
     layers: list[LayerIndex]
-    how: str  # what had to be read: "cache", "engine storage", "docker save"
 
 
 def _short(digest: str) -> str:
@@ -107,28 +106,26 @@ def read_engine_image(
     store = open_store(client)
     raw = (store.config(image_id) if store else None) or _cached_config(cache_dir, image_id)
     layers: list[LayerIndex | None] = [cache.get(d) for d in diff_ids]
-    how = "cache"
-    if raw is not None and store is not None and None in layers:
-        chains = chain_ids(diff_ids)
-        for position, diff_id in enumerate(diff_ids):
+    unseen = layers.count(None)
+    if raw is not None and store is not None and unseen:
+        for position, chain_id in enumerate(chain_ids(diff_ids)):
+            diff_id = diff_ids[position]
             if layers[position] is not None:
                 continue
-            folder = store.layer_dir(chains[position], diff_id)
+            folder = store.layer_dir(chain_id, diff_id)
             if folder is None:
-                break  # not where it should be: read the image through the engine instead
+                continue  # a layer not where the engine keeps it: streamed below
             where = f"{source}:layer {position + 1} ({_short(diff_id)})"
             layers[position] = scan_layer_dir(folder, where)
-            cache.put(diff_id, layers[position])
-            how = "engine storage"
+            cache.put(diff_id, layers[position])  # type: ignore[arg-type]
+        say("reading", f"{source}: {unseen} new layer(s) of {len(diff_ids)} read from the "
+            "engine's storage, the rest known")  # fmt: skip
     if raw is not None and None not in layers:
         if store is None:
             _remember_config(cache_dir, image_id, raw)
-        new = cache.misses
-        if new:
-            say("reading", f"{source}: {new} new layer(s) of {len(diff_ids)} read from the "
-                "engine's storage, the rest known")  # fmt: skip
-        return EngineImage(image_id, _parse_config(raw, source), list(layers), how)  # type: ignore[arg-type]
-    return _from_save(client, name, source, found, diff_ids, cache, cache_dir, say)
+        return EngineImage(image_id, _parse_config(raw, source), list(layers))  # type: ignore[arg-type]
+    why = "the engine's storage is not readable here" if store is None else "a layer is missing"
+    return _from_save(client, name, source, found, diff_ids, cache, cache_dir, why, say)
 
 
 def _from_save(
@@ -139,6 +136,7 @@ def _from_save(
     diff_ids: list[str],
     cache: LayerCache,
     cache_dir: Path | None,
+    why: str,
     say: Say,
 ) -> EngineImage:
     """Everything from one `docker save` stream (the engine's only way): cost shown."""
@@ -147,7 +145,6 @@ def _from_save(
 
     image_id = str(found["Id"])
     size = int(found.get("Size") or 0)
-    why = "the engine's storage is not readable here" if cache.misses else "its config is new"
     meter = Meter(say, "reading", f"{source} through docker save ({why})", size)
     say("reading", f"{source}: streaming the whole image ({human_bytes(size)}) through "
         f"docker save: {why}")  # fmt: skip
@@ -161,10 +158,9 @@ def _from_save(
     if len(indexes) == len(diff_ids):
         for diff_id, index in zip(diff_ids, indexes, strict=True):
             cache.put(diff_id, index)
-    raw = documents.get("config")
-    if raw is not None:
+    if (raw := documents.get("config")) is not None:
         _remember_config(cache_dir, image_id, raw)
-    return EngineImage(image_id, config, indexes, "docker save")
+    return EngineImage(image_id, config, indexes)
 
 
 def _engine_error(client: Any, source: str) -> Callable[[BaseException], Exception]:

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,14 @@ class LayerCache:
             os.utime(path)
         self.hits += 1
         return index
+
+    def index(self, diff_id: str, scan: Callable[[], LayerIndex]) -> LayerIndex:
+        """The index of `diff_id`: the recorded one, else `scan()`, recorded for next time."""
+        found = self.get(diff_id)
+        if found is None:
+            found = scan()
+            self.put(diff_id, found)
+        return found
 
     def put(self, diff_id: str, index: LayerIndex) -> None:
         """Record `index` for `diff_id` (atomically; a full disk only loses the entry)."""
