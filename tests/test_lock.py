@@ -338,3 +338,15 @@ def test_token_in_channel_url_is_stripped(tmp_path: Path, channel_dir: Path, ser
     assert result.returncode == 0, result.stderr
     _no_secret_anywhere(tmp_path, "tk-8c1f77d2e9", result.stdout, result.stderr)
     assert all(p["url"].startswith(f"{base}/chan/") for p in packages(tmp_path / "conda-lock.yml"))
+
+
+def test_lock_and_check_leave_no_temp_folders(project: Path, tmp_path: Path) -> None:
+    """Nothing a command makes outlives it: conda-lock's fake repodata folder included."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    assert run(["lock"], project, TMPDIR=str(temp)).returncode == 0
+    (project / "environment.yml").write_text(
+        (project / "environment.yml").read_text().replace("  - six\n", "")
+    )
+    assert run(["lock", "--check"], project, TMPDIR=str(temp)).returncode == 1
+    assert sorted(p.name for p in temp.iterdir()) == []

@@ -6,6 +6,7 @@ them, so `--version`, `check` and `lock --check` start fast.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
@@ -81,7 +82,9 @@ def run() -> None:
     solve script dies so in ~1 run of 15 (bench/stress_solve.py, BENCHMARKS.md). Once
     rattler has been loaded, the process therefore ends with os._exit after flushing its
     output, skipping interpreter teardown (every file and pool is closed by then: they
-    are all context managers). `main` itself stays importable and in-process testable.
+    are all context managers). The `atexit` handlers still run first, as `sys.exit`
+    would run them: conda-lock removes its temp folders (`conda-lock-fake-repodata-*`)
+    there. `main` itself stays importable and in-process testable.
     """
     try:
         main()
@@ -91,6 +94,7 @@ def run() -> None:
         if exc.code is not None and not isinstance(exc.code, int):
             sys.stderr.write(f"{exc.code}\n")
     if "rattler" in sys.modules:
+        atexit._run_exitfuncs()  # what teardown would run before finalizing; nothing more
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
                 stream.flush()
