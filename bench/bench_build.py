@@ -70,15 +70,29 @@ OURS_TAG = "bench/build:1"
 DOCKER_TAG = "bench/docker-cached:1"
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
-    """Run `cmd`, fail loudly on a non-zero exit, return the wall time in seconds."""
+#: The largest peak RSS (MB) of any repro-audit process the bench ran, per case.
+PEAK_MB: dict[str, float] = {}
+
+
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, case: str = ""
+) -> float:
+    """Run `cmd`, fail loudly on a non-zero exit, return the wall time in seconds; the
+    process's own peak RSS is kept in PEAK_MB[case] (wait4: that child only)."""
     start = time.perf_counter()
-    done = subprocess.run(
-        cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(
+            cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err,
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err.read().decode()}")
+    if case:
+        PEAK_MB[case] = max(PEAK_MB.get(case, 0.0), usage.ru_maxrss / 1024)
     return elapsed
 
 
@@ -134,6 +148,24 @@ def equivalent_dockerfile(user: str, labels: dict[str, str]) -> str:
     )
 
 
+def layered_base(
+    client, context: Path, repository: str, files: dict[str, bytes], count: int
+) -> None:
+    """`repository:1` again, with `files` spread over `count` layers (one COPY each)."""
+    context.mkdir()
+    names = sorted(files)
+    steps = [f"FROM {repository}:1"]
+    for part in range(count):
+        for name in names[part::count]:
+            path = context / f"part{part}" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(files[name])
+        steps.append(f"COPY part{part}/ /")
+    (context / "Dockerfile").write_text("\n".join(steps) + "\n")
+    docker_cli_build(context, f"{repository}:1")
+    shutil.rmtree(context)
+
+
 def first_build(build: list[str], project: Path, cache: Path, client) -> float:
     """Ours with the stage cached but nothing built: the memo and both images gone."""
     import docker.errors
@@ -142,20 +174,36 @@ def first_build(build: list[str], project: Path, cache: Path, client) -> float:
     with contextlib.suppress(docker.errors.APIError):
         client.api.remove_image(OURS_TAG, force=True)
     (project / "app.py").write_text(f"print('hello {time.perf_counter_ns()}')\n")
-    return run(build, project)
+    return run(build, project, case="first build after a Dockerfile change")
 
 
 def append_again(build: list[str], project: Path, cache: Path, client, remembered: bool) -> float:
     """Ours after a lock change on an unchanged user image: the final image's memo and the
-    image gone, the user image kept; the user image's save remembered or not."""
+    image gone, the user image kept; its layers' indexes and config remembered or not (then
+    read again from the engine's storage, or streamed where that is not readable)."""
     import docker.errors
 
     shutil.rmtree(cache / "images", ignore_errors=True)
     if not remembered:
-        shutil.rmtree(cache / "saved", ignore_errors=True)
+        shutil.rmtree(cache / "layers", ignore_errors=True)
+        shutil.rmtree(cache / "configs", ignore_errors=True)
     with contextlib.suppress(docker.errors.APIError):
         client.api.remove_image(OURS_TAG, force=True)
-    return run(build, project)
+    return run(build, project, case="env appended again")
+
+
+def docker_save_seconds(tag: str) -> float:
+    """The baseline of an image read: `docker save IMAGE > /dev/null`."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as sink:
+        subprocess.run(["docker", "save", tag], stdout=sink, check=True)
+    return time.perf_counter() - start
+
+
+def after_change(context: Path) -> float:
+    """BuildKit's build of the same Dockerfile after the same edit (its cache kept)."""
+    (context / "app.py").write_text(f"print('hello {time.perf_counter_ns()}')\n")
+    return docker_cli_build(context, DOCKER_TAG)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--base-mb", type=int, default=0, help="extra MB in the base image")
+    parser.add_argument("--base-layers", type=int, default=1, help="layers the extra MB fill")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
 
@@ -190,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.base_mb
             else None
         )
-        import_busybox(client, repository, "1", busybox_path() or "", extra)
+        one_layer = extra if args.base_layers <= 1 else None
+        import_busybox(client, repository, "1", busybox_path() or "", one_layer)
+        if args.base_layers > 1 and extra:
+            layered_base(client, work / "base-context", repository, extra, args.base_layers)
         push_tag(client, repository, "1")
 
         project = work / "project"
@@ -208,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
 
         build = [*cli, "build", "-t", OURS_TAG, "--prefix", PREFIX]
         build += ["--cache-dir", str(work / "cache")]
-        cold = run(build, project)
-        ours = [run(build, project) for _ in range(args.runs)]
+        cold = run(build, project, case="first build, cold cache")
+        ours = [run(build, project, case="rebuild") for _ in range(args.runs)]
         record = json.loads((project / "build-record.json").read_text())
 
         # the same context for docker itself: user files + staged env + combined Dockerfile
@@ -232,7 +284,20 @@ def main(argv: list[str] | None = None) -> int:
         theirs_first = [
             docker_cli_build(context, DOCKER_TAG, "--no-cache") for _ in range(args.runs)
         ]
+        theirs_change = [after_change(context) for _ in range(args.runs)]
         ours_first = [first_build(build, project, work / "cache", client) for _ in range(args.runs)]
+        inventory = [*cli, "inventory", f"docker-daemon:{OURS_TAG}", "--format", "json"]
+        known = {"REPRO_AUDIT_CACHE_DIR": str(work / "cache")}
+        fresh = {"REPRO_AUDIT_CACHE_DIR": str(work / "fresh-cache")}
+        inv_known, inv_fresh, saves = [], [], []
+        for _ in range(args.runs):
+            saves.append(docker_save_seconds(OURS_TAG))
+            inv_known.append(run(inventory, project, known, case="inventory"))
+            shutil.rmtree(work / "fresh-cache", ignore_errors=True)
+            inv_fresh.append(run(inventory, project, fresh, case="inventory"))
+        verify = [*cli, "verify", "build-record.json", "--rebuild", "--cache-dir",
+                  str(work / "cache")]  # fmt: skip
+        rebuilt = [run(verify, project, case="verify --rebuild") for _ in range(args.runs)]
         again_saved, again_unsaved = [], []
         for _ in range(args.runs):
             again_saved.append(append_again(build, project, work / "cache", client, True))
@@ -247,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
             ("BuildKit build (rebuild, cached)", *stats(theirs)),
             ("env appended to the same user image, save remembered", *stats(again_saved)),
             ("env appended to the same user image, save streamed", *stats(again_unsaved)),
+            ("BuildKit build after the same app.py change (cached)", *stats(theirs_change)),
+            ("inventory docker-daemon: (layers seen before)", *stats(inv_known)),
+            ("inventory docker-daemon: (empty cache)", *stats(inv_fresh)),
+            ("docker save IMAGE > /dev/null", *stats(saves)),
+            ("repro-audit verify --rebuild", *stats(rebuilt)),
         ]
         del docker_cold
         print(
@@ -264,6 +334,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"first-build ratio (repro-audit / BuildKit --no-cache): {first:.2f}x (target <= 1.5x)"
         )
+        change = statistics.median(ours_first) / (statistics.median(theirs_change) + 1)
+        print(
+            "first build after a Dockerfile change / (BuildKit after the same change + 1 s): "
+            f"{change:.2f}x (target <= 1.5x)"
+        )
+        read = statistics.median(inv_known) / statistics.median(saves)
+        print(f"inventory, base seen before / docker save: {read:.2f}x (target <= 0.3x)")
+        print("peak RSS per case (MB, target <= 300): " + ", ".join(
+            f"{case} {mb:.0f}" for case, mb in sorted(PEAK_MB.items())
+        ))  # fmt: skip
     finally:
         for tag in (OURS_TAG, DOCKER_TAG, f"{registry.host}/bench-base:1"):
             with contextlib.suppress(docker.errors.APIError):
