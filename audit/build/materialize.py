@@ -22,10 +22,13 @@ only if it still hashes to what was recorded when it was made.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import posixpath
+import shutil
 import stat
 import tarfile
 import tempfile
@@ -37,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 from audit import __version__
 from audit.artifacts import Artifact, fetch_all
-from audit.core.errors import InputError
-from audit.core.fs import atomic_write_text, sha256_file
+from audit.core.errors import InfrastructureError, InputError, ReproAuditError
+from audit.core.fs import atomic_write_text, sha256_file, write_error
 from audit.core.redact import redact_url
 from audit.lockfile.vcs import is_vcs, parse_vcs_url
 
@@ -307,10 +310,7 @@ def materialize(
         return StagedEnv(
             tar_path, cached[0], platform, prefix, conda, pip, cached=True, tree_digest=cached[1]
         )
-    fetched, digest = _stage(locked, platform, prefix, cache_dir, epoch, tar_path, say)
-    from audit.build.treedigest import staged_tree_digest
-
-    tree = staged_tree_digest(tar_path, prefix)
+    fetched, digest, tree = _stage(locked, platform, prefix, cache_dir, epoch, tar_path, say)
     meta = {"sha256": digest, "key": key, "size": tar_path.stat().st_size, "tree": tree}
     atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
     return StagedEnv(
@@ -378,8 +378,8 @@ def _stage(
     epoch: int,
     tar_path: Path,
     say: Callable[[str, str], None],
-) -> tuple[int, str]:
-    """Fetch and verify, check against each artifact, install, tar: (fetched, sha256)."""
+) -> tuple[int, str, str]:
+    """Fetch and verify, check against each artifact, install, tar: (fetched, sha256, tree)."""
     from audit.build.artifactmeta import check_artifacts
 
     say("fetching", f"{len(locked.artifacts)} artifacts (size and sha256 checked)")
@@ -394,18 +394,62 @@ def _stage(
     indexes = check_artifacts(records, verified)
     say("installing", f"{len(records)} conda packages and {len(wheels)} wheels into {prefix}")
     stages = tar_path.parent
-    stages.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="stage-", dir=stages) as tmp:
-        stage = Path(tmp) / "env"
-        _install_conda(records, verified, stage, platform, prefix, cache_dir)
-        normalize_conda_meta(stage, {r.file_name: r for r in records}, indexes)
-        if wheels:
-            _install_wheels(wheels, verified, stage, prefix, records)
-        fd, tmp_tar = tempfile.mkstemp(prefix=".env-", suffix=".tar", dir=stages)
+    try:
+        stages.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="stage-", dir=stages) as tmp:
+            stage = Path(tmp) / "env"
+            _install_conda(records, verified, stage, platform, prefix, cache_dir)
+            normalize_conda_meta(stage, {r.file_name: r for r in records}, indexes)
+            if wheels:
+                _install_wheels(wheels, verified, stage, prefix, records)
+            digest, tree = _write_stage_tar(stage, prefix, epoch, tar_path)
+            _remember_layer_index(stage, prefix, digest, cache_dir)
+    except OSError as exc:  # a full disk or quota: exit 3 naming the folder; nothing kept
+        raise _staging_error(exc, stages) from None
+    return counter["fetched"], digest, tree
+
+
+def _write_stage_tar(stage: Path, prefix: str, epoch: int, tar_path: Path) -> tuple[str, str]:
+    """The layer tar beside `tar_path`, renamed into place only when complete."""
+    fd, tmp_tar = tempfile.mkstemp(prefix=".env-", suffix=".tar", dir=tar_path.parent)
+    try:
         with os.fdopen(fd, "wb") as handle:
-            digest = write_env_tar(stage, prefix, handle, epoch)
+            digests = write_env_tar(stage, prefix, handle, epoch)
         os.replace(tmp_tar, tar_path)
-    return counter["fetched"], digest
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_tar)
+        raise
+    return digests
+
+
+def _staging_error(exc: OSError, stages: Path) -> ReproAuditError:
+    error = write_error(exc, stages)
+    if isinstance(error, InfrastructureError):
+        error.hint = "free some space there, or give --cache-dir a folder on a larger disk"
+    return error
+
+
+def _out_of_space(message: str, stage: Path) -> bool:
+    """Did an install fail for want of space? rattler and installer raise their own types,
+    and rattler can report a file it could not finish writing as unparsable JSON, so a
+    disk left with under 1 MiB free counts as the cause too."""
+    if any(s in message for s in ("No space left", "os error 28", "Disk quota", "os error 122")):
+        return True
+    try:
+        return shutil.disk_usage(stage.parent).free < 1 << 20
+    except OSError:
+        return False
+
+
+def _remember_layer_index(stage: Path, prefix: str, digest: str, cache_dir: Path) -> None:
+    """The layer's metadata index, read from the staged folder (only its metadata files)
+    while it exists and kept per diff_id: the image's inventory never rescans the tar."""
+    from audit.inventory.enginestore import scan_layer_dir
+    from audit.inventory.layercache import LayerCache
+
+    index = scan_layer_dir(stage, f"staged environment {prefix}", prefix)
+    LayerCache(cache_dir).put(f"sha256:{digest}", index)
 
 
 def normalize_prefix(prefix: str) -> str:
@@ -511,6 +555,8 @@ def _install_conda(
             )
         )
     except Exception as exc:  # rattler raises its own exception types
+        if _out_of_space(str(exc), stage):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
         raise InputError(f"installing the locked packages failed: {exc}") from None
     (stage / "CACHEDIR.TAG").unlink(missing_ok=True)
 
@@ -579,7 +625,13 @@ def _install_wheels(
         try:
             with WheelFile.open(verified[wheel.sha256.lower()]) as source:
                 install(source, destination, additional_metadata={"INSTALLER": b"pip\n"})
-        except (InstallerError, ValueError, OSError, KeyError) as exc:
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            raise InputError(f"installing wheel {wheel.file_name} failed: {exc}") from None
+        except (InstallerError, ValueError, KeyError) as exc:
+            if _out_of_space(str(exc), stage):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
             raise InputError(f"installing wheel {wheel.file_name} failed: {exc}") from None
 
 
@@ -596,24 +648,34 @@ def _walk(root: Path) -> Iterator[Path]:
     return iter(sorted(entries, key=lambda p: p.relative_to(root).as_posix()))
 
 
-def write_env_tar(stage: Path, prefix: str, handle: Any, epoch: int = 0) -> str:
+def write_env_tar(stage: Path, prefix: str, handle: Any, epoch: int = 0) -> tuple[str, str]:
     """Write `stage` as the layer `<prefix>/…` (its parents too) with one mtime, uid/gid 0,
-    fixed modes, sorted; its sha256 (= the layer's diff_id)."""
+    fixed modes, sorted: (its sha256 = the layer's diff_id, the environment's tree digest).
+
+    One pass over the bytes: each file is hashed for the tree digest as it is copied in.
+    """
+    from audit.build.treedigest import TreeHash, dir_line, file_line, link_line
+
     hasher = _HashingWriter(handle)
+    tree = TreeHash()
     with tarfile.open(fileobj=hasher, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.copybufsize = 1 << 20  # 16 KiB by default: a Python call per 16 KiB
         parts = list(PurePosixPath(prefix).parts[1:])
         for i in range(1, len(parts) + 1):
             archive.addfile(_dir_info("/".join(parts[:i]), epoch))
         base = "/".join(parts)
         for path in _walk(stage):
-            name = f"{base}/{path.relative_to(stage).as_posix()}"
-            info = _member(path, name, epoch)
+            rel = path.relative_to(stage).as_posix()
+            info = _member(path, f"{base}/{rel}", epoch)
             if info.isreg():
                 with path.open("rb") as data:
-                    archive.addfile(info, data)
+                    reader = _HashingReader(data)
+                    archive.addfile(info, reader)
+                tree.add(rel, file_line(info.mode, reader.h.hexdigest()))
             else:
                 archive.addfile(info)
-    return hasher.digest()
+                tree.add(rel, link_line(info.linkname) if info.issym() else dir_line(info.mode))
+    return hasher.digest(), tree.digest()
 
 
 def _dir_info(name: str, epoch: int) -> tarfile.TarInfo:
@@ -643,6 +705,19 @@ def _member(path: Path, name: str, epoch: int) -> tarfile.TarInfo:
     info.size = st.st_size
     info.mode = 0o755 if st.st_mode & 0o111 else 0o644
     return info
+
+
+class _HashingReader:
+    """A read-only file object that hashes what is read through it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.h = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.inner.read(size)
+        self.h.update(data)
+        return data
 
 
 class _HashingWriter:

@@ -21,6 +21,34 @@ from audit.core.errors import InfrastructureError, InputError
 ALGORITHM = "repro-audit-tree-v1"
 
 
+class TreeHash:
+    """The digest over (relative path, line) entries, given in any order."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str]] = []
+
+    def add(self, rel: str, line: str) -> None:
+        self.entries.append((rel, line))
+
+    def digest(self) -> str:
+        h = hashlib.sha256(ALGORITHM.encode() + b"\n")
+        for rel, line in sorted(self.entries):
+            h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + line.encode() + b"\n")
+        return "sha256:" + h.hexdigest()
+
+
+def dir_line(mode: int) -> str:
+    return f"d {mode & 0o7777:04o}"
+
+
+def file_line(mode: int, sha256_hex: str) -> str:
+    return f"f {mode & 0o7777:04o} {sha256_hex}"
+
+
+def link_line(target: str) -> str:
+    return f"l {target}"
+
+
 def _entries(archive: tarfile.TarFile, root: str) -> Iterable[tuple[str, str]]:
     """(relative path, line) for each member below `root` (a member name prefix)."""
     root = root.strip("/")
@@ -32,11 +60,10 @@ def _entries(archive: tarfile.TarFile, root: str) -> Iterable[tuple[str, str]]:
         rel = name[len(root) + 1 :]
         if not rel:
             continue
-        mode = member.mode & 0o7777
         if member.isdir():
-            line = f"d {mode:04o}"
+            line = dir_line(member.mode)
         elif member.issym():
-            line = f"l {member.linkname}"
+            line = link_line(member.linkname)
         elif member.islnk():
             target = posixpath.normpath(member.linkname.lstrip("./"))[len(root) + 1 :]
             line = files.get(target, f"h {target}")
@@ -45,7 +72,7 @@ def _entries(archive: tarfile.TarFile, root: str) -> Iterable[tuple[str, str]]:
             h = hashlib.sha256()
             while handle is not None and (chunk := handle.read(1 << 20)):
                 h.update(chunk)
-            line = f"f {mode:04o} {h.hexdigest()}"
+            line = file_line(member.mode, h.hexdigest())
             files[rel] = line
         else:
             raise InputError(f"unexpected file type in the environment: {name}")
@@ -54,18 +81,11 @@ def _entries(archive: tarfile.TarFile, root: str) -> Iterable[tuple[str, str]]:
 
 def tree_digest(stream: IO[bytes], root: str) -> str:
     """`sha256:…` over the sorted entries below `root` of the tar on `stream`."""
+    tree = TreeHash()
     with tarfile.open(fileobj=stream, mode="r|*") as archive:
-        entries = sorted(_entries(archive, root))
-    h = hashlib.sha256(ALGORITHM.encode() + b"\n")
-    for rel, line in entries:
-        h.update(rel.encode("utf-8", "surrogateescape") + b"\0" + line.encode() + b"\n")
-    return "sha256:" + h.hexdigest()
-
-
-def staged_tree_digest(tar_path: Any, prefix: str) -> str:
-    """The digest of a staged environment tar (members are `<prefix>/…`)."""
-    with open(tar_path, "rb") as handle:
-        return tree_digest(handle, prefix)
+        for rel, line in _entries(archive, root):
+            tree.add(rel, line)
+    return tree.digest()
 
 
 def image_tree_digest(client: Any, image: str, prefix: str) -> str:

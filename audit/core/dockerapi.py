@@ -117,6 +117,16 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+def went_away(host: str, what: str, sent: int, exc: BaseException) -> InfrastructureError:
+    """Exit 3: the engine answered, then stopped in the middle of sending `what`."""
+    detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return InfrastructureError(
+        f"the engine at {host} stopped answering after {sent:,} bytes of {what} ({detail})",
+        hint="check that dockerd still runs (`docker info`) and has not run out of "
+        "memory or disk, then run again",
+    )
+
+
 def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="/:@")
 
@@ -193,15 +203,17 @@ class Engine:
             raise error(response.status, message or f"HTTP {response.status}")
         return response
 
-    def _stream(self, response: http.client.HTTPResponse) -> Iterator[bytes]:
+    def _stream(self, response: http.client.HTTPResponse, what: str) -> Iterator[bytes]:
         """The body in chunks; a reader that stops early costs the connection (the next
         call opens a new one), never a request sent behind an unread answer."""
+        sent = 0
         try:
             while chunk := response.read(CHUNK):
+                sent += len(chunk)
                 yield chunk
         except (OSError, http.client.HTTPException) as exc:  # the engine went away mid-stream
             self._drop_connection()
-            raise unreachable(self.endpoint.host, exc) from None
+            raise went_away(self.endpoint.host, what, sent, exc) from None
         finally:
             if not response.isclosed():
                 self._drop_connection()
@@ -284,7 +296,7 @@ class Engine:
         if not self.endpoint.direct:
             yield from self._via_sdk("get_image", name, chunk_size=CHUNK)
             return
-        yield from self._stream(self._open("GET", f"/images/{_quote(name)}/get"))
+        yield from self._stream(self._open("GET", f"/images/{_quote(name)}/get"), name)
 
     def load_image(self, archive: Iterable[bytes]) -> list[dict[str, Any]]:
         """`docker load` an archive streamed from `archive`; the engine's messages."""
@@ -312,7 +324,8 @@ class Engine:
             yield from chunks
             return
         yield from self._stream(
-            self._open("GET", f"/containers/{container}/archive", params={"path": path})
+            self._open("GET", f"/containers/{container}/archive", params={"path": path}),
+            f"{path} of container {container[:12]}",
         )
 
     def remove_container(self, container: str) -> None:

@@ -109,13 +109,14 @@ def _opaque(path: str) -> bool:
     return False
 
 
-def scan_layer_dir(folder: Path, where: str) -> LayerIndex:
-    """The index of a layer stored as an overlay folder: what `scan_layer` gives its tar.
+def scan_layer_dir(folder: Path, where: str, root: str = "") -> LayerIndex:
+    """The index of a layer stored as an overlay folder: what `scan_layer` gives its tar
+    (whose members are below `root`, e.g. a staged environment's `opt/conda/envs/x`).
 
     Only metadata files are opened; every other entry costs one directory read.
     """
     index = LayerIndex()
-    pending = [("", str(folder))]
+    pending = [(root.strip("/"), str(folder))]
     while pending:
         rel, path = pending.pop()
         try:

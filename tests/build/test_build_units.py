@@ -157,6 +157,33 @@ def test_stage_cache_is_reused_and_rechecked(locked: Path, tmp_path: Path) -> No
     assert not materialize(lockfile, "linux-64", PREFIX, tmp_path / "c").cached
 
 
+def test_one_pass_staging_gives_what_reading_the_tar_again_gives(
+    locked: Path, tmp_path: Path
+) -> None:
+    """The tree digest and the layer index are made while the tar is written; a second
+    read of the tar (what `verify` does with an image) must agree with both."""
+    from audit.build.treedigest import tree_digest
+    from audit.inventory import scan_layer_file
+    from audit.inventory.image import layer_index_to_json
+    from audit.inventory.layercache import LayerCache
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conda-lock.yml").write_bytes((locked / "conda-lock.yml").read_bytes())
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    add_pip_entry(project / "conda-lock.yml", make_wheel(wheels), make_wheel(wheels).as_uri())
+    staged = materialize(project / "conda-lock.yml", "linux-64", PREFIX, tmp_path / "c")
+    with staged.tar_path.open("rb") as handle:
+        assert staged.tree_digest == tree_digest(handle, PREFIX)
+    kept = LayerCache(tmp_path / "c").get(staged.diff_id)
+    assert kept is not None, "the environment layer's index is kept when it is staged"
+    scanned = layer_index_to_json(scan_layer_file(staged.tar_path, "tar"))
+    assert layer_index_to_json(kept) == scanned
+    assert any(name.endswith("tinywheel-1.0.dist-info/METADATA") for name, *_ in scanned["files"])
+    assert any("/conda-meta/" in name for name, *_ in scanned["files"])
+
+
 def test_source_date_epoch_sets_every_mtime(locked: Path, tmp_path: Path) -> None:
     staged = materialize(
         locked / "conda-lock.yml", "linux-64", PREFIX, tmp_path / "c", epoch=1_700_000_000
