@@ -40,8 +40,10 @@ from typing import TYPE_CHECKING, Any
 
 from audit import __version__
 from audit.artifacts import Artifact, fetch_all
+from audit.build.wheels import install_wheels
 from audit.core.errors import InfrastructureError, InputError, ReproAuditError
-from audit.core.fs import atomic_write_text, sha256_file, write_error
+from audit.core.fs import atomic_write_text, out_of_space, sha256_file, write_error
+from audit.core.progress import Meter
 from audit.core.redact import redact_url
 from audit.lockfile.vcs import is_vcs, parse_vcs_url
 
@@ -203,7 +205,6 @@ def vcs_wheel(wheel: PipWheel, cache_dir: Path, say: Callable[[str, str], None])
 def _build_at_commit(remote: str, commit: str, wheel: PipWheel, out: Path) -> Path:
     """`uv build --wheel` of a clean export of `commit`; the wheel moved into `out`."""
     import io
-    import shutil
     import subprocess
     import sys
 
@@ -401,20 +402,24 @@ def _stage(
             _install_conda(records, verified, stage, platform, prefix, cache_dir)
             normalize_conda_meta(stage, {r.file_name: r for r in records}, indexes)
             if wheels:
-                _install_wheels(wheels, verified, stage, prefix, records)
-            digest, tree = _write_stage_tar(stage, prefix, epoch, tar_path)
+                install_wheels(wheels, verified, stage, prefix, records, cache_dir, say)
+            meter = Meter(say, "staging", "environment layer (sha256 and tree digest)")
+            digest, tree = _write_stage_tar(stage, prefix, epoch, tar_path, meter)
+            meter.done()
             _remember_layer_index(stage, prefix, digest, cache_dir)
     except OSError as exc:  # a full disk or quota: exit 3 naming the folder; nothing kept
         raise _staging_error(exc, stages) from None
     return counter["fetched"], digest, tree
 
 
-def _write_stage_tar(stage: Path, prefix: str, epoch: int, tar_path: Path) -> tuple[str, str]:
+def _write_stage_tar(
+    stage: Path, prefix: str, epoch: int, tar_path: Path, meter: Meter
+) -> tuple[str, str]:
     """The layer tar beside `tar_path`, renamed into place only when complete."""
     fd, tmp_tar = tempfile.mkstemp(prefix=".env-", suffix=".tar", dir=tar_path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            digests = write_env_tar(stage, prefix, handle, epoch)
+            digests = write_env_tar(stage, prefix, handle, epoch, meter)
         os.replace(tmp_tar, tar_path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -428,18 +433,6 @@ def _staging_error(exc: OSError, stages: Path) -> ReproAuditError:
     if isinstance(error, InfrastructureError):
         error.hint = "free some space there, or give --cache-dir a folder on a larger disk"
     return error
-
-
-def _out_of_space(message: str, stage: Path) -> bool:
-    """Did an install fail for want of space? rattler and installer raise their own types,
-    and rattler can report a file it could not finish writing as unparsable JSON, so a
-    disk left with under 1 MiB free counts as the cause too."""
-    if any(s in message for s in ("No space left", "os error 28", "Disk quota", "os error 122")):
-        return True
-    try:
-        return shutil.disk_usage(stage.parent).free < 1 << 20
-    except OSError:
-        return False
 
 
 def _remember_layer_index(stage: Path, prefix: str, digest: str, cache_dir: Path) -> None:
@@ -555,7 +548,7 @@ def _install_conda(
             )
         )
     except Exception as exc:  # rattler raises its own exception types
-        if _out_of_space(str(exc), stage):
+        if out_of_space(str(exc), stage.parent):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
         raise InputError(f"installing the locked packages failed: {exc}") from None
     (stage / "CACHEDIR.TAG").unlink(missing_ok=True)
@@ -584,57 +577,6 @@ def normalize_conda_meta(
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _python_version(records: list[RepoDataRecord]) -> str:
-    for record in records:
-        if record.name.normalized == "python":
-            parts = str(record.version).split(".")
-            return ".".join(parts[:2])
-    raise InputError("the lock has pip wheels but no python package to install them into")
-
-
-def _install_wheels(
-    wheels: list[PipWheel],
-    verified: dict[str, Path],
-    stage: Path,
-    prefix: str,
-    records: list[RepoDataRecord],
-) -> None:
-    """Install each verified wheel with PyPA `installer`, as pip would lay it out."""
-    from installer import install
-    from installer.destinations import SchemeDictionaryDestination
-    from installer.exceptions import InstallerError
-    from installer.sources import WheelFile
-
-    py = _python_version(records)
-    site = stage / "lib" / f"python{py}" / "site-packages"
-    for wheel in wheels:
-        scheme = {
-            "purelib": str(site),
-            "platlib": str(site),
-            "headers": str(stage / "include" / f"python{py}" / wheel.name),
-            "scripts": str(stage / "bin"),
-            "data": str(stage),
-        }
-        destination = SchemeDictionaryDestination(
-            scheme,
-            interpreter=f"{prefix}/bin/python",
-            script_kind="posix",
-            hash_algorithm="sha256",
-            bytecode_optimization_levels=(),
-        )
-        try:
-            with WheelFile.open(verified[wheel.sha256.lower()]) as source:
-                install(source, destination, additional_metadata={"INSTALLER": b"pip\n"})
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-                raise
-            raise InputError(f"installing wheel {wheel.file_name} failed: {exc}") from None
-        except (InstallerError, ValueError, KeyError) as exc:
-            if _out_of_space(str(exc), stage):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
-            raise InputError(f"installing wheel {wheel.file_name} failed: {exc}") from None
-
-
 # --------------------------------------------------------------------------- tar
 
 
@@ -648,7 +590,9 @@ def _walk(root: Path) -> Iterator[Path]:
     return iter(sorted(entries, key=lambda p: p.relative_to(root).as_posix()))
 
 
-def write_env_tar(stage: Path, prefix: str, handle: Any, epoch: int = 0) -> tuple[str, str]:
+def write_env_tar(
+    stage: Path, prefix: str, handle: Any, epoch: int = 0, meter: Meter | None = None
+) -> tuple[str, str]:
     """Write `stage` as the layer `<prefix>/…` (its parents too) with one mtime, uid/gid 0,
     fixed modes, sorted: (its sha256 = the layer's diff_id, the environment's tree digest).
 
@@ -672,6 +616,8 @@ def write_env_tar(stage: Path, prefix: str, handle: Any, epoch: int = 0) -> tupl
                     reader = _HashingReader(data)
                     archive.addfile(info, reader)
                 tree.add(rel, file_line(info.mode, reader.h.hexdigest()))
+                if meter is not None:
+                    meter.add(info.size, 1)
             else:
                 archive.addfile(info)
                 tree.add(rel, link_line(info.linkname) if info.issym() else dir_line(info.mode))

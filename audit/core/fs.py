@@ -10,6 +10,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -26,6 +27,19 @@ def write_error(exc: OSError, path: Path) -> ReproAuditError:
     """`path: cannot write: <reason>` as bad input (bad path) or infrastructure (full disk)."""
     kind = InputError if exc.errno in _BAD_PATH else InfrastructureError
     return kind(f"cannot write: {exc.strerror or exc}", where=str(path))
+
+
+def out_of_space(message: str, folder: Path) -> bool:
+    """Did a library's write fail for want of space? rattler and installer raise their own
+    types, and rattler can report a file it could not finish as unparsable JSON, so a
+    `folder` whose disk has under 1 MiB left counts as the cause too."""
+    words = ("No space left", "os error 28", "Disk quota", "os error 122")
+    if any(word in message for word in words):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -184,6 +184,38 @@ def test_one_pass_staging_gives_what_reading_the_tar_again_gives(
     assert any("/conda-meta/" in name for name, *_ in scanned["files"])
 
 
+def test_an_installed_wheel_is_linked_into_later_stages_and_an_edited_tree_unpacked_again(
+    locked: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conda-lock.yml").write_bytes((locked / "conda-lock.yml").read_bytes())
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel = make_wheel(wheels)
+    add_pip_entry(project / "conda-lock.yml", wheel, wheel.as_uri())
+    lockfile, cache = project / "conda-lock.yml", tmp_path / "c"
+    said: list[str] = []
+
+    def say(_phase: str, message: str) -> None:
+        said.append(message)
+
+    first = materialize(lockfile, "linux-64", PREFIX, cache, progress=say)
+    assert any("unpacked" in m and "tinywheel" in m for m in said), said
+    expected = first.tar_path.read_bytes()
+    said.clear()
+    again = materialize(lockfile, "linux-64", PREFIX, cache, progress=say, reuse_stage=False)
+    assert any("linked from the installed-wheel cache" in m for m in said), said
+    assert again.tar_path.read_bytes() == expected
+    # an edit in the kept tree (through any link) is seen, and the wheel is unpacked again
+    (kept,) = (cache / "wheel-trees").glob("*/*/tree/lib/python3.11/site-packages/tinywheel")
+    (kept / "__init__.py").write_text("VALUE = 43\n")
+    said.clear()
+    third = materialize(lockfile, "linux-64", PREFIX, cache, progress=say, reuse_stage=False)
+    assert any("unpacked" in m and "tinywheel" in m for m in said), said
+    assert third.tar_path.read_bytes() == expected
+
+
 def test_source_date_epoch_sets_every_mtime(locked: Path, tmp_path: Path) -> None:
     staged = materialize(
         locked / "conda-lock.yml", "linux-64", PREFIX, tmp_path / "c", epoch=1_700_000_000
