@@ -8,7 +8,6 @@ filled up to a few KiB, so the staging itself (install, tar) is what runs out of
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from build_helpers import PREFIX
+from support.tcpproxy import EngineProxy
 
 from audit.build.materialize import materialize
 
@@ -89,59 +89,6 @@ def test_a_full_disk_while_staging_is_exit_3_with_the_path_and_keeps_nothing_hal
     assert staged.tar_sha256 not in listing.read_text()
 
 
-class _CuttingProxy:
-    """A unix-socket relay to the real engine that drops a connection once it has relayed
-    `limit` bytes of answers: the engine going away in the middle of a long read."""
-
-    def __init__(self, path: Path, engine: str, limit: int) -> None:
-        import socket
-        import threading
-
-        self.engine, self.limit = engine, limit
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(path))
-        self.server.listen(16)
-        self.cut = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        import socket
-        import threading
-
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            upstream.connect(self.engine)
-            threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
-            threading.Thread(
-                target=self._pump, args=(upstream, client, self.limit), daemon=True
-            ).start()
-
-    def _pump(self, source, sink, limit: int | None) -> None:  # noqa: ANN001
-        import socket
-
-        relayed = 0
-        try:
-            while data := source.recv(1 << 16):
-                if limit is not None and relayed + len(data) > limit:
-                    self.cut.set()
-                    break
-                sink.sendall(data)
-                relayed += len(data)
-        except OSError:
-            pass
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-            end.close()
-
-    def close(self) -> None:
-        self.server.close()
-
-
 def test_an_engine_that_goes_away_mid_read_is_exit_3_and_keeps_no_half_entry(
     base_image, tmp_path: Path
 ) -> None:
@@ -153,7 +100,8 @@ def test_an_engine_that_goes_away_mid_read_is_exit_3_and_keeps_no_half_entry(
         engine = host.removeprefix("unix://")
     elif host:
         pytest.skip("the relay needs the engine on a unix socket")
-    proxy = _CuttingProxy(tmp_path / "engine.sock", engine, 256 * 1024)
+    relay = str(tmp_path / "engine.sock")
+    proxy = EngineProxy(engine, listen_unix=relay, cut_after=256 * 1024).start()
     cache = tmp_path / "cache"
     env = {
         **os.environ,
@@ -170,7 +118,7 @@ def test_an_engine_that_goes_away_mid_read_is_exit_3_and_keeps_no_half_entry(
             timeout=120,
         )
     finally:
-        proxy.close()
+        proxy.stop()
     assert proxy.cut.is_set(), "the relay cut the read (the image is larger than 256 KiB)"
     assert done.returncode == 3, done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]

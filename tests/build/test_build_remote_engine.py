@@ -139,3 +139,34 @@ def test_an_unchanged_user_image_is_not_streamed_again(
     shutil.rmtree(cache / "images")
     third, saves = build()
     assert len(saves) == 1 and third["inventory"] == first["inventory"]
+
+
+def test_a_build_on_the_local_engine_streams_no_image(
+    project: Path, tag_for: Callable[[str], str], tmp_path: Path
+) -> None:
+    """On this machine's engine the user image is read from the engine's own storage (its
+    config and new layers), never through `docker save`, also with an empty cache; the
+    requests are seen through a relay on another unix socket (still a local engine)."""
+    require_buildkit()
+    require_docker()
+    where = urllib.parse.urlsplit(endpoint().host)
+    if where.scheme != "unix":
+        pytest.skip(f"the engine is not on a local socket ({where.scheme})")
+    relay = EngineProxy(where.path, listen_unix=str(tmp_path / "engine.sock")).start()
+    try:
+        done = cli(
+            "build", "-t", tag_for("local"), "--prefix", PREFIX, "--cache-dir",
+            str(tmp_path / "cache"), cwd=project, env={"DOCKER_HOST": relay.host},
+        )  # fmt: skip
+        again = cli(
+            "inventory", f"docker-daemon:{tag_for('local')}", cwd=project,
+            env={"DOCKER_HOST": relay.host, "REPRO_AUDIT_CACHE_DIR": str(tmp_path / "empty")},
+        )  # fmt: skip
+    finally:
+        relay.stop()
+    assert done.returncode == 0, done.stderr
+    assert again.returncode == 0, again.stderr
+    assert "POST /images/load" in " ".join(relay.requests), "the relay saw the build's calls"
+    saves = [r for r in relay.requests if r.startswith("GET ") and r.endswith("/get")]
+    assert saves == []
+    assert "storage" in done.stderr, done.stderr

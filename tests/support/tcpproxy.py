@@ -18,10 +18,25 @@ _REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (/\S*) HTTP/1\.[01]\r\n
 class EngineProxy:
     """Forward tcp://127.0.0.1:<port> to `socket_path` until `stop()`."""
 
-    def __init__(self, socket_path: str = "/var/run/docker.sock") -> None:
+    def __init__(
+        self,
+        socket_path: str = "/var/run/docker.sock",
+        listen_unix: str | None = None,
+        cut_after: int | None = None,
+    ) -> None:
         self.socket_path = socket_path
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+        self.listen_unix = listen_unix
+        self.cut_after = cut_after
+        #: set once a connection was dropped by `cut_after`
+        self.cut = threading.Event()
+        if listen_unix is None:
+            self.listener = socket.create_server(("127.0.0.1", 0))
+            self.port = self.listener.getsockname()[1]
+        else:
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.listener.bind(listen_unix)
+            self.listener.listen(16)
+            self.port = 0
         self.connections = 0
         #: "METHOD /path" of every request that came through, in order
         self.requests: list[str] = []
@@ -31,6 +46,8 @@ class EngineProxy:
 
     @property
     def host(self) -> str:
+        if self.listen_unix is not None:
+            return f"unix://{self.listen_unix}"
         return f"tcp://127.0.0.1:{self.port}"
 
     def start(self) -> EngineProxy:
@@ -55,7 +72,9 @@ class EngineProxy:
             threading.Thread(
                 target=self._requests_pipe, args=(client, upstream), daemon=True
             ).start()
-            threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+            threading.Thread(
+                target=self._answers_pipe, args=(upstream, client), daemon=True
+            ).start()
 
     def _requests_pipe(self, source: socket.socket, sink: socket.socket) -> None:
         """Client → engine, noting each request line (a tail is kept across reads)."""
@@ -88,9 +107,18 @@ class EngineProxy:
             self._open.clear()
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(1 << 16):
-            sink.sendall(data)
-    with contextlib.suppress(OSError):
-        sink.shutdown(socket.SHUT_WR)
+    def _answers_pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        """Engine → client, dropped (both ends) past `cut_after` bytes."""
+        relayed = 0
+        with contextlib.suppress(OSError):
+            while data := source.recv(1 << 16):
+                if self.cut_after is not None and relayed + len(data) > self.cut_after:
+                    self.cut.set()
+                    for end in (source, sink):
+                        with contextlib.suppress(OSError):
+                            end.shutdown(socket.SHUT_RDWR)
+                    return
+                sink.sendall(data)
+                relayed += len(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
