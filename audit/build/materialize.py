@@ -621,6 +621,7 @@ def write_env_tar(
             else:
                 archive.addfile(info)
                 tree.add(rel, link_line(info.linkname) if info.issym() else dir_line(info.mode))
+            archive.members.clear()  # a writer never reads them back: memory stays flat
     return hasher.digest(), tree.digest()
 
 
