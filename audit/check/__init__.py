@@ -82,9 +82,7 @@ def _run_units(root: Path, units: list[Unit], options: CheckOptions) -> list[Che
 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [
-            pool.submit(_check_units, root, units[i::jobs], options) for i in range(jobs)
-        ]
+        futures = [pool.submit(_check_units, root, units[i::jobs], options) for i in range(jobs)]
         return [f.result() for f in futures]
 
 
