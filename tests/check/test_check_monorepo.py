@@ -142,3 +142,38 @@ def test_a_lock_claims_the_environment_files_it_names(tmp_path: Path) -> None:
     paths = ("app/conda-lock.yml", "envs/environment.yml")
     projects = find_projects(tmp_path, paths)
     assert [(p.dir, p.env_files) for p in projects] == [("app", ("envs/environment.yml",))]
+
+
+def test_lock_check_at_the_root_checks_every_project(monorepo: Path, check_cache: Path) -> None:
+    from .conftest import cli_env
+
+    def lock(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["repro-audit", "lock", *args],
+            cwd=monorepo,
+            capture_output=True,
+            text=True,
+            env=cli_env(check_cache),
+            timeout=120,
+        )
+
+    clean = lock("--check")
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stderr.count("is current") == 2
+    env_a = monorepo / "services" / "a" / "environment.yml"
+    env_a.write_text(env_a.read_text().replace("  - six\n", "  - six >=1.16\n"))
+    stale = lock("--check", "--format", "json")
+    data = json.loads(stale.stdout)
+    assert (stale.returncode, data["exit_code"]) == (1, 1)
+    assert [(p["project"], p["status"]) for p in data["projects"]] == [
+        ("services/a", "stale"),
+        ("services/b", "current"),
+    ]
+    (monorepo / "services" / "b" / "environment.yml").write_text("dependencies: [six\n")
+    broken = lock("--check")
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert "services/a/conda-lock.yml is stale" in broken.stderr
+    assert "error: services/b/environment.yml:2" in broken.stderr
+    writing = lock()
+    assert writing.returncode == 2
+    assert "the projects below are services/a, services/b" in writing.stderr
