@@ -109,7 +109,7 @@ def lock(
         progress=not wants_json(output_format, as_json) and sys.stderr.isatty(),
         as_of=when,
     )
-    if here and lockfile == Path("conda-lock.yml"):
+    if here and lockfile == Path("conda-lock.yml") and not lockfile.exists():
         _at_repository_root(options, wants_json(output_format, as_json))
     result = run_lock(options)
     if wants_json(output_format, as_json):
@@ -120,13 +120,11 @@ def lock(
 
 
 def _at_repository_root(options: Any, as_json: bool) -> None:
-    """No environment.yml here: `--check` checks every project below, `lock` says where
-    they are (it writes one project's lock at a time)."""
+    """No environment.yml and no lock here (a monorepo's root): `--check` checks every
+    project below, `lock` says where they are (it writes one project's lock at a time)."""
     from audit.lock import repository
 
     if not options.check:
-        if Path("conda-lock.yml").is_file():
-            return  # the lock names its sources; run_lock says what is missing
         raise repository.no_environment_here(Path("."))
     verdicts = repository.check_repository(Path("."), options)
     code = repository.exit_code(verdicts)
