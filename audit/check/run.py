@@ -476,8 +476,9 @@ def rebase(result: CheckResult, base: str) -> None:
 
 def instruction_spans(name: str, text: str) -> list[tuple[int, int]] | None:
     """A Dockerfile's instructions as (first line, last line), for suppression comments."""
-    base = name.rsplit("/", 1)[-1]
-    if not (base == "Dockerfile" or base.endswith(".Dockerfile") or base.startswith("Dockerfile.")):
+    from audit.check.units import is_dockerfile
+
+    if not is_dockerfile(name.rsplit("/", 1)[-1]):
         return None
     from audit.dockerfile.parser import instructions
 
