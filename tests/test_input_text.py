@@ -23,8 +23,9 @@ def test_binary_junk_is_not_text_in_every_command(tmp_path: Path) -> None:
     (tmp_path / "environment.yml").write_bytes(JUNK)
     lock = repro_audit("lock", "-p", "linux-64", cwd=tmp_path)
     assert lock.returncode == 2 and NOT_TEXT in one_error_line(lock)
-    check = repro_audit("check", ".", cwd=tmp_path)
-    assert check.returncode == 2 and NOT_TEXT in one_error_line(check)
+    check = repro_audit("check", ".", cwd=tmp_path)  # a finding (RA037), not the end
+    assert (check.returncode, check.stderr) == (1, "") and NOT_TEXT in check.stdout
+    assert "environment.yml: error RA037 env-invalid" in check.stdout
 
     (tmp_path / "environment.yml").unlink()
     (tmp_path / "conda-lock.yml").write_bytes(b"version: 1\nmetadata:\n" + JUNK)
@@ -50,8 +51,12 @@ def test_oversized_environment_file_is_refused_at_once(tmp_path: Path) -> None:
         started = time.perf_counter()
         done = repro_audit(*args, cwd=tmp_path)
         elapsed = time.perf_counter() - started
-        message = one_error_line(done)
-        assert done.returncode == 2, done.stderr
+        if args[0] == "check":  # a finding (RA037) on stdout, exit 1
+            assert (done.returncode, done.stderr) == (1, "")
+            message = next(x for x in done.stdout.splitlines() if "RA037 env-invalid" in x)
+        else:
+            message = one_error_line(done)
+            assert done.returncode == 2, done.stderr
         assert "environment.yml" in message and "MB limit" in message, message
         assert "alias bomb" not in message
         assert elapsed < 30  # refused before parsing, not after seconds of YAML

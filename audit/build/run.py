@@ -259,8 +259,15 @@ def _images(
     labels = _labels(inputs, staged, staged.platform)
     return (
         *_final_image(
-            client, parent, None if env_tag else staged, labels, epoch, inherited,
-            {str(k): str(v) for k, v in sorted(inputs.meta.variables.items())}, options, say,
+            client,
+            parent,
+            None if env_tag else staged,
+            labels,
+            epoch,
+            inherited,
+            {str(k): str(v) for k, v in sorted(inputs.meta.variables.items())},
+            options,
+            say,
         ),  # fmt: skip
         parent,
     )
@@ -383,7 +390,15 @@ def _final_image(
             pass
     say("building", "appending the environment layer" if staged else "labelling the image")
     image_id, inventory = append_environment(
-        client, parent, staged, labels, epoch, inherited, options.tag, variables, cache_dir,
+        client,
+        parent,
+        staged,
+        labels,
+        epoch,
+        inherited,
+        options.tag,
+        variables,
+        cache_dir,
         say,
     )
     remember(cache_dir, key, image_id, FINAL_IMAGES)

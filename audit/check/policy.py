@@ -69,12 +69,16 @@ def _key_lines(text: str, table: str | None) -> dict[str, int]:
     return lines
 
 
-def load_policy(root: Path) -> Policy | None:
-    """The policy of the project at `root`, or None when it has none."""
+def load_policy(root: Path, folder: str = ".") -> Policy | None:
+    """The policy in the folder `root`, or None when it has none.
+
+    `folder` is how findings name that folder (relative to the checked root).
+    """
     import tomllib
 
-    for name, table in (("repro-audit.toml", None), ("pyproject.toml", "tool.repro-audit")):
-        path = root / name
+    for base, table in (("repro-audit.toml", None), ("pyproject.toml", "tool.repro-audit")):
+        path = root / base
+        name = base if folder in ("", ".") else f"{folder}/{base}"
         if not path.is_file():
             continue
         from audit.core.text import decode_text

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK, InputError
+from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK, InputError, ReproAuditError
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,46 @@ STEP_RULES = (
     ),
 )
 
+#: A file that cannot be read or parsed: a finding like any other, so every format shows it
+#: at its line and the other files and projects are still checked (RA002 and RA008 are
+#: the lock's and the explicit files').
+FILE_RULES = (
+    Rule(
+        "RA037",
+        "env-invalid",
+        "error",
+        "an environment file cannot be read or parsed (YAML error, invalid spec, not text)",
+        "fix the file at the line shown; `repro-audit lock --check` says the same",
+        ("reproducibility", "conda", "syntax"),
+    ),
+    Rule(
+        "RA038",
+        "dockerfile-invalid",
+        "error",
+        "a Dockerfile or compose file cannot be read or parsed (a malformed image digest, "
+        "an unterminated heredoc, invalid YAML)",
+        "fix the file at the line shown; a digest is `sha256:` and 64 hex digits",
+        ("reproducibility", "dockerfile", "syntax"),
+    ),
+    Rule(
+        "RA039",
+        "image-lock-invalid",
+        "error",
+        "image-lock.json cannot be read or parsed",
+        "restore it from git or run `repro-audit pin` to write it again",
+        ("reproducibility", "image", "syntax"),
+    ),
+    Rule(
+        "RA040",
+        "policy-invalid",
+        "error",
+        "the policy (repro-audit.toml, [tool.repro-audit]) cannot be read or parsed; the "
+        "project is checked without it",
+        "fix the key at the line shown (`check --list-rules` lists rule ids and names)",
+        ("reproducibility", "policy", "syntax"),
+    ),
+)
+
 RULES: dict[str, Rule] = {
     r.id: r
     for r in (
@@ -246,6 +288,7 @@ RULES: dict[str, Rule] = {
             ("reproducibility", "dockerfile", "image"),
         ),
         *STEP_RULES,
+        *FILE_RULES,
     )
 }
 LEVELS = ("error", "warning", "note")
@@ -285,6 +328,24 @@ def finding(rule_id: str, file: str, line: int, message: str) -> Finding:
     return Finding(file, line, rule_id, message, RULES[rule_id].level)
 
 
+_WHERE = re.compile(r"^(?P<file>.*?):(?P<line>\d+)(?::\d+)?$")
+
+
+def error_finding(rule_id: str, error: ReproAuditError, name: str, *aliases: str) -> Finding:
+    """A file that cannot be read or parsed, as a finding at the line its error names.
+
+    `name` is the file as findings name it; the error may name it so or as one of
+    `aliases` (the path it was opened by). A line in another file keeps that file's name.
+    """
+    where = error.where or name
+    match = _WHERE.match(where)
+    file, line = (match["file"], int(match["line"])) if match else (where, 0)
+    if file in aliases or not file or os.path.isabs(file):
+        file = name
+    message = error.message + (f" ({error.hint})" if error.hint else "")
+    return finding(rule_id, file, line, message.replace("\n", " "))
+
+
 @dataclass(frozen=True, order=True)
 class Unchecked:
     """Something `--online` could not ask about (no answer, 5xx): shown, not a finding."""
@@ -319,6 +380,10 @@ class CheckOptions:
     insecure: frozenset[str] = frozenset()
     #: paths in every output are relative to this (default: git top level, else `root`)
     repo_root: Path | None = None
+    #: only the projects whose files changed since this git revision
+    changed_since: str | None = None
+    #: only the projects these files (or folders), relative to `root`, belong to
+    only: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -333,9 +398,16 @@ class CheckResult:
     unchecked: list[Unchecked] = field(default_factory=list)
     #: the checked directory relative to the repository root ("." when it is the root)
     base: str = "."
+    #: the project folders checked, relative to the checked directory ("." for its own)
+    projects: list[str] = field(default_factory=list)
+    #: why nothing could be checked (bad usage, exit 2); the report then says only that
+    error: str | None = None
+    failed_exit: int = 0
 
     @property
     def exit_code(self) -> int:
+        if self.error is not None:
+            return self.failed_exit
         if any(f.level in ("error", "warning") for f in self.findings):
             return EXIT_FINDINGS
         if self.online_unreachable and not self.online_checked:
@@ -350,6 +422,7 @@ class CheckResult:
             "schema": 1,
             "root": self.base,
             "files": sorted(self.files),
+            "projects": list(self.projects),
             "findings": [f.to_json() for f in self.findings],
             "summary": self.counts(),
             "online": {
@@ -358,42 +431,11 @@ class CheckResult:
                 "unchecked": [u.to_json() for u in self.unchecked],
             },
             "exit_code": self.exit_code,
+            **({"error": self.error} if self.error is not None else {}),
         }
 
 
-# --------------------------------------------------------------------------- discovery
-
-ENV_NAMES = ("environment.yml", "environment.yaml")
-LOCK_NAME = "conda-lock.yml"
-_SKIP_DIRS = frozenset(
-    {".git", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"}
-)
-
-
-def discover_images(root: Path) -> tuple[list[Path], list[Path]]:
-    """Dockerfiles (`Dockerfile`, `*.Dockerfile`, `Dockerfile.*`) and compose files under root."""
-    dockerfiles: list[Path] = []
-    compose: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        for name in sorted(filenames):
-            lower = name.lower()
-            if lower.endswith(".dockerignore"):
-                continue
-            if (
-                name == "Dockerfile"
-                or name.endswith(".Dockerfile")
-                or name.startswith("Dockerfile.")
-            ):
-                dockerfiles.append(Path(dirpath) / name)
-            elif lower in (
-                "docker-compose.yml",
-                "docker-compose.yaml",
-                "compose.yml",
-                "compose.yaml",
-            ):
-                compose.append(Path(dirpath) / name)
-    return dockerfiles, compose
+# --------------------------------------------------------------------------- paths
 
 
 def rel(root: Path, path: Path | str) -> str:
@@ -405,23 +447,14 @@ def rel(root: Path, path: Path | str) -> str:
 
 
 def repository_base(root: Path, repo_root: Path | None) -> str:
-    """`root` relative to the repository root (`repo_root`, else git's top level), POSIX.
+    """`root` relative to the repository root (`--root`, else git's top level), POSIX.
 
     CI annotations and SARIF name files from the repository root: `check services/ml`
     must say `services/ml/conda-lock.yml`. Outside a git repository the checked
     directory is the root.
     """
     if repo_root is None:
-        from audit.core.errors import ReproAuditError
-        from audit.core.git import run_git
-
-        try:
-            done = run_git(["rev-parse", "--show-toplevel"], cwd=root, timeout=10)
-        except (ReproAuditError, OSError):
-            return "."
-        if done.returncode != 0:
-            return "."
-        repo_root = Path(done.stdout.decode().strip())
+        return "."
     base = Path(os.path.relpath(root.resolve(), Path(repo_root).resolve())).as_posix()
     return base
 
@@ -433,17 +466,19 @@ def rebase(result: CheckResult, base: str) -> None:
         return
 
     def join(name: str) -> str:
-        return f"{base}/{name}" if name else base
+        return posixpath.normpath(f"{base}/{name}") if name else base
 
     result.findings = [dataclasses.replace(f, file=join(f.file)) for f in result.findings]
     result.unchecked = [dataclasses.replace(u, file=join(u.file)) for u in result.unchecked]
     result.files = [join(f) for f in result.files]
+    result.projects = [join(p) for p in result.projects]
 
 
 def instruction_spans(name: str, text: str) -> list[tuple[int, int]] | None:
     """A Dockerfile's instructions as (first line, last line), for suppression comments."""
-    base = name.rsplit("/", 1)[-1]
-    if not (base == "Dockerfile" or base.endswith(".Dockerfile") or base.startswith("Dockerfile.")):
+    from audit.check.units import is_dockerfile
+
+    if not is_dockerfile(name.rsplit("/", 1)[-1]):
         return None
     from audit.dockerfile.parser import instructions
 

@@ -18,6 +18,7 @@ from audit.cli.common import (
     use_credentials,
     wants_json,
 )
+from audit.lockfile.projects import ENV_NAMES
 
 
 @app.command()
@@ -90,6 +91,7 @@ def lock(
     from audit.lock.run import LockOptions, run_lock
 
     when = _as_of(as_of, undated)
+    here = file is None and not any(Path(n).is_file() for n in ENV_NAMES)
     options = LockOptions(
         files=list(file or [Path("environment.yml")]),
         platforms=list(platform or []),
@@ -107,12 +109,36 @@ def lock(
         progress=not wants_json(output_format, as_json) and sys.stderr.isatty(),
         as_of=when,
     )
+    if here and lockfile == Path("conda-lock.yml") and not lockfile.exists():
+        _at_repository_root(options, wants_json(output_format, as_json))
     result = run_lock(options)
     if wants_json(output_format, as_json):
         emit_json("lock", result.exit_code, result.to_json())
     else:
         sys.stderr.write(render_lock_result(result))
     raise typer.Exit(result.exit_code)
+
+
+def _at_repository_root(options: Any, as_json: bool) -> None:
+    """No environment.yml and no lock here (a monorepo's root): `--check` checks every
+    project below, `lock` says where they are (it writes one project's lock at a time)."""
+    from audit.lock import repository
+
+    if not options.check:
+        raise repository.no_environment_here(Path("."))
+    verdicts = repository.check_repository(Path("."), options)
+    code = repository.exit_code(verdicts)
+    if as_json:
+        emit_json("lock", code, {"projects": [v.to_json() for v in verdicts]})
+        raise typer.Exit(code)
+    from audit.lock.render import render_lock_result
+
+    for verdict in verdicts:
+        if verdict.result is not None:
+            sys.stderr.write(render_lock_result(verdict.result))
+        else:
+            sys.stderr.write(f"error: {verdict.error}\n")
+    raise typer.Exit(code)
 
 
 def _as_of(text: str | None, undated: str) -> Any:

@@ -60,7 +60,6 @@ class SolveRequest:
     timestamp_policy: str | None = None
 
 
-
 def _auth_headers(host: str, path: str) -> dict[str, str] | None:
     """rattler's header callback: the store's Authorization for this request, if any."""
     from audit.core.credentials import current

@@ -107,3 +107,12 @@ def run(check_cache: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def validator():  # type: ignore[no-untyped-def]
+    """The SARIF 2.1.0 schema's validator (the OASIS schema, stored with the tests)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)

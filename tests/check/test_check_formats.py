@@ -15,8 +15,6 @@ from audit.check.formats.junit import format_junit
 from audit.check.formats.sarif import format_sarif
 from audit.check.run import RULES, CheckResult, Finding, finding
 
-SCHEMA = Path(__file__).parent / "sarif-schema-2.1.0.json"
-
 
 def sample(findings: list[Finding] | None = None) -> CheckResult:
     if findings is None:
@@ -27,14 +25,6 @@ def sample(findings: list[Finding] | None = None) -> CheckResult:
             Finding("Dockerfile", 2, "RA010", "a note", "note"),
         ]
     return CheckResult(Path("."), sorted(findings), ["environment.yml"])
-
-
-@pytest.fixture(scope="module")
-def validator():
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(SCHEMA.read_text())
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 @pytest.mark.parametrize("findings", [None, []], ids=["findings", "clean"])

@@ -16,7 +16,10 @@ def test_pre_commit_hooks() -> None:
     assert hooks["repro-audit-check"]["entry"] == "repro-audit check"
     assert hooks["repro-audit-lock-check"]["entry"] == "repro-audit lock --check"
     for hook in hooks.values():
-        assert hook["language"] == "python" and hook["pass_filenames"] is False
+        assert hook["language"] == "python"
+    # check gets pre-commit's file names (only their projects); lock --check takes none
+    assert hooks["repro-audit-check"]["pass_filenames"] is True
+    assert hooks["repro-audit-lock-check"]["pass_filenames"] is False
     files = re.compile(hooks["repro-audit-check"]["files"])
     for name in (
         "environment.yml",
@@ -27,6 +30,8 @@ def test_pre_commit_hooks() -> None:
         "Dockerfile.dev",
         "compose.yaml",
         "image-lock.json",
+        "services/a/environment.yml",
+        "services/b/environment-gpu.yaml",
     ):
         assert files.search(name), name
     assert not files.search("src/main.py")

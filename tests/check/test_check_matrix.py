@@ -387,15 +387,15 @@ def test_policy_allows_the_project(project: Path, run: Run, channel_url: str) ->
         ("[tool.repro-audit\n", ":1", "invalid TOML"),
     ],
 )
-def test_bad_policy_exits_2_naming_key_and_line(
+def test_bad_policy_is_a_finding_naming_key_and_line(
     project: Path, run: Run, text: str, where: str, needle: str
 ) -> None:
     (project / "pyproject.toml").write_text(text)
-    result = run(project)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr.startswith(f"error: pyproject.toml{where}: "), result.stderr
-    assert needle in result.stderr
+    result = run(project, "--format", "json")
+    assert result.returncode == 1
+    line = int(where[1:])
+    assert findings(result) == [("RA040", "pyproject.toml", line)]
+    assert needle in messages(result)[0]
     assert "Traceback" not in result.stderr
 
 
@@ -403,19 +403,46 @@ def test_bad_policy_exits_2_naming_key_and_line(
 
 
 @pytest.mark.parametrize(
-    ("content", "where"),
+    ("content", "line"),
     [
-        ("dependencies: [python\n", "environment.yml:2"),
-        ("- just a list\n", "environment.yml"),
-        ("name: x\ndependencies:\n  - python >=>3\n", "environment.yml:3"),
+        ("dependencies: [python\n", 2),
+        ("- just a list\n", None),
+        ("name: x\ndependencies:\n  - python >=>3\n", 3),
+        (b"\xff\xfe\x00garbage", None),
     ],
 )
-def test_corrupt_environment_exits_2(project: Path, run: Run, content: str, where: str) -> None:
-    (project / "environment.yml").write_text(content)
-    result = run(project)
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {where}: "), result.stderr
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize("output_format", ["json", "sarif", "junit", "github", "human"])
+def test_corrupt_environment_is_a_finding_in_every_format(
+    project: Path, run: Run, content: str | bytes, line: int | None, output_format: str
+) -> None:
+    path = project / "environment.yml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    (project / "worker.Dockerfile").write_text("FROM python:3.11-slim\n")  # still checked
+    result = run(project, "--format", output_format)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr == ""
+    where = f"environment.yml:{line}" if line else "environment.yml"
+    if output_format == "json":
+        assert ("RA037", "environment.yml", line) in findings(result)
+        assert ("RA011", "worker.Dockerfile", 1) in findings(result)
+    elif output_format == "sarif":
+        results = json.loads(result.stdout)["runs"][0]["results"]
+        found = {
+            (r["ruleId"], r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"))
+            for r in results
+        }
+        assert {("RA037", line), ("RA011", 1)} <= found
+    elif output_format == "junit":
+        import xml.etree.ElementTree as ET
+
+        cases = {c.get("name"): c for c in ET.fromstring(result.stdout).iter("testcase")}
+        failure = cases["RA037 env-invalid"].find("failure")
+        assert failure is not None and f"{where}: error:" in (failure.text or "")
+    elif output_format == "github":
+        props = f"file=environment.yml,line={line}," if line else "file=environment.yml,"
+        assert f"::error {props}title=RA037 env-invalid::" in result.stdout
+    else:
+        assert f"{where}: error RA037 env-invalid" in result.stdout
 
 
 def test_bad_arguments_exit_2(project: Path, run: Run, tmp_path: Path) -> None:
@@ -427,12 +454,39 @@ def test_bad_arguments_exit_2(project: Path, run: Run, tmp_path: Path) -> None:
         assert result.stderr.startswith("error: "), result.stderr
 
 
-def test_corrupt_dockerfile_and_image_lock_exit_2(project: Path, run: Run) -> None:
+def test_corrupt_dockerfile_and_image_lock_are_findings(project: Path, run: Run) -> None:
     (project / "image-lock.json").write_text("{not json\n")
-    result = run(project)
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: "), result.stderr
-    assert "image-lock.json:1" in result.stderr
+    digest = "sha256:" + "0" * 63  # one digit short, as in a real Dockerfile
+    (project / "go.Dockerfile").write_text(f"FROM golang:1.24.2-alpine3.20@{digest}\n")
+    (project / "tool.Dockerfile").write_text("FROM python:3.11-slim\nRUN apt-get install -y x\n")
+    result = run(project, "--format", "json")
+    assert result.returncode == 1
+    assert findings(result) == [
+        ("RA038", "go.Dockerfile", 1),
+        ("RA039", "image-lock.json", 1),
+        ("RA011", "tool.Dockerfile", 1),
+        ("RA026", "tool.Dockerfile", 2),
+    ]
+    assert "invalid sha256 digest" in messages(result)[0]
+
+
+def test_failed_run_still_writes_a_whole_document(tmp_path: Path, run: Run, validator) -> None:
+    import xml.etree.ElementTree as ET
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sarif = run(empty, "--format", "sarif")
+    assert sarif.returncode == 2 and sarif.stderr.startswith("error: ")
+    document = json.loads(sarif.stdout)
+    assert not sorted(validator.iter_errors(document), key=str)
+    invocation = document["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False and invocation["exitCode"] == 2
+    assert "nothing to check" in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    junit = ET.fromstring(run(empty, "--format", "junit").stdout)
+    assert junit.find("testsuite").get("errors") == "1"
+    data = json.loads(run(empty, "--format", "json").stdout)
+    assert data["exit_code"] == 2 and "nothing to check" in data["error"]
+    assert run(empty, "--format", "github").stdout.startswith("::error title=repro-audit check::")
 
 
 def test_human_output_lists_findings(project: Path, run: Run) -> None:

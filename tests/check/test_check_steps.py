@@ -302,13 +302,14 @@ def test_policy_disables_and_regrades(tmp_path) -> None:  # type: ignore[no-unty
     assert code == 0  # a note does not fail the check
 
 
-def test_policy_unknown_rule_is_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_policy_unknown_rule_is_a_finding(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from support.cli import repro_audit
 
     path = _project(tmp_path, "RUN true\n", 'disable-rules = ["RA999"]\n')
     result = repro_audit("check", str(path))
-    assert result.returncode == 2
-    assert "repro-audit.toml:1" in result.stderr and "RA999" in result.stderr
+    assert result.returncode == 1
+    assert "repro-audit.toml:1: error RA040 policy-invalid" in result.stdout
+    assert "RA999" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_list_rules() -> None:

@@ -23,6 +23,8 @@ def _escape_property(text: str) -> str:
 def format_github(result: CheckResult, *, max_findings: int = DEFAULT_MAX_FINDINGS) -> str:
     """One workflow command per finding (at most `max_findings`), plus a summary line."""
     lines = []
+    if result.error is not None:
+        lines.append(f"::error title=repro-audit check::{_escape_data(result.error)}")
     shown, left_out = capped(result, max_findings)
     for f in shown:
         props = [f"file={_escape_property(f.file)}"]

@@ -12,6 +12,8 @@ from audit.check.run import RULES, CheckResult
 
 
 def format_junit(result: CheckResult) -> str:
+    if result.error is not None:
+        return _failed(result.error)
     by_rule: dict[str, list] = {rule_id: [] for rule_id in RULES}
     for f in result.findings:
         by_rule.setdefault(f.rule_id, []).append(f)
@@ -48,5 +50,17 @@ def format_junit(result: CheckResult) -> str:
             suite, "testcase", classname="repro-audit.check.online", name=item.what
         )
         ET.SubElement(case, "skipped", message=f"{item.where}: {item.message}")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+
+
+def _failed(message: str) -> str:
+    """A run that could check nothing: one test case in error, saying why."""
+    suites = ET.Element("testsuites", name="repro-audit check")
+    suite = ET.SubElement(
+        suites, "testsuite", name="repro-audit check", tests="1", failures="0", errors="1"
+    )
+    case = ET.SubElement(suite, "testcase", classname="repro-audit.check", name="run")
+    ET.SubElement(case, "error", type="input", message=message).text = message
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"

@@ -55,14 +55,23 @@ def sarif_document(result: CheckResult) -> dict[str, Any]:
                 },
                 "invocations": [
                     {
-                        "executionSuccessful": True,
-                        "toolExecutionNotifications": [_notification(u) for u in result.unchecked],
+                        "executionSuccessful": result.error is None,
+                        "exitCode": result.exit_code,
+                        "toolExecutionNotifications": [
+                            *([_failure(result.error)] if result.error is not None else []),
+                            *(_notification(u) for u in result.unchecked),
+                        ],
                     }
                 ],
                 "results": results,
             }
         ],
     }
+
+
+def _failure(message: str) -> dict[str, Any]:
+    """Why the run checked nothing: the upload still gets a whole document."""
+    return {"level": "error", "message": {"text": message}}
 
 
 def _notification(item: Any) -> dict[str, Any]:

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audit.check.run import Finding, finding, rel
+from audit.check.run import Finding, error_finding, finding, rel
 from audit.core.errors import InputError
 from audit.core.platforms import KNOWN_PLATFORMS
 from audit.envfile.lines import EnvFile, Located, pip_name, read_envfiles
 from audit.lockfile.scan import ScannedEntry, ScannedLock, scan_lock
 
 if TYPE_CHECKING:
-    from audit.check.policy import Policy
     from audit.lockfile.condalock import LockMetadata
 
 
@@ -72,22 +71,34 @@ def check_conda(
     root: Path,
     env_path: Path | None,
     lock_path: Path,
-    policy: Policy | None,
     texts: dict[str, str],
     findings: list[Finding],
 ) -> CondaProject:
-    """Run the conda rules; fill `texts` with every file read (for the credential scan)."""
+    """Run the conda rules; fill `texts` with every file read (for the credential scan).
+
+    Paths are named relative to `root` (the checked folder). An environment file that
+    cannot be read or parsed is an RA037 finding; the rules that need what it asks for
+    are then skipped, the lock's own rules still run.
+    """
     project = CondaProject(root, lock_name=rel(root, lock_path), lock_path=lock_path)
     lock_ok = _read_lock(project, lock_path, texts, findings)
-    env_files = _env_files(root, env_path, project.meta)
+    env_files = _env_files(lock_path.parent, env_path, project.meta)
     if env_files:
         names = [rel(root, p) for p in env_files]
-        project.env = read_envfiles(env_files, names, KNOWN_PLATFORMS)
         project.env_name = names[0]
+        readable = True
         for path, name in zip(env_files, names, strict=True):
-            texts[name] = path.read_text(encoding="utf-8")
+            text = _read_text(path, name, "RA037", findings)
+            readable = readable and text is not None
+            if text is not None:
+                texts[name] = text
+        if readable:
+            try:
+                project.env = read_envfiles(env_files, names, KNOWN_PLATFORMS)
+            except InputError as exc:
+                findings.append(error_finding("RA037", exc, names[0]))
     if project.meta is None:
-        if project.env is not None and not lock_path.exists():
+        if env_files and not lock_path.exists():
             findings.append(
                 finding(
                     "RA001",
@@ -98,10 +109,13 @@ def check_conda(
             )
         return project
     if project.env is not None:
-        findings.extend(_platform_rules(project))
-        if lock_ok:
-            findings.extend(_spec_rules(project))
-            findings.extend(_hash_rules(project, env_files))
+        try:
+            findings.extend(_platform_rules(project))
+            if lock_ok:
+                findings.extend(_spec_rules(project))
+                findings.extend(_hash_rules(project, env_files))
+        except InputError as exc:  # a spec conda-lock or packaging refuses
+            findings.append(error_finding("RA037", exc, project.env_name or ""))
     findings.extend(_explicit_rules(project, texts))
     findings.extend(_pip_hash_rules(project))
     findings.extend(_pip_local_rules(project))
@@ -187,13 +201,27 @@ def _line_of(message: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _env_files(root: Path, env_path: Path | None, meta: LockMetadata | None) -> list[Path]:
-    """The lock's own `sources` when they all exist, else the environment.yml found."""
+def _env_files(lock_dir: Path, env_path: Path | None, meta: LockMetadata | None) -> list[Path]:
+    """The lock's own `sources` (relative to the lock) when they all exist, else the
+    environment.yml found."""
     if meta is not None and meta.sources:
-        sources = [root / s for s in meta.sources]
+        sources = [Path(os.path.normpath(lock_dir / s)) for s in meta.sources]
         if all(p.is_file() for p in sources):
             return sources
     return [env_path] if env_path is not None else []
+
+
+def _read_text(path: Path, name: str, rule_id: str, findings: list[Finding]) -> str | None:
+    """The file's text, or None with a finding saying why it cannot be read."""
+    from audit.core.text import decode_text
+
+    try:
+        return decode_text(path.read_bytes(), name)
+    except OSError as exc:
+        findings.append(finding(rule_id, name, 0, f"cannot read: {exc.strerror}"))
+    except InputError as exc:
+        findings.append(error_finding(rule_id, exc, name))
+    return None
 
 
 # --------------------------------------------------------------------------- platforms

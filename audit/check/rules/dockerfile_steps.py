@@ -35,14 +35,19 @@ _SHOWN = 70
 
 
 def check_dockerfiles(
-    root: Path, dockerfiles: Iterable[Path], texts: dict[str, str], locked: Locked
+    root: Path,
+    dockerfiles: Iterable[Path],
+    texts: dict[str, str],
+    locked: Locked,
+    broken: frozenset[str] | set[str] = frozenset(),
 ) -> list[Finding]:
-    """Findings for every Dockerfile's RUN/ADD steps (files already read are in `texts`)."""
+    """Findings for every Dockerfile's RUN/ADD steps (files already read are in `texts`;
+    the `broken` ones, which do not parse, have their finding already)."""
     out: list[Finding] = []
     for path in dockerfiles:
         name = rel(root, path)
         text = texts.get(name)
-        if text is None:
+        if text is None or name in broken:
             continue
         out.extend(check_text(text, name, locked))
     return out

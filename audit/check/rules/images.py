@@ -10,7 +10,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from audit.check.run import Finding, finding, rel
+from audit.check.run import Finding, error_finding, finding, rel
+from audit.core.errors import InputError
 
 
 def check_images(
@@ -19,23 +20,57 @@ def check_images(
     compose_files: list[Path],
     texts: dict[str, str],
     findings: list[Finding],
+    broken: set[str] | None = None,
 ) -> list[Any]:
-    """Findings for unpinned and lock-mismatched references; returns the image sites."""
+    """Findings for unpinned and lock-mismatched references; returns the image sites.
+
+    A file that cannot be read or parsed is an RA038 finding (its name joins `broken`, so
+    the step rules skip it) and an unreadable image-lock.json an RA039 one; every other
+    file is still checked, and references beside a broken image lock are still judged
+    pinned or not.
+    """
     if not dockerfiles and not compose_files:
         return []
-    from audit.pin.run import PinOptions, check, load_sources
+    from audit.pin.run import PinOptions, RefReport, check, load_sources
 
-    options = PinOptions(dockerfiles=dockerfiles, compose_files=compose_files)
-    sources = load_sources(options, lenient=True)
+    broken = broken if broken is not None else set()
+    sources = []
+    for path, options in [
+        *((p, PinOptions(dockerfiles=[p], compose_files=[])) for p in dockerfiles),
+        *((p, PinOptions(dockerfiles=[], compose_files=[p])) for p in compose_files),
+    ]:
+        name = rel(root, path)
+        try:
+            sources.extend(load_sources(options, lenient=True))
+        except OSError as exc:
+            broken.add(name)
+            findings.append(finding("RA038", name, 0, f"cannot read: {exc.strerror}"))
+        except InputError as exc:
+            broken.add(name)
+            findings.append(error_finding("RA038", exc, name, str(path)))
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                texts[name] = path.read_text(encoding="utf-8")  # still scanned for secrets
+    by_lock: dict[Path, list[Any]] = {}
     for source in sources:
         texts[rel(root, source.path)] = source.text
         findings.extend(unresolved_findings(rel(root, source.path), source.unresolved))
-        if source.lock_path.exists():
-            # an unreadable lock is reported by read_lock below, as bad input
+        by_lock.setdefault(source.lock_path, []).append(source)
+    reports = []
+    for lock_path, group in by_lock.items():
+        if lock_path.exists():
             with contextlib.suppress(OSError, UnicodeDecodeError):
-                texts[rel(root, source.lock_path)] = source.lock_path.read_text(encoding="utf-8")
-    result = check(sources)
-    for report in result.references:
+                texts[rel(root, lock_path)] = lock_path.read_text(encoding="utf-8")
+        try:
+            reports.extend(check(group).references)
+        except InputError as exc:
+            findings.append(error_finding("RA039", exc, rel(root, lock_path), str(lock_path)))
+            reports.extend(
+                RefReport(site.path, site.line, site.expanded, "unpinned", None)
+                for source in group
+                for site in source.sites
+                if not site.ref.pinned
+            )
+    for report in reports:
         if report.status == "unpinned":
             findings.append(
                 finding(

@@ -155,8 +155,10 @@ def _history(report: DriftReport) -> str:
     out.append("<h3>Revisions</h3>")
     out.append(table(["revision", "date (UTC)", "subject", "also changed", "cause", "lock"], rows))
     timeline_rows = [
-        [f"<code>{esc(name if m == 'conda' else f'{name} ({m})')}</code>",
-         esc(transitions(versions, shas))]
+        [
+            f"<code>{esc(name if m == 'conda' else f'{name} ({m})')}</code>",
+            esc(transitions(versions, shas)),
+        ]
         for (p, m, name), versions in history.timelines.items()
         if p == report.chart_platform
     ]

@@ -88,8 +88,9 @@ def format_drift_markdown(report: DriftReport) -> str:
             )
             lines.append("")
         if section.findings:
-            lines += _findings_table(sorted(section.findings, key=Finding.sort_key),
-                                     section.name == "history")
+            lines += _findings_table(
+                sorted(section.findings, key=Finding.sort_key), section.name == "history"
+            )
         else:
             lines.append("No drift.")
     return "\n".join(lines) + "\n"
