@@ -46,7 +46,7 @@ def run_check(options: CheckOptions) -> CheckResult:
             where=str(root),
         )
     texts: dict[str, str] = {}
-    project = conda.check_conda(root, env_path, lock_path, rules, texts, result.findings)
+    project = conda.check_conda(root, env_path, lock_path, texts, result.findings)
     result.findings.extend(records.check_records(project))
     image_sites = images.check_images(root, dockerfiles, compose_files, texts, result.findings)
     result.findings.extend(

@@ -25,7 +25,6 @@ from audit.envfile.lines import EnvFile, Located, pip_name, read_envfiles
 from audit.lockfile.scan import ScannedEntry, ScannedLock, scan_lock
 
 if TYPE_CHECKING:
-    from audit.check.policy import Policy
     from audit.lockfile.condalock import LockMetadata
 
 
@@ -72,7 +71,6 @@ def check_conda(
     root: Path,
     env_path: Path | None,
     lock_path: Path,
-    policy: Policy | None,
     texts: dict[str, str],
     findings: list[Finding],
 ) -> CondaProject:
