@@ -1,7 +1,8 @@
 """The package layout holds: no import cycles, no private names across modules, contracts kept.
 
 grimp reads every import, function-level ones included (those hid four cycles once);
-imports under TYPE_CHECKING do not run and do not count.
+imports under TYPE_CHECKING do not run, yet they count for cycles too: an annotation
+that needs a module ties the two together just the same.
 """
 
 from __future__ import annotations
@@ -62,7 +63,24 @@ def test_strongly_connected_finds_a_cycle() -> None:
 def test_no_import_cycles_between_modules() -> None:
     grimp = pytest.importorskip("grimp")
     g = grimp.build_graph(
-        "audit", include_external_packages=False, exclude_type_checking_imports=True
+        "audit", include_external_packages=False, exclude_type_checking_imports=True, cache_dir=None
+    )
+    graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
+    assert _strongly_connected(graph) == []
+
+
+def test_no_import_cycles_even_through_type_checking_imports() -> None:
+    """Annotations tie modules too: a cycle only TYPE_CHECKING hides is still a tangle.
+
+    (`audit.check.policy` ↔ `audit.check.rules.conda` was one: conda's rules took a
+    Policy they never read.)
+    """
+    grimp = pytest.importorskip("grimp")
+    g = grimp.build_graph(
+        "audit",
+        include_external_packages=False,
+        exclude_type_checking_imports=False,
+        cache_dir=None,
     )
     graph = {m: set(g.find_modules_directly_imported_by(m)) for m in g.modules}
     assert _strongly_connected(graph) == []
