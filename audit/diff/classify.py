@@ -343,7 +343,7 @@ def _diff_inventories(
         if after is None:
             removed[key] = before
             continue
-        if after == before:
+        if after is before or after == before:  # `is`: readers share unchanged entries
             continue
         kind = classify(before, after)
         if kind is not None:

@@ -34,26 +34,19 @@ CAUSE_TOOL = "lock-format/tool change"
 class LockParser:
     """conda-lock.yml bytes → inventories, through the one conda-lock.yml reader.
 
-    Revisions of one lock share most entries: each Package is interned by its fields, so
-    a walk over hundreds of revisions holds one object per distinct entry, not per
-    revision. The result is always what `inventory` says for the same bytes.
+    Revisions of one lock share most entries: the reader keeps each Package by its entry
+    text across revisions, so a walk over hundreds of revisions scans only the entries
+    that changed and holds one object per distinct entry. The result is always what
+    `inventory` says for the same bytes.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[Package, Package] = {}
+        self._entries: dict[Any, Package] = {}
 
     def parse(self, data: bytes, where: str) -> list[Inventory]:
         from audit.inventory import source_from_bytes
 
-        inventories = source_from_bytes(where, data, "conda-lock.yml").read()
-        return [
-            Inventory(
-                source=i.source,
-                platform=i.platform,
-                packages=tuple(self._entries.setdefault(p, p) for p in i.packages),
-            )
-            for i in inventories
-        ]
+        return source_from_bytes(where, data, "conda-lock.yml", entry_cache=self._entries).read()
 
 
 # --------------------------------------------------------------------------- history

@@ -38,30 +38,43 @@ def looks_like_condalock(head: str) -> bool:
     return "\nmetadata:" in "\n" + head and ("\npackage:" in "\n" + head or "content_hash" in head)
 
 
+#: Packages already built, by (indent, entry text): shared by the reads of many revisions
+#: of one lock (a history walk), so an unchanged entry costs a dictionary lookup.
+EntryCache = dict[tuple[str, str], Package]
+
+
 class CondaLockSource(InventorySource):
     """A conda-lock.yml's packages, one inventory per platform of its metadata.
 
     Read by the one conda-lock.yml reader (`audit.lockfile.scan`): a line scan of the
     package list and a YAML parse of the short rest, so 100,000 entries take seconds,
-    not the minutes (and gigabytes) of a YAML load.
+    not the minutes (and gigabytes) of a YAML load. With an `entry_cache`, an entry whose
+    text was read before (in another revision) is not scanned again.
     """
 
-    def __init__(self, spec: str, data: bytes) -> None:
+    def __init__(self, spec: str, data: bytes, entry_cache: EntryCache | None = None) -> None:
         self.spec = spec
         self.data = data
+        self.entry_cache = entry_cache
 
     def read(self) -> list[Inventory]:
-        from audit.lockfile.scan import decode_text, scan_lock
+        from audit.lockfile.scan import decode_text, scan_entry, split_lock
 
-        scanned = scan_lock(decode_text(self.data, self.spec))
+        parts = split_lock(decode_text(self.data, self.spec))
         self.data = b""  # the text is all that is needed from here on
-        meta = self._metadata(scanned.head)
+        meta = self._metadata(parts.head)
         by_platform: dict[str, list[Package]] = defaultdict(list)
         for platform in meta.get("platforms") or ():
             by_platform[str(platform)]
+        cache: EntryCache = {} if self.entry_cache is None else self.entry_cache
+        pad = parts.pad
         with no_gc():
-            for entry in scanned.entries:
-                package = package_from_scanned(entry)
+            for line, chunk in parts.chunks:
+                package = cache.get((pad, chunk))
+                if package is None:
+                    package = package_from_scanned(scan_entry(chunk, line, pad))
+                    if self.entry_cache is not None:
+                        cache[pad, chunk] = package
                 by_platform[package.platform].append(package)
         return [
             Inventory(source=self.spec, platform=platform, packages=dedupe(packages))

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit.core.errors import InputError
 from audit.inventory.interface import Inventory, InventoryError, InventorySource, no_gc
+
+if TYPE_CHECKING:
+    from audit.inventory.condalock import EntryCache
 
 #: How much of a file is looked at to decide what it is.
 SNIFF_BYTES = 64 * 1024
@@ -21,8 +25,13 @@ def source_from_bytes(
     filename: str = "",
     platform: str | None = None,
     path: Path | None = None,
+    entry_cache: EntryCache | None = None,
 ) -> InventorySource:
-    """The source for a lockfile or build record given its content (file or git blob)."""
+    """The source for a lockfile or build record given its content (file or git blob).
+
+    `entry_cache` (a conda-lock.yml only): packages by entry text, kept by the caller
+    across the revisions of one lock it reads.
+    """
     import codecs
 
     try:  # incremental: a character cut at the sniff boundary is not an error
@@ -54,7 +63,7 @@ def source_from_bytes(
     from audit.inventory.condalock import CondaLockSource, looks_like_condalock
 
     if looks_like_condalock(head):
-        return CondaLockSource(spec, data)
+        return CondaLockSource(spec, data, entry_cache)
     from audit.inventory.explicit import ExplicitSource, looks_like_explicit
 
     if looks_like_explicit(head) or filename.endswith((".lock", ".txt")) and "://" in head:

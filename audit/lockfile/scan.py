@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 from audit.core.text import NOT_TEXT, decode_text
 
-__all__ = ["NOT_TEXT", "ScannedEntry", "ScannedLock", "decode_text", "scan_lock"]
+__all__ = [
+    "NOT_TEXT",
+    "LockChunks",
+    "ScannedEntry",
+    "ScannedLock",
+    "decode_text",
+    "scan_entry",
+    "scan_lock",
+    "split_lock",
+]
 
 _FIELDS = frozenset({"name", "version", "manager", "platform", "build", "url"})
 
@@ -83,6 +92,9 @@ def _unquote(value: str) -> str:
 
 
 def _flow_mapping(value: str) -> dict[str, str]:
+    """A `{…}` value (`{}` without YAML: conda-lock writes it for every leaf package)."""
+    if value.replace(" ", "") == "{}":
+        return {}
     import yaml
 
     try:
@@ -90,6 +102,9 @@ def _flow_mapping(value: str) -> dict[str, str]:
     except yaml.YAMLError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+_TOP_LEVEL = re.compile(r"\n[^\s#-]")
 
 
 def _package_region(text: str) -> tuple[int, int, int, int]:
@@ -101,11 +116,48 @@ def _package_region(text: str) -> tuple[int, int, int, int]:
     if body < 0:
         return len(text), len(text), text.count("\n") + 1, 0
     body += 1
-    following = re.compile(r"^[^\s#-]", re.M).search(text, body)
-    end = following.start() if following else len(text)
+    # `\n` + a key, not `^` in MULTILINE mode: the literal lets re skip ahead (10x faster)
+    following = _TOP_LEVEL.search(text, body - 1)
+    end = following.start() + 1 if following else len(text)
     first = re.compile(r"^( *)- ", re.M).search(text, body, end)
     indent = len(first.group(1)) if first else 0
     return body, end, text.count("\n", 0, body) + 1, indent
+
+
+@dataclass
+class LockChunks:
+    """A conda-lock.yml cut into its package entries' texts and the rest (same line numbers).
+
+    An entry's fields depend on its text and the list's indent alone, so a reader of many
+    revisions of one lock can reuse what it built from an entry text it has seen.
+    """
+
+    chunks: list[tuple[int, str]]  # (1-based line of the `- `, the entry's text)
+    pad: str  # the indent of an entry's keys
+    head: str
+    key_lines: dict[str, int]
+    channel_lines: dict[str, int]
+
+
+def split_lock(text: str) -> LockChunks:
+    """The package entries' texts (not yet read) and the positions in the rest."""
+    body, end, first_line, indent = _package_region(text)
+    region_lines = text.count("\n", body, end)
+    head = text[:body] + "\n" * region_lines + text[end:]
+    chunks = _chunks(text, body, end, first_line, indent) if body < end else []
+    before = text[:body].splitlines()
+    after = text[end:].splitlines()
+    tail = len(before) + region_lines + 1
+    key_lines, channel_lines = _head_positions(
+        [*enumerate(before, start=1), *enumerate(after, start=tail)]
+    )
+    return LockChunks(
+        chunks,
+        " " * (indent + 2),
+        head if head.endswith("\n") else head + "\n",
+        key_lines,
+        channel_lines,
+    )
 
 
 def scan_lock(text: str, *, depends: bool = True) -> ScannedLock:
@@ -114,42 +166,33 @@ def scan_lock(text: str, *, depends: bool = True) -> ScannedLock:
     `depends=False` leaves every entry's `depends` empty: most readers (`check`, verify's
     hand-edit scan) never look at them, and they are half of a lock's lines.
     """
-    body, end, first_line, indent = _package_region(text)
-    region_lines = text.count("\n", body, end)
-    head = text[:body] + "\n" * region_lines + text[end:]
-    entries = _scan_entries(text, body, end, first_line, indent, depends) if body < end else []
-    before = text[:body].splitlines()
-    after = text[end:].splitlines()
-    tail = len(before) + region_lines + 1
-    key_lines, channel_lines = _head_positions(
-        [*enumerate(before, start=1), *enumerate(after, start=tail)]
-    )
-    return ScannedLock(
-        entries, head if head.endswith("\n") else head + "\n", key_lines, channel_lines
-    )
+    parts = split_lock(text)
+    entries = [scan_entry(chunk, line, parts.pad, depends) for line, chunk in parts.chunks]
+    return ScannedLock(entries, parts.head, parts.key_lines, parts.channel_lines)
 
 
-def _scan_entries(
-    text: str, body: int, end: int, line: int, indent: int, depends: bool
-) -> list[ScannedEntry]:
-    """Every entry between `body` and `end`, with its 1-based line number.
+def _chunks(text: str, body: int, end: int, line: int, indent: int) -> list[tuple[int, str]]:
+    """Every entry's text between `body` and `end`, with its 1-based line number.
 
     The list is split at its item marker (`\\n- `, or `\\n  - ` for conda-lock's indented
-    layout) in C; each entry's dozen lines are then read with string operations.
+    layout) in C.
     """
     marker = "\n" + " " * indent + "- "
     chunks = ("\n" + text[body:end]).split(marker)
     line += chunks[0].count("\n") - 1
-    entries: list[ScannedEntry] = []
-    pad = " " * (indent + 2)
+    out: list[tuple[int, str]] = []
     for chunk in chunks[1:]:
         line += 1
-        entry = ScannedEntry(line)
-        lines = chunk.split("\n")
-        line += len(lines) - 1
-        _fill(entry, lines, pad, depends)
-        entries.append(entry)
-    return entries
+        out.append((line, chunk))
+        line += chunk.count("\n")
+    return out
+
+
+def scan_entry(chunk: str, line: int, pad: str, depends: bool = True) -> ScannedEntry:
+    """One entry's text (from after its `- `) read into a ScannedEntry at `line`."""
+    entry = ScannedEntry(line)
+    _fill(entry, chunk.split("\n"), pad, depends)
+    return entry
 
 
 def _fill(entry: ScannedEntry, lines: list[str], pad: str, depends: bool = True) -> None:
