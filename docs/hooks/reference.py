@@ -16,19 +16,26 @@ import html
 import re
 from typing import Any
 
-import click
 import typer.main
 
 MARKER = "<!-- cli-reference -->"
 
 
-def cli_group() -> click.Group:
-    """The click group behind `repro-audit`, with every command registered."""
+def cli_group() -> Any:
+    """The click group behind `repro-audit`, with every command registered.
+
+    typer ships its own copy of click, so the objects are read by duck typing (`commands`,
+    `params`, `param_type_name`) rather than checked against an installed click.
+    """
     from audit.cli import load_commands
 
     group = typer.main.get_command(load_commands())
-    assert isinstance(group, click.Group)
+    assert hasattr(group, "commands")
     return group
+
+
+def _is_option(param: Any) -> bool:
+    return param.param_type_name == "option"
 
 
 def command_names() -> list[str]:
@@ -48,21 +55,20 @@ def _cell(text: str) -> str:
     return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
 
 
-def _default(param: click.Parameter) -> str:
-    if isinstance(param, click.Option) and param.is_flag and not param.secondary_opts:
+def _default(param: Any) -> str:
+    if _is_option(param) and param.is_flag and not param.secondary_opts:
         return ""
     value = param.default
     if value is None or value == () or value == []:
         return ""
-    if isinstance(param, click.Option) and param.secondary_opts and isinstance(value, bool):
+    if _is_option(param) and param.secondary_opts and isinstance(value, bool):
         return f"`{param.opts[0] if value else param.secondary_opts[0]}`"
     return f"`{value}`"
 
 
-def _names(param: click.Parameter, ctx: click.Context) -> str:
-    if isinstance(param, click.Argument):
+def _names(param: Any, ctx: Any) -> str:
+    if not _is_option(param):
         return f"`{param.make_metavar(ctx)}`"
-    assert isinstance(param, click.Option)
     names = " / ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
     if not param.is_flag:
         names += f" `{param.make_metavar(ctx)}`"
@@ -72,10 +78,10 @@ def _names(param: click.Parameter, ctx: click.Context) -> str:
 def command_reference(name: str) -> str:
     """Markdown for one command: its help text, usage line and a table of its parameters."""
     command = cli_group().commands[name]
-    ctx = click.Context(command, info_name=f"repro-audit {name}")
+    ctx = command.context_class(command, info_name=f"repro-audit {name}")
     usage = command.get_usage(ctx).removeprefix("Usage: ")
     lines = [
-        "## Usage",
+        "## Usage and options",
         "",
         "<!-- generated from the CLI (docs/hooks/reference.py): do not edit -->",
         "",

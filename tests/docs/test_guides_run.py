@@ -4,7 +4,8 @@ Each page runs in a fresh directory, as a reader would run it in their project, 
 `repro-audit` being this checkout. What a guide names but no test can reach is swapped
 for its local stand-in before a file is written or a command runs (see SUBSTITUTIONS):
 the conda-forge channel (and a mirror of it) is the fixture channel over HTTP on
-127.0.0.1, `registry.example.org` a `docker-registry` on 127.0.0.1 holding a small base
+127.0.0.1, `repo.example.org/conda/internal` the same channel behind basic auth
+(`ci:s3cret`), `registry.example.org` a `docker-registry` on 127.0.0.1 holding a small base
 image as `python:3.11-slim`. Docker-backed steps follow the REQUIRE_DOCKER rule.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,11 +55,19 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         client.api.remove_image(f"{server.host}/python:3.11-slim", force=True)
 
 
-def substitutions(channel: str, registry: str | None) -> list[tuple[str, str]]:
+PRIVATE_AUTH = ("ci", "s3cret")
+
+
+def substitutions(channel: str, private: str, registry: str | None) -> list[tuple[str, str]]:
     """What the docs name → what this test serves (longest first)."""
+    host = private.removeprefix("http://")
     pairs = [
         ("https://mirror.example.org/conda-forge", channel),
         ("conda-forge", channel),
+        ("https://${CH_USER}:${CH_PASS}@repo.example.org/conda/internal",
+         "http://${CH_USER}:${CH_PASS}@" + host),
+        ("https://repo.example.org/conda/internal", private),
+        ("repo.example.org", host),
     ]
     if registry:
         pairs.append(("registry.example.org", registry))
@@ -119,12 +128,18 @@ def run_step(step: Step, cwd: Path, env: dict[str, str], pairs: list[tuple[str, 
 
 @pytest.mark.parametrize("page", PAGES, ids=_ids(PAGES))
 def test_page_commands_run(
-    page: Path, tmp_path: Path, http_channel: str, request: pytest.FixtureRequest
+    page: Path,
+    tmp_path: Path,
+    channel_dir: Path,
+    http_channel: str,
+    serve_dir: Callable[..., str],
+    request: pytest.FixtureRequest,
 ) -> None:
     steps = page_steps(page)
     assert any(s.kind == "command" for s in steps), f"{page.name}: no runnable command"
     registry = request.getfixturevalue("registry") if any(s.docker for s in steps) else None
-    pairs = substitutions(http_channel, registry)
+    private = serve_dir(channel_dir, auth=PRIVATE_AUTH)
+    pairs = substitutions(http_channel, private, registry)
     project = tmp_path / "project"
     project.mkdir()
     env = _environment(tmp_path)
