@@ -164,9 +164,7 @@ def _fill_nav(nav: list[Any], title: str, entries: list[Any]) -> None:
         if isinstance(item, dict) and title in item:
             fixed = item[title] or []
             known = {next(iter(e.values())) if isinstance(e, dict) else e for e in fixed}
-            item[title] = fixed + [
-                e for e in entries if next(iter(e.values())) not in known
-            ]
+            item[title] = fixed + [e for e in entries if next(iter(e.values())) not in known]
             return
     nav.append({title: entries})
 

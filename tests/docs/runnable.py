@@ -52,8 +52,13 @@ def _commands(body: list[str], first_line: int, docker: bool) -> list[Step]:
         pending = []
         match = EXIT.search(command)
         steps.append(
-            Step("command", command, expect=int(match["code"]) if match else 0,
-                 docker=docker, line=start)
+            Step(
+                "command",
+                command,
+                expect=int(match["code"]) if match else 0,
+                docker=docker,
+                line=start,
+            )
         )
     return steps
 
@@ -79,7 +84,14 @@ def page_steps(path: Path) -> list[Step]:
         if match["lang"] == "console":
             steps += _commands(body, index + 2, docker)
         elif title:
-            steps.append(Step("file", "\n".join(body) + "\n", path=title["title"],
-                              docker=docker, line=index + 1))
+            steps.append(
+                Step(
+                    "file",
+                    "\n".join(body) + "\n",
+                    path=title["title"],
+                    docker=docker,
+                    line=index + 1,
+                )
+            )
         index = end + 1
     return steps

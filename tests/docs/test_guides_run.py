@@ -64,8 +64,10 @@ def substitutions(channel: str, private: str, registry: str | None) -> list[tupl
     pairs = [
         ("https://mirror.example.org/conda-forge", channel),
         ("conda-forge", channel),
-        ("https://${CH_USER}:${CH_PASS}@repo.example.org/conda/internal",
-         "http://${CH_USER}:${CH_PASS}@" + host),
+        (
+            "https://${CH_USER}:${CH_PASS}@repo.example.org/conda/internal",
+            "http://${CH_USER}:${CH_PASS}@" + host,
+        ),
         ("https://repo.example.org/conda/internal", private),
         ("repo.example.org", host),
     ]
@@ -115,7 +117,11 @@ def run_step(step: Step, cwd: Path, env: dict[str, str], pairs: list[tuple[str, 
         return ""
     done = subprocess.run(
         ["bash", "-o", "pipefail", "-c", _apply(step.text, pairs)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = done.stdout + done.stderr
     assert done.returncode == step.expect, (

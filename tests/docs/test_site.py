@@ -4,7 +4,6 @@ command pages that match the CLI."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -14,8 +13,8 @@ from types import ModuleType
 
 import pytest
 from runnable import page_steps
-from support.cli import repro_audit
 
+from audit.check import CheckOptions, run_check
 from audit.check.run import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,9 +53,8 @@ def _findings(files: dict[str, str], where: Path) -> set[str]:
     where.mkdir()
     for name, content in files.items():
         (where / name).write_text(content, encoding="utf-8")
-    done = repro_audit("check", str(where), "--format", "json", "--root", str(where))
-    assert done.returncode in (0, 1), done.stderr
-    return {f["rule_id"] for f in json.loads(done.stdout)["findings"]}
+    result = run_check(CheckOptions(root=where, repo_root=where))
+    return {f.rule_id for f in result.findings}
 
 
 def test_rule_examples_are_what_check_says(tmp_path: Path) -> None:
@@ -99,8 +97,11 @@ def test_command_page_synopses_name_real_options() -> None:
         if not page.exists():
             continue  # the hook generates the page
         text = page.read_text(encoding="utf-8")
-        synopses = [b for b in re.findall(r"```\w*\n(.*?)\n```", text, re.S)
-                    if b.startswith(f"repro-audit {name}")]
+        synopses = [
+            b
+            for b in re.findall(r"```\w*\n(.*?)\n```", text, re.S)
+            if b.startswith(f"repro-audit {name}")
+        ]
         assert synopses, f"{page.name}: no synopsis"
         known = {o for p in command.params for o in [*p.opts, *getattr(p, "secondary_opts", [])]}
         for synopsis in synopses:
@@ -120,7 +121,10 @@ def test_strict_build(tmp_path: Path) -> None:
     site = tmp_path / "site"
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
