@@ -101,7 +101,8 @@ def command_reference(name: str) -> str:
         notes = []
         if param.required:
             notes.append("required")
-        if getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1:
+        repeatable = getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1
+        if repeatable and "repeatable" not in text:
             notes.append("repeatable")
         if getattr(param, "envvar", None):
             notes.append(f"env `{param.envvar}`")
@@ -171,7 +172,7 @@ def _fill_nav(nav: list[Any], title: str, entries: list[Any]) -> None:
 
 def on_config(config: Any) -> Any:
     commands = [{name: f"commands/{name}.md"} for name in command_names()]
-    rules = [{rule_id: f"rules/{rule_id}.md"} for rule_id in rule_registry()]
+    rules = [{f"{r.id} {r.name}": f"rules/{r.id}.md"} for r in rule_registry().values()]
     nav = config["nav"]
     _fill_nav(nav, "Commands", commands)
     _fill_nav(nav, "Rules", [{"Index": "rules/index.md"}, *rules])
