@@ -29,7 +29,7 @@ install_python_packages() {
   local stamp="$VENV/.repro-audit-installed"
   if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     echo "setup: installing Python dependencies into $VENV" >&2
-    if ! { "$VENV/bin/pip" install -q --upgrade pip && "$VENV/bin/pip" install -q -e "$ROOT[test]"; } \
+    if ! { "$VENV/bin/pip" install -q --upgrade pip && "$VENV/bin/pip" install -q -e "$ROOT[test,docs]"; } \
         >"$VENV/pip-install.log" 2>&1; then
       cat "$VENV/pip-install.log" >&2
       return 1

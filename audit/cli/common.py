@@ -39,7 +39,7 @@ AuthFileOpt = Annotated[
         "--auth-file",
         help="JSON credentials by host, host:port or host/path ('user:pass', token, "
         "bearer) for channels, indexes and registries (default $REPRO_AUDIT_AUTH_FILE; "
-        "see README, Credentials).",
+        "see docs/guides/private-channels.md).",
     ),
 ]
 OutputOpt = Annotated[

@@ -406,7 +406,8 @@ def hint_for(url: str, *, registry: bool = False, store: Credentials | None = No
     ways.append(f'an entry "{where}" in --auth-file or REPRO_AUDIT_AUTH_FILE')
     if not registry:
         ways.append("~/.netrc")
-    return f"give credentials for {where}: " + "; or ".join(ways) + " (README: Credentials)"
+    guide = "docs/guides/private-channels.md"
+    return f"give credentials for {where}: " + "; or ".join(ways) + f" ({guide})"
 
 
 _CURRENT: Credentials | None = None

@@ -83,7 +83,7 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def repo(origin: tuple[Path, Path], tmp_path: Path) -> Path:
-    """A clone with the driver installed as the README says."""
+    """A clone with the driver installed as docs/commands/merge-lock.md says."""
     root = tmp_path / "repo"
     git(tmp_path, "clone", "-q", str(origin[0]), str(root))
     for branch in (

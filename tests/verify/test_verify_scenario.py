@@ -28,7 +28,8 @@ def _names(items: list[dict]) -> str:
 def test_months_later(make_world) -> None:
     client = require_docker()
     # classic: rebuilt FROM a base loaded from the mirror, it gives the same image id;
-    # dockerd 20.10's BuildKit gives the same layers but another config (see README)
+    # dockerd 20.10's BuildKit gives the same layers but another config
+    # (see docs/commands/verify.md)
     world = make_world("scenario", builder="classic")
     record = json.loads(world.record.read_text())
     recorded_id = record["outputs"]["image_id"]

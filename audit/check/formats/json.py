@@ -1,4 +1,4 @@
-"""Check result → JSON (documented in README `## check`): data in, string out."""
+"""Check result → JSON (documented in docs/commands/check.md): data in, string out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Drift → JSON (stable, documented schema in README `## diff`): data in, string out."""
+"""Drift → JSON (stable, documented schema in docs/commands/diff.md): data in, string out."""
 
 from __future__ import annotations
 

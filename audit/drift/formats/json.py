@@ -1,4 +1,4 @@
-"""DriftReport → JSON (schema documented in README `## drift`): data in, string out."""
+"""DriftReport → JSON (schema documented in docs/commands/drift.md): data in, string out."""
 
 from __future__ import annotations
 
