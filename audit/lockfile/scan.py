@@ -83,11 +83,12 @@ def _unquote(value: str) -> str:
 
 
 def _flow_mapping(value: str) -> dict[str, str]:
-    import yaml
+    from audit.core.errors import InputError
+    from audit.core.safeload import load_yaml
 
     try:
-        data = yaml.safe_load(value)
-    except yaml.YAMLError:
+        data = load_yaml(value)
+    except InputError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
