@@ -7,6 +7,7 @@ larger than any real one at once, before a parser spends seconds and memory on i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from audit.core.errors import InputError
@@ -17,8 +18,83 @@ NOT_TEXT = "not UTF-8 text (a binary or corrupted file?)"
 MAX_ENV_BYTES = 5 * 1024 * 1024
 
 
+#: Characters that act on a terminal or hide text: C0 and C1 controls (ESC, BEL, CR, …)
+#: and DEL, bidirectional overrides and isolates ("Trojan Source"). Tab and newline are
+#: kept: each format has its own rule for a line break (one_line makes it a space).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character escaped (`\\x1b`, `\\u202e`): safe to show.
+
+    Whatever comes from an input file (a spec, a path, a YAML value) reaches terminals,
+    CI logs and GitHub annotations; `"numpy\\x1b]0;pwned\\x07"` must not retitle the
+    terminal or clear the screen. Every error line and every finding goes through here.
+    """
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: _escape(m.group()), text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+#: Byte order marks of the encodings other than UTF-8 that text editors and shells write.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32LE"),
+    (b"\x00\x00\xfe\xff", "UTF-32BE"),
+    (b"\xff\xfe", "UTF-16LE"),
+    (b"\xfe\xff", "UTF-16BE"),
+)
+#: The fix for the usual cause: Windows PowerShell 5's `>` writes UTF-16LE with a BOM.
+RESAVE_HINT = (
+    "re-save it as UTF-8: in PowerShell `conda env export | Set-Content -Encoding utf8 {name}`, "
+    "elsewhere `iconv -f {enc} -t UTF-8`"
+)
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """UTF-16/32 (LE/BE) by BOM, or BOM-less UTF-16 by its zero bytes; None otherwise.
+
+    Text of ASCII characters in UTF-16 has a zero byte in every other position (odd ones
+    for LE, even ones for BE); UTF-8 text never contains a zero byte.
+    """
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    sample = data[:4096]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    zeros_even, zeros_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zeros_odd > 0.6 and zeros_even < 0.1:
+        return "UTF-16LE"
+    if zeros_even > 0.6 and zeros_odd < 0.1:
+        return "UTF-16BE"
+    return None
+
+
+def check_encoding(data: bytes, where: str) -> None:
+    """InputError naming UTF-16/32 text and its fix; nothing for anything else."""
+    encoding = detect_encoding(data[:4096])
+    if encoding is not None:
+        raise InputError(
+            f"{encoding} text, not UTF-8 (conda and CI tools on Linux cannot read it)",
+            where=where,
+            hint=RESAVE_HINT.format(enc=encoding, name=Path(where).name or "FILE"),
+        )
+
+
 def decode_text(data: bytes, where: str) -> str:
-    """`data` as UTF-8 (a BOM dropped), or InputError: `where: not UTF-8 text (…)`."""
+    """`data` as UTF-8 (a BOM dropped), or InputError naming what it is and how to fix it.
+
+    A UTF-16 or UTF-32 file (what `conda env export > FILE` writes in Windows PowerShell 5)
+    is named as such with the fix; conda and CI set-up actions on Linux fail on it too,
+    so it is refused rather than read.
+    """
+    check_encoding(data, where)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
