@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK, InputError
-from audit.core.text import printable
+from audit.core.escape import printable
 
 
 @dataclass(frozen=True)

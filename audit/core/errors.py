@@ -28,7 +28,7 @@ class ReproAuditError(Exception):
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" ({self.hint})"
-        from audit.core.text import printable
+        from audit.core.escape import printable
 
         return printable(text.replace("\r\n", " ").replace("\n", " "))
 

@@ -38,7 +38,7 @@ class Interrupted(BaseException):
         what = _STATE["command"] or "repro-audit"
         during = f" while {_STATE['phase']}" if _STATE["phase"] else ""
         name = signal.Signals(self.signum).name
-        from audit.core.text import printable
+        from audit.core.escape import printable
 
         return printable(f"{what} interrupted ({name}){during}; its temporary files were removed")
 
