@@ -214,3 +214,12 @@ def test_relative_cache_dir_is_resolved_at_the_cli(tmp_path: Path, monkeypatch) 
     build = command.commands["build"]  # type: ignore[attr-defined]
     context = build.make_context("build", ["--cache-dir", "cache"], resilient_parsing=True)
     assert Path(context.params["cache_dir"]) == tmp_path.resolve() / "cache"
+
+
+def test_a_5000_digit_number_in_the_lock_is_one_line(tmp_path: Path) -> None:
+    """Found by the hostile fuzz run: int() refused it with a ValueError traceback."""
+    (tmp_path / "environment.yml").write_text(ENV)
+    text = bomb_lock().split("  custom_metadata:")[0] + "  n: " + "9" * 5000 + "\npackage: []\n"
+    (tmp_path / "conda-lock.yml").write_text(text)
+    code, _, err, _ = measured(["lock", "--check"], tmp_path)
+    assert code == 2 and "conda-lock.yml" in one_error_line(err) and "digits" in err, err

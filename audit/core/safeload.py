@@ -133,6 +133,9 @@ def load_yaml(text: str | bytes, where: str = "<yaml>") -> Any:
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise yaml_error(exc, where) from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of more than 4,300 digits
+        reason = str(exc).split(":")[0]
+        raise DocumentError(f"not valid YAML: {reason}", file=where) from None
     except RecursionError:
         raise DocumentError(f"nested more than {MAX_DEPTH} levels deep", file=where) from None
     finally:
