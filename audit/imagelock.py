@@ -8,7 +8,6 @@ atomically and only when its content changes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,10 +59,9 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
         return {}
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from None
+    from audit.core.safeload import load_json
+
+    document = load_json(text, str(path))
     images = document.get("images") if isinstance(document, dict) else None
     if not isinstance(images, dict):
         raise InputError("not an image lock (no 'images' object)", where=str(path))

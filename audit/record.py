@@ -8,7 +8,6 @@ image's inventory sits under `"inventory"` in `Inventory.to_json()` form, which 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,12 +93,16 @@ def write_record(path: Path, record: BuildRecord) -> None:
 
 
 def read_record(path: Path) -> dict[str, Any]:
+    """The record at `path`, checked against the published schema (one line if it is not)."""
     from audit.core.errors import InputError
+    from audit.core.safeload import load_json
+    from audit.core.schemas import BUILD_RECORD, validate
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read build record: {exc}", where=str(path)) from None
+        data = load_json(Path(path).read_bytes(), str(path))
+    except OSError as exc:
+        raise InputError(f"cannot read build record: {exc.strerror}", where=str(path)) from None
     if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
         raise InputError("not a repro-audit build record", where=str(path))
+    validate(data, BUILD_RECORD, str(path))
     return data

@@ -391,3 +391,108 @@ def test_tar_headers(data: bytes) -> None:
         return io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
 
     expect_clear(lambda: read_layers("layer.tar", [("layer", layer)], None))
+
+
+# --------------------------------------------------------------------------- hostile
+
+#: What a hostile file adds to a valid one: aliases that expand to billions of nodes, a
+#: recursive alias, nesting past any parser's stack, terminal escapes, a 5,000-digit
+#: number, NUL bytes. Each goes in at a random line; or the file is re-encoded as UTF-16.
+HOSTILE_YAML = [
+    'b0: &b0 ["x","x","x","x","x","x","x","x","x","x"]\n'
+    + "".join(f"b{i}: &b{i} [{','.join([f'*b{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+    "r: &r [*r]\n",
+    "d: " + "[" * 300 + "]" * 300 + "\n",
+    '  - "numpy\\x1b]0;pwned\\x07\\x1b[2J"\n',
+    "n: " + "9" * 5000 + "\n",
+    "z: \x00\x00\n",
+]
+HOSTILE_JSON = ["[" * 3000 + "]" * 3000, "9" * 5000, '"\\u001b[2J"', "NaN", '{"a": ' * 500]
+REAL_WORLD = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-world"
+
+
+def _real_seeds(folder: str, limit: int = 12) -> list[str]:
+    """Up to `limit` real files from the corpus (none when it is absent)."""
+    for base in (REAL_WORLD, Path("/work/shared/data/real-world")):
+        if (base / folder).is_dir():
+            files = sorted(p for p in (base / folder).iterdir() if p.is_file())[:limit]
+            return [p.read_text("utf-8", "replace") for p in files]
+    return []
+
+
+def hostile(seeds: list[str], inserts: list[str]) -> st.SearchStrategy[bytes]:
+    """A seed with one hostile insert at a random line, re-encoded, or mutated."""
+
+    @st.composite
+    def make(draw: st.DrawFn) -> bytes:
+        seed = draw(st.sampled_from(seeds))
+        lines = seed.splitlines(keepends=True) or [""]
+        at = draw(st.integers(0, len(lines)))
+        text = "".join([*lines[:at], draw(st.sampled_from(inserts)), *lines[at:]])
+        encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-16", "utf-16-le", "utf-16-be"]))
+        return text.encode(encoding, "surrogatepass")
+
+    return st.one_of(make(), *(mutations(s) for s in seeds[:3]))
+
+
+ENV_SEEDS = [ENVIRONMENT, *_real_seeds("envs")]
+DOCKERFILE_SEEDS = [DOCKERFILE, *_real_seeds("dockerfiles")]
+
+
+@FUZZ
+@given(data=hostile(ENV_SEEDS, HOSTILE_YAML))
+def test_hostile_environment(scratch: Path, data: bytes) -> None:
+    from audit.envfile.lines import read_envfiles
+
+    path = write(scratch, "environment.yml", data)
+    expect_clear(lambda: read_envfiles([path], ["environment.yml"], ["linux-64"]))
+
+
+@FUZZ
+@given(data=hostile([CONDA_LOCK], HOSTILE_YAML))
+def test_hostile_conda_lock(scratch: Path, data: bytes) -> None:
+    from audit.inventory.condalock import CondaLockSource
+    from audit.lockfile.condalock import read_metadata
+    from audit.merge.threeway import parse_lock
+
+    expect_clear(lambda: CondaLockSource("conda-lock.yml", data).read())
+    path = write(scratch, "conda-lock.yml", data)
+    expect_clear(lambda: read_metadata(path))
+    expect_clear(lambda: parse_lock(data.decode("utf-8", "replace"), "conda-lock.yml"))
+
+
+@FUZZ
+@given(data=hostile([COMPOSE], HOSTILE_YAML))
+def test_hostile_compose(data: bytes) -> None:
+    from audit.dockerfile.compose import parse_compose
+
+    expect_clear(lambda: parse_compose(data.decode("utf-8", "replace"), "docker-compose.yml"))
+
+
+@FUZZ
+@given(data=hostile(DOCKERFILE_SEEDS, ["FROM evil\x1b[2J\n", "RUN " + "\\\n" * 2000, "\x00"]))
+def test_hostile_dockerfile(data: bytes) -> None:
+    from audit.dockerfile.parser import parse_dockerfile
+
+    expect_clear(lambda: parse_dockerfile(data.decode("utf-8", "replace"), "Dockerfile"))
+
+
+@FUZZ
+@given(data=hostile([EXPLICIT], ["https://x/\x1b[2J.conda#sha256:zz\n", "\x00" * 9]))
+def test_hostile_explicit(data: bytes) -> None:
+    from audit.inventory.explicit import ExplicitSource
+
+    expect_clear(lambda: ExplicitSource("conda-linux-64.lock", data).read())
+
+
+@FUZZ
+@given(data=st.one_of(hostile([RECORD], HOSTILE_JSON), hostile([IMAGE_LOCK], HOSTILE_JSON)))
+def test_hostile_json_documents(scratch: Path, data: bytes) -> None:
+    from audit.imagelock import read_lock
+    from audit.inventory import source_from_bytes
+    from audit.record import read_record
+
+    path = write(scratch, "build-record.json", data)
+    expect_clear(lambda: read_record(path))
+    expect_clear(lambda: source_from_bytes("build-record.json", data, path.name).read())
+    expect_clear(lambda: read_lock(write(scratch, "image-lock.json", data)))

@@ -44,7 +44,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_names_line_and_column(locked: Path, channel_url: str) -> None:
     text = f"channels:\n  - {channel_url}\ndependencies:\n  - six\n  - [unclosed\n"
-    edit_and_fail(locked, text, 2, "environment.yml:6", "YAML syntax error")
+    edit_and_fail(locked, text, 2, "environment.yml:6", "not valid YAML")
 
 
 def test_yaml_alias_bomb(locked: Path) -> None:

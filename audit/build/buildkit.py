@@ -152,9 +152,14 @@ def buildkit_build(
         assert process.stdin is not None and process.stderr is not None
         feeder = threading.Thread(target=_pump, args=(context, process.stdin), daemon=True)
         feeder.start()
-        for raw in process.stderr:
-            progress.feed(raw.decode("utf-8", "replace"))
-        returncode = process.wait()
+        try:
+            for raw in process.stderr:
+                progress.feed(raw.decode("utf-8", "replace"))
+            returncode = process.wait()
+        except BaseException:  # interrupted (SIGTERM, Ctrl-C): the client must not outlive us
+            process.kill()
+            process.wait()
+            raise
         feeder.join()
         if returncode != 0:
             raise progress.failure(returncode)

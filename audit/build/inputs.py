@@ -161,7 +161,7 @@ def final_base(text: str, images: list[BaseImage], parsed: Any = None) -> BaseIm
 
 def default_prefix(lockfile: Path, environment: Path | None) -> str:
     """`/opt/conda/envs/<name>`: the environment file's `name:`, else `env`."""
-    import yaml
+    from audit.core.safeload import load_yaml
 
     candidates = [environment] if environment else []
     from audit.lockfile.condalock import read_metadata
@@ -171,8 +171,8 @@ def default_prefix(lockfile: Path, environment: Path | None) -> str:
         candidates += [lockfile.parent / s for s in meta.sources]
     for candidate in candidates:
         try:
-            data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+            data = load_yaml(candidate.read_bytes(), str(candidate))
+        except (OSError, InputError):
             continue
         name = data.get("name") if isinstance(data, dict) else None
         if isinstance(name, str) and name.strip() and "/" not in name:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.errors import EXIT_FINDINGS, EXIT_INFRA, EXIT_OK, InputError, ReproAuditError
+from audit.core.escape import printable
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,11 @@ class Finding:
     message: str
     level: str = "error"
 
+    def __post_init__(self) -> None:
+        # the one place findings are made safe to print, in every format
+        object.__setattr__(self, "file", printable(self.file))
+        object.__setattr__(self, "message", printable(self.message))
+
     @property
     def rule(self) -> Rule:
         return RULES[self.rule_id]
@@ -354,6 +360,10 @@ class Unchecked:
     line: int
     what: str
     reason: str
+
+    def __post_init__(self) -> None:
+        for name in ("file", "what", "reason"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
 
     @property
     def where(self) -> str:

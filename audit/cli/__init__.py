@@ -16,7 +16,9 @@ from collections.abc import Sequence
 import typer
 
 from audit.cli.app import app
+from audit.core import interrupt
 from audit.core.errors import EXIT_INPUT, ReproAuditError
+from audit.core.tempdirs import sweep_stale
 
 __all__ = ["COMMANDS", "app", "load_commands", "main", "run"]
 
@@ -50,9 +52,28 @@ def load_commands(argv: Sequence[str] = ()) -> typer.Typer:
 
 
 def main() -> None:
-    """Console entry point: run the app and turn expected failures into one line + exit code."""
+    """Console entry point: run the app and turn expected failures into one line + exit code.
+
+    SIGTERM and SIGINT unwind the command like an error (temp folders removed, no file
+    half-written) and end it with one line and 128 + the signal (`audit.core.interrupt`);
+    what a killed run left in the temp directory is swept first (`audit.core.tempdirs`).
+    """
+    argv = sys.argv[1:]
+    name = next(iter(argv), "")
+    previous = interrupt.install(f"repro-audit {name}" if name in COMMANDS else "repro-audit")
     try:
-        code = load_commands(sys.argv[1:])(standalone_mode=False)
+        sweep_stale()
+        _main(argv)
+    except interrupt.Interrupted as exc:
+        sys.stderr.write(f"error: {exc.one_line()}\n")
+        sys.exit(exc.exit_code)
+    finally:
+        interrupt.restore(previous)
+
+
+def _main(argv: Sequence[str]) -> None:
+    try:
+        code = load_commands(argv)(args=list(argv), standalone_mode=False)
     except ReproAuditError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(exc.exit_code)

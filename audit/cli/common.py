@@ -23,8 +23,13 @@ UndatedOpt = Annotated[
     str,
     typer.Option("--undated", help="With a date: exclude | allow records without a timestamp."),
 ]
+#: Resolved here, at the CLI boundary: a relative `--cache-dir cache` becomes absolute
+#: before anything (file:// URLs of cached artifacts, the install step) uses it.
 CacheDirOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="Repodata, package and artifact cache.")
+    Path | None,
+    typer.Option(
+        "--cache-dir", help="Repodata, package and artifact cache.", resolve_path=True
+    ),
 ]
 InsecureRegistryOpt = Annotated[
     list[str] | None,
@@ -110,6 +115,9 @@ def progress_printer() -> Callable[[str, str], None]:
     console = stderr_console()
 
     def progress(phase: str, message: str) -> None:
+        from audit.core.progress import note
+
+        note(phase, message)
         line = Text(f"{phase:>10}", style="bold")
         line.append(f" {message}")
         console.print(line, soft_wrap=True)

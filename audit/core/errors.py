@@ -28,7 +28,9 @@ class ReproAuditError(Exception):
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" ({self.hint})"
-        return text.replace("\n", " ")
+        from audit.core.escape import printable
+
+        return printable(text.replace("\r\n", " ").replace("\n", " "))
 
 
 class InputError(ReproAuditError):

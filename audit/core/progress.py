@@ -81,11 +81,19 @@ class Meter:
 
 def plain_line(phase: str, message: str) -> None:
     """`     phase message` on stderr, plain text (what a terminal-less run shows)."""
+    note(phase, message)
     sys.stderr.write(f"{phase:>10} {message}\n")
     sys.stderr.flush()
 
 
+def note(phase: str, message: str) -> None:
+    """Remember the phase (shown or not): an interruption line says what it stopped."""
+    from audit.core.interrupt import doing
+
+    doing(f"{phase} {message}".strip()[:120])
+
+
 def stderr_say() -> Say:
     """A progress sink for commands whose stdout is their output (`inventory`, `diff`):
-    plain lines on stderr when live progress is on, else nothing."""
-    return plain_line if live_enabled() else (lambda _phase, _message: None)
+    plain lines on stderr when live progress is on, else only noted."""
+    return plain_line if live_enabled() else note

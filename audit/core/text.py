@@ -17,8 +17,60 @@ NOT_TEXT = "not UTF-8 text (a binary or corrupted file?)"
 MAX_ENV_BYTES = 5 * 1024 * 1024
 
 
+#: Byte order marks of the encodings other than UTF-8 that text editors and shells write.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32LE"),
+    (b"\x00\x00\xfe\xff", "UTF-32BE"),
+    (b"\xff\xfe", "UTF-16LE"),
+    (b"\xfe\xff", "UTF-16BE"),
+)
+#: The fix for the usual cause: Windows PowerShell 5's `>` writes UTF-16LE with a BOM.
+RESAVE_HINT = (
+    "re-save it as UTF-8: in PowerShell `conda env export | Set-Content -Encoding utf8 {name}`, "
+    "elsewhere `iconv -f {enc} -t UTF-8`"
+)
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """UTF-16/32 (LE/BE) by BOM, or BOM-less UTF-16 by its zero bytes; None otherwise.
+
+    Text of ASCII characters in UTF-16 has a zero byte in every other position (odd ones
+    for LE, even ones for BE); UTF-8 text never contains a zero byte.
+    """
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    sample = data[:4096]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    zeros_even, zeros_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zeros_odd > 0.6 and zeros_even < 0.1:
+        return "UTF-16LE"
+    if zeros_even > 0.6 and zeros_odd < 0.1:
+        return "UTF-16BE"
+    return None
+
+
+def check_encoding(data: bytes, where: str) -> None:
+    """InputError naming UTF-16/32 text and its fix; nothing for anything else."""
+    encoding = detect_encoding(data[:4096])
+    if encoding is not None:
+        raise InputError(
+            f"{encoding} text, not UTF-8 (conda and CI tools on Linux cannot read it)",
+            where=where,
+            hint=RESAVE_HINT.format(enc=encoding, name=Path(where).name or "FILE"),
+        )
+
+
 def decode_text(data: bytes, where: str) -> str:
-    """`data` as UTF-8 (a BOM dropped), or InputError: `where: not UTF-8 text (…)`."""
+    """`data` as UTF-8 (a BOM dropped), or InputError naming what it is and how to fix it.
+
+    A UTF-16 or UTF-32 file (what `conda env export > FILE` writes in Windows PowerShell 5)
+    is named as such with the fix; conda and CI set-up actions on Linux fail on it too,
+    so it is refused rather than read.
+    """
+    check_encoding(data, where)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -37,12 +37,9 @@ def parse_compose(text: str, path: str = "docker-compose.yml") -> list[ImageSite
     """Every pulled `services.*.image` of a compose file, with its rewrite positions."""
     import yaml
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", where=where) from None
+    from audit.core.safeload import compose_yaml
+
+    root = compose_yaml(text, path)
     services = _get(root, "services")
     if services is None:
         return []

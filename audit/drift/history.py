@@ -9,7 +9,6 @@ a finding for that revision; the walk goes on against the last good one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -17,6 +16,7 @@ from typing import Any
 
 from audit.core.errors import InputError
 from audit.core.git import Commit, GitRepo  # noqa: F401 - re-exported for drift.report
+from audit.core.safeload import load_json
 from audit.diff.classify import PlatformDrift, diff_inventories
 from audit.inventory.interface import Inventory, InventoryError, Package
 
@@ -321,13 +321,13 @@ class ImageMove:
 def _pinned_tags(data: bytes) -> dict[str, str] | None:
     """registry/repository:tag → digest of an image-lock.json blob (None when unreadable)."""
     try:
-        images = json.loads(data).get("images") or {}
+        images = load_json(data, "image-lock.json").get("images") or {}
         return {
             f"{e['registry']}/{e['repository']}:{e.get('tag') or ''}": str(e["digest"])
             for e in sorted(images.values(), key=lambda e: str(e.get("digest", "")))
             if e.get("tag")
         }
-    except (ValueError, AttributeError, KeyError, TypeError):
+    except (InputError, AttributeError, KeyError, TypeError):
         return None
 
 

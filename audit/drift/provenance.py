@@ -7,9 +7,11 @@ built from an older one; the label tells which, so drift can name that cause.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from audit.core.errors import InputError
+from audit.core.safeload import load_json
 
 LOCK_LABEL = "io.repro-audit.lock.sha256"
 DAEMON = "docker-daemon:"
@@ -25,8 +27,8 @@ def built_from_lock(source: str) -> str | None:
     if not path.is_file() or path.suffix != ".json":
         return None
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        record = load_json(path.read_bytes(), str(path))
+    except (OSError, InputError):
         return None
     return _record_lock(record) if isinstance(record, dict) else None
 

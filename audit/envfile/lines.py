@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from audit.core.errors import InputError
-from audit.core.yamlio import safe_loader
+from audit.core.safeload import compose_yaml
 from audit.envfile.condaspec import parse_conda_spec
 from audit.envfile.pip import PipSection, read_pip_section
 
@@ -125,15 +125,7 @@ def filter_selectors(text: str, platform: str) -> str:
 
 
 def _compose(text: str, where: str) -> yaml.Node | None:
-    loader = safe_loader()
-    try:
-        return yaml.compose(text, Loader=loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = f"{where}:{mark.line + 1}" if mark else where
-        raise InputError(f"YAML syntax error: {exc.problem or exc.context}", where=loc) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"YAML error: {exc}", where=where) from None
+    return compose_yaml(text, where)
 
 
 def _get(node: yaml.MappingNode, key: str) -> yaml.Node | None:

@@ -26,13 +26,10 @@ import yaml
 from audit.core.errors import InputError
 from audit.core.names import MAPPING_PATH
 from audit.core.platforms import DEFAULT_PLATFORMS, check_platform
+from audit.core.safeload import compose_yaml
 
 if TYPE_CHECKING:
     from conda_lock.models.lock_spec import LockSpecification
-
-#: A YAML document whose aliases expand to more nodes than this is refused (alias bomb).
-MAX_EXPANDED_NODES = 100_000
-
 
 @dataclass(frozen=True)
 class SpecLine:
@@ -164,39 +161,8 @@ def read_source(path: Path) -> str:
 
 
 def compose_checked(text: str, where: str) -> yaml.Node | None:
-    """Compose YAML into nodes (keeping line numbers), refusing syntax errors and alias bombs."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"YAML syntax error: {problem}", where=loc) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"YAML error: {exc}", where=where) from None
-    if node is not None:
-        _count_expanded(node, where)
-    return node
-
-
-def _count_expanded(root: yaml.Node, where: str) -> None:
-    """Walk the node graph as a consumer would see it, aliases expanded, with a budget."""
-    seen = 0
-    stack: list[yaml.Node] = [root]
-    while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > MAX_EXPANDED_NODES:
-            raise InputError(
-                f"YAML expands to more than {MAX_EXPANDED_NODES} nodes (an alias bomb?)",
-                where=where,
-            )
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.append(key)
-                stack.append(value)
+    """Compose YAML into nodes (keeping line numbers) through the shared input guard."""
+    return compose_yaml(text, where)
 
 
 def _mapping_get(node: yaml.MappingNode, key: str) -> yaml.Node | None:

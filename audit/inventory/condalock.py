@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import yaml
-
+from audit.core.errors import InputError
 from audit.core.redact import redact_url
-from audit.core.yamlio import safe_loader
+from audit.core.safeload import load_yaml
 from audit.inventory.interface import (
     MANAGERS,
     Inventory,
@@ -83,11 +82,9 @@ class CondaLockSource(InventorySource):
 
     def _metadata(self, head: str) -> dict[str, Any]:
         try:
-            doc = yaml.load(head, Loader=safe_loader())
-        except yaml.YAMLError as exc:
-            raise InventoryError(
-                f"not valid YAML: {str(exc).splitlines()[0]}", where=self.spec
-            ) from None
+            doc = load_yaml(head, self.spec)
+        except InputError as exc:
+            raise InventoryError(exc.message, where=exc.where) from None
         if not isinstance(doc, dict) or "package" not in doc:
             raise InventoryError("not a conda-lock.yml: no 'package' list", where=self.spec)
         if doc.get("package") not in (None, []):

@@ -60,14 +60,13 @@ class ExplicitSource(InventorySource):
         self.data = data
 
     def read(self) -> list[Inventory]:
-        from audit.core.text import NOT_TEXT
+        from audit.core.errors import InputError
+        from audit.core.text import decode_text
 
         try:
-            text = self.data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InventoryError(
-                f"{NOT_TEXT}: invalid byte at offset {exc.start}", where=self.spec
-            ) from None
+            text = decode_text(self.data, self.spec)
+        except InputError as exc:
+            raise InventoryError(exc.message, where=exc.where, hint=exc.hint) from None
         platform = ""
         conda: list[tuple[str, str, str, str]] = []  # (url, sha256, md5, line number)
         pip: list[Package] = []

@@ -6,14 +6,29 @@ covers several platforms), so reading it is a round trip, not a re-derivation.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from audit.core.errors import InputError
+from audit.core.safeload import load_json
 from audit.inventory.interface import Inventory, InventoryError, InventorySource
+from audit.record import RECORD_KIND
 
 
 def looks_like_record(data: Any) -> bool:
     return isinstance(data, dict) and "inventory" in data
+
+
+def check_record(document: dict[str, Any], where: str) -> None:
+    """A build record against its published schema; a bare stored inventory against its part."""
+    from audit.core.schemas import BUILD_RECORD, validate
+
+    try:
+        if document.get("kind") == RECORD_KIND:
+            validate(document, BUILD_RECORD, where)
+        else:
+            validate(document["inventory"], BUILD_RECORD, where, ref="inventories")
+    except InputError as exc:
+        raise InventoryError(exc.message, where=exc.where, hint=exc.hint) from None
 
 
 class RecordSource(InventorySource):
@@ -29,11 +44,12 @@ class RecordSource(InventorySource):
         document = self.document
         if document is None:
             try:
-                document = json.loads(self.data)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InventoryError(f"build record is not JSON: {exc}", where=self.spec) from None
+                document = load_json(self.data, self.spec)
+            except InputError as exc:
+                raise InventoryError(exc.message, where=exc.where) from None
         if not looks_like_record(document):
             raise InventoryError("not a build record: no 'inventory' key", where=self.spec)
+        check_record(document, self.spec)
         stored = document["inventory"]
         items = stored if isinstance(stored, list) else [stored]
         if not all(isinstance(item, dict) for item in items):

@@ -5,7 +5,6 @@ Readers import their heavy dependencies (rattler, docker) only when they run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,12 @@ def source_from_bytes(
     """
     import codecs
 
+    from audit.core.text import check_encoding
+
+    try:
+        check_encoding(data, spec)
+    except InputError as exc:
+        raise InventoryError(exc.message, where=exc.where, hint=exc.hint) from None
     try:  # incremental: a character cut at the sniff boundary is not an error
         head = codecs.getincrementaldecoder("utf-8")().decode(data[:SNIFF_BYTES], final=False)
     except UnicodeDecodeError as exc:
@@ -44,13 +49,14 @@ def source_from_bytes(
         ) from None
     stripped = head.lstrip("\ufeff \t\r\n")
     if stripped.startswith("{"):
+        from audit.core.safeload import load_json
         from audit.inventory.record import RecordSource, looks_like_record
 
         try:
             with no_gc():
-                document = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InventoryError(f"not valid JSON: {exc}", where=spec) from None
+                document = load_json(data, spec)
+        except InputError as exc:
+            raise InventoryError(exc.message, where=exc.where) from None
         if looks_like_record(document):
             return RecordSource(spec, document=document)
         if isinstance(document, dict) and "packages" in document and "source" in document:

@@ -28,8 +28,8 @@ from audit.core.credentials import env_vars
 from audit.core.errors import InputError
 from audit.core.fs import atomic_write_text
 from audit.core.redact import redact_url
+from audit.core.safeload import DocumentError, load_yaml, safe_loader
 from audit.core.text import decode_text
-from audit.core.yamlio import safe_loader
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
@@ -161,7 +161,13 @@ def read_metadata(path: Path) -> LockMetadata | None:
     try:
         return parse_metadata(path, _metadata_block(text))
     except InputError as exc:
+        found = _AT_LINE.fullmatch(exc.message)
+        if found:  # the line moves into `where`: `conda-lock.yml:13: what`
+            raise InputError(found.group(1), where=f"{path}:{found.group(2)}") from None
         raise InputError(exc.message, where=str(path)) from None
+
+
+_AT_LINE = re.compile(r"(.*) \(line (\d+)\)")
 
 
 def parse_metadata(path: Path, head: str) -> LockMetadata:
@@ -171,13 +177,10 @@ def parse_metadata(path: Path, head: str) -> LockMetadata:
     instead keep the file's line numbers).
     """
     try:
-        data = yaml.load(head, Loader=safe_loader())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise InputError(f"not valid YAML: {exc.problem or exc.context}{where}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}".splitlines()[0]) from None
+        data = load_yaml(head, str(path))
+    except DocumentError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise InputError(f"{exc.message}{where}") from None
     meta = data.get("metadata") if isinstance(data, dict) else None
     if not isinstance(meta, dict):
         raise InputError("not a conda-lock.yml: no 'metadata' mapping")

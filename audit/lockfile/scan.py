@@ -95,11 +95,12 @@ def _flow_mapping(value: str) -> dict[str, str]:
     """A `{…}` value (`{}` without YAML: conda-lock writes it for every leaf package)."""
     if value.replace(" ", "") == "{}":
         return {}
-    import yaml
+    from audit.core.errors import InputError
+    from audit.core.safeload import load_yaml
 
     try:
-        data = yaml.safe_load(value)
-    except yaml.YAMLError:
+        data = load_yaml(value)
+    except InputError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 

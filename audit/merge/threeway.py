@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.core.errors import InputError
-from audit.core.yamlio import safe_loader
+from audit.core.safeload import load_yaml
 
 _MARKER = re.compile(r"^(<{7} |={7}$|>{7} |\|{7} )", re.MULTILINE)
 Key = tuple[str, str, str]
@@ -44,16 +44,8 @@ def check_markers(text: str, where: str) -> None:
 
 def parse_lock(text: str, where: str) -> dict[str, Any]:
     """A conda-lock.yml (v1) document, or a one-line InputError."""
-    import yaml
-
     check_markers(text, where)
-    loader = safe_loader()
-    try:
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{where}:{mark.line + 1}" if mark else where
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=at) from None
+    data = load_yaml(text, where)
     if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
         raise InputError("not a conda-lock.yml: no 'metadata' mapping", where=where)
     if not isinstance(data.get("package") or [], list) or data.get("version") not in (None, 1):

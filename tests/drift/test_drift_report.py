@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from drift_helpers import Project, cli, commit, git, write_env
 
+from audit.core.schemas import DRIFT_REPORT, validate
 from audit.inventory import Inventory, read_inventory
 
 
@@ -86,6 +87,7 @@ def test_markdown_and_json_are_deterministic(
     again = json.loads(done.stdout)
     report = {k: v for k, v in report.items() if k != "_dir"}
     assert again == report
+    validate(again, DRIFT_REPORT, "drift.json")  # the published schema holds for it
     markdown = (Path(report_dir(project, tmp_path)) / "drift.md").read_text()
     assert "| Base images | drift |" in markdown
     assert "| new upstream release |" in markdown

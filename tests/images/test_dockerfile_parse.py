@@ -168,7 +168,7 @@ COMPOSE_ERRORS = [
     ("services:\n  a:\n    image: ${NOPE}\n", 3, "no default"),
     ("services:\n  a:\n    image: Bad/Name\n", 3, "lowercase"),
     ("services:\n  a:\n    image: [1]\n", 3, "plain or quoted string"),
-    ("services: [\n", 2, "invalid YAML"),
+    ("services: [\n", 2, "not valid YAML"),
 ]
 
 
