@@ -10,11 +10,18 @@ at or under (None: no target).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# every process a bench script starts measures this tree's code, whichever copy of the
+# package the interpreter has installed (an editable install may point at another clone)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
 
 
 def cli() -> list[str]:
