@@ -60,6 +60,8 @@ def compare(figures: list[dict[str, Any]], committed: dict[str, Any]) -> list[di
     rows = []
     for figure in figures:
         last = recorded.get(figure["id"])
+        if last and last.get("quick") != figure.get("quick"):
+            last = None  # another size: not comparable
         band = bands.get(figure["id"], DEFAULT_BAND)
         ratio, target = figure.get("ratio"), figure.get("target")
         regressed = bool(
