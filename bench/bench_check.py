@@ -23,13 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from gen_channel import generate, top_level_specs  # noqa: E402
 
 PLATFORMS = ["linux-64", "osx-64", "osx-arm64", "win-64"]
-EXE = shutil.which("repro-audit") or "repro-audit"
+EXE = cli()  # the venv's repro-audit, activated or not
 
 
 def _digest(text: str) -> str:
@@ -72,7 +75,7 @@ def build_project(work: Path) -> Path:
         f"platforms:\n{platforms}\n"
     )
     subprocess.run(
-        [EXE, "lock", "--cache-dir", str(work / "cache")],
+        [*EXE, "lock", "--cache-dir", str(work / "cache")],
         cwd=project,
         check=True,
         capture_output=True,
@@ -109,8 +112,8 @@ def main() -> None:
         packages = sum(1 for line in text.splitlines() if line.startswith("- name:"))
         rows = [
             ("python -c pass", [sys.executable, "-c", "pass"]),
-            ("repro-audit --version", [EXE, "--version"]),
-            ("repro-audit check", [EXE, "check"]),
+            ("repro-audit --version", [*EXE, "--version"]),
+            ("repro-audit check", [*EXE, "check"]),
         ]
         print(f"project: {packages} locked packages ({packages // 4} x 4 platforms), 2 Dockerfiles")
         print(f"{'command':<28} {'median s':>9}  exit")

@@ -35,12 +35,15 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from gen_channel import generate  # noqa: E402
 
-EXE = shutil.which("repro-audit") or "repro-audit"
+EXE = cli()  # the venv's repro-audit, activated or not
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.org"]
 BASELINE = (
     "import subprocess\n"
@@ -93,7 +96,7 @@ def build_repo(work: Path, projects: int, variants: int) -> Path:
         folder.mkdir(parents=True)
         (folder / "environment.yml").write_text(_environment(channel, v))
         subprocess.run(
-            [EXE, "lock", "--cache-dir", str(work / "cache")],
+            [*EXE, "lock", "--cache-dir", str(work / "cache")],
             cwd=folder,
             check=True,
             capture_output=True,
@@ -168,7 +171,7 @@ def main() -> None:
         rows = []
         base, _, _ = timed([sys.executable, "-c", BASELINE], args.runs, repo)
         rows.append(("baseline: git ls-files + read every file", base, *CPU, 0, count, None))
-        check = [EXE, "check", "--format", "json"]
+        check = [*EXE, "check", "--format", "json"]
         seconds, code, out = timed(check, args.runs, repo)
         rows.append(("check (root)", seconds, *CPU, code, _projects_checked(out), 2.0))
         dockerfile = repo / "services" / "p01" / "Dockerfile"

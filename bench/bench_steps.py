@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -91,7 +94,7 @@ def _hadolint(exe: str) -> dict[str, set[tuple[str, int]]]:
 
 def _check_cli(tmp: Path) -> None:
     done = subprocess.run(
-        [shutil.which("repro-audit") or "repro-audit", "check", str(tmp), "--format", "json"],
+        [*cli(), "check", str(tmp), "--format", "json"],
         capture_output=True,
         check=False,
     )
