@@ -26,21 +26,20 @@ LIMIT_KB = 200 * 1024
 
 def measured(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str, int]:
     """(exit code, stdout, stderr, peak RSS in KB) of `repro-audit ARGS` in `cwd`."""
+    from support.spawner import run_small
+
     out_path, err_path = cwd / ".stdout", cwd / ".stderr"
-    with out_path.open("w") as out, err_path.open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "audit", *args],
-            cwd=cwd,
-            stdout=out,
-            stderr=err,
-            env={**os.environ, "REPRO_AUDIT_CACHE_DIR": str(cwd / ".cache"), **env},
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    code, peak = run_small(
+        [sys.executable, "-m", "audit", *args],
+        str(cwd),
+        {**os.environ, "REPRO_AUDIT_CACHE_DIR": str(cwd / ".cache"), **env},
+        str(out_path),
+        str(err_path),
+    )
     texts = out_path.read_text(), err_path.read_text()
     out_path.unlink()
     err_path.unlink()
-    return process.returncode, *texts, usage.ru_maxrss
+    return code, *texts, peak
 
 
 def bomb_lock() -> str:

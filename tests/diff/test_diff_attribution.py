@@ -355,6 +355,7 @@ def test_drift_os_packages_vs_the_build_record(
     inventory = read_inventory(f"docker-archive:{old}")
     assert inventory.image is not None and inventory.image.base_digest == BASE_A
     record = {
+        "schema": 1,
         "kind": "repro-audit/build-record",
         "inputs": {"dockerfile": {"path": "old.Dockerfile"}},
         "outputs": {"layers": list(inventory.image.layers)},
