@@ -13,8 +13,11 @@ engine's BuildKit and the classic builder resolve locally.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,31 +95,109 @@ def append_environment(
     variables: dict[str, str] | None = None,
     cache_dir: Path | None = None,
     say: Any = None,
+    own_from: int | None = None,
 ) -> tuple[str, Any]:
     """Load `user_id` + the environment layer (or + labels only): (image id, inventory).
 
     The user image is read at the cost of what is new in it (its config and the layers
     not seen before, `read_engine_image`); the new image's inventory is those layers plus the
     environment layer's index (kept per diff_id), so the new image is never read back.
+    `own_from` (the base's layer count) re-packs the layers above it canonically
+    (`audit.build.repack`); None keeps them as the builder wrote them.
     """
     from audit.inventory import build_inventory
     from audit.inventory.engineimage import read_engine_image
 
     user = read_engine_image(client, user_id, f"docker-daemon:{user_id}", cache_dir, say)
-    new = final_config(user.config, staged, labels, epoch, inherited, variables)
-    data = _dumps(new)
-    layers: list[Path | None] = [None] * len(new["rootfs"]["diff_ids"])
-    indexes = list(user.layers)
-    if staged is not None:
-        layers[-1] = staged.tar_path
-        indexes.append(env_layer_index(staged, f"{tag or user_id}:environment", cache_dir))
     try:
-        image_id = load_archive(client, data, tag, layers, say)
-    except InputError as exc:
-        if "diffid" in exc.message.lower() or "diff_id" in exc.message.lower():
-            raise StageDamaged(exc.message) from None
-        raise
+        image_id, new, indexes = _assemble(
+            client, user, staged, tag, labels, epoch, inherited, variables, cache_dir, say,
+            own_from, trust=True,
+        )  # fmt: skip
+    except _TrustedLayerGone:
+        image_id, new, indexes = _assemble(
+            client, user, staged, tag, labels, epoch, inherited, variables, cache_dir, say,
+            own_from, trust=False,
+        )  # fmt: skip
     return image_id, build_inventory(f"docker-daemon:{tag or image_id}", indexes, new)
+
+
+class _TrustedLayerGone(Exception):
+    """A re-packed layer remembered for a remote engine is no longer there."""
+
+
+def _assemble(
+    client: Any,
+    user: Any,
+    staged: StagedEnv | None,
+    tag: str | None,
+    labels: dict[str, str],
+    epoch: int | None,
+    inherited: int | None,
+    variables: dict[str, str] | None,
+    cache_dir: Path | None,
+    say: Any,
+    own_from: int | None,
+    trust: bool,
+) -> tuple[str, dict[str, Any], list[Any]]:
+    """(image id, config, layer indexes) of the user image + its environment, loaded."""
+    with _own_layers(client, user, epoch or 0, own_from, cache_dir, say, trust) as (
+        config,
+        own,
+        trusted,
+    ):
+        new = final_config(config, staged, labels, epoch, inherited, variables)
+        data = _dumps(new)
+        layers: list[Path | None] = [*own, *[None] * (len(new["rootfs"]["diff_ids"]) - len(own))]
+        indexes = list(user.layers)
+        if staged is not None:
+            layers[-1] = staged.tar_path
+            where = f"{tag or user.image_id}:environment"
+            indexes.append(env_layer_index(staged, where, cache_dir))
+        try:
+            image_id = load_archive(client, data, tag, layers, say)
+        except InputError as exc:
+            if "diffid" in exc.message.lower() or "diff_id" in exc.message.lower():
+                raise StageDamaged(exc.message) from None
+            if trusted:
+                raise _TrustedLayerGone(exc.message) from None
+            raise
+    return image_id, new, indexes
+
+
+@contextlib.contextmanager
+def _own_layers(
+    client: Any,
+    user: Any,
+    epoch: int,
+    own_from: int | None,
+    cache_dir: Path | None,
+    say: Any,
+    trust: bool = True,
+) -> Iterator[tuple[dict[str, Any], list[Path | None], int]]:
+    """The user image's config with its own layers re-packed, the tars to load, and how
+    many re-packed layers were taken on trust (a remote engine's memo)."""
+    diff_ids = list((user.config.get("rootfs") or {}).get("diff_ids") or [])
+    if own_from is None or own_from >= len(diff_ids):
+        yield user.config, [], 0
+        return
+    from audit.build.repack import repack_layers
+    from audit.inventory.layercache import LayerCache
+
+    work = Path(cache_dir or tempfile.gettempdir()) / "repack"
+    with repack_layers(
+        client, user.image_id, diff_ids, own_from, epoch, work, cache_dir, trust
+    ) as repacked:
+        if say:
+            say("building", f"re-packed {len(diff_ids) - own_from} layer(s) of the Dockerfile's "
+                f"own steps canonically ({repacked.changed} changed)")  # fmt: skip
+        cache = LayerCache(cache_dir)
+        for old, new, index in zip(diff_ids, repacked.diff_ids, user.layers, strict=False):
+            if old != new:
+                cache.put(new, index)
+        config = json.loads(json.dumps(user.config))
+        config["rootfs"]["diff_ids"] = repacked.diff_ids
+        yield config, repacked.files, repacked.trusted
 
 
 def env_layer_index(staged: StagedEnv, where: str, cache_dir: Path | None) -> Any:

@@ -85,6 +85,24 @@ def inherited_history(client: Any, base: Any, local: dict[str, str]) -> int:
         return 0
 
 
+def inherited_layers(client: Any, base: Any, local: dict[str, str]) -> int | None:
+    """How many layers the final stage's base image brings (None: that base is not known).
+
+    The layers above them are the Dockerfile's own steps (`audit.build.repack`).
+    """
+    if base is None:
+        return 0  # FROM scratch: every layer is the Dockerfile's own
+    if not base.digest and base.ref not in local:
+        return None
+    from audit.registry.reference import parse_reference
+
+    name = local.get(base.ref) or f"{parse_reference(base.ref).name}@{base.digest}"
+    try:
+        return len(client.inspect_image(name)["RootFS"]["Layers"])
+    except (EngineError, KeyError, TypeError):
+        return None
+
+
 def load_archive(
     client: Any, config: bytes, tag: str | None, layers: list[Path | None], say: Any = None
 ) -> str:

@@ -236,7 +236,7 @@ def _images(
 ) -> tuple[str, Any, str]:
     """(final image id, its inventory or None, the image it was made from)."""
     from audit.build.envlayer import env_image
-    from audit.build.imageid import inherited_history
+    from audit.build.imageid import inherited_history, inherited_layers
 
     env_tag = (
         env_image(client, staged, CONDA_TO_OCI[staged.platform], epoch)
@@ -256,6 +256,11 @@ def _images(
         if options.reproducible_image
         else None
     )
+    own_from = (
+        inherited_layers(client, inputs.base, options.local_bases)
+        if options.reproducible_image and inputs.dockerfile_path is not None
+        else None
+    )
     labels = _labels(inputs, staged, staged.platform)
     return (
         *_final_image(
@@ -268,6 +273,7 @@ def _images(
             {str(k): str(v) for k, v in sorted(inputs.meta.variables.items())},
             options,
             say,
+            own_from,
         ),  # fmt: skip
         parent,
     )
@@ -360,6 +366,7 @@ def _final_image(
     variables: dict[str, str],
     options: BuildOptions,
     say: Progress,
+    own_from: int | None = None,
 ) -> tuple[str, Any]:
     """`parent` + the environment layer (or + labels only), remembered per input; the
     image id and, when it was made now, its inventory (derived, not read back).
@@ -372,7 +379,8 @@ def _final_image(
     from audit.core.fs import default_cache_dir
 
     body = json.dumps(
-        [parent, staged.tar_sha256 if staged else None, labels, epoch, inherited, variables],
+        [parent, staged.tar_sha256 if staged else None, labels, epoch, inherited, variables]
+        + ([own_from] if own_from is not None else []),
         sort_keys=True,
     )
     cache_dir = Path(options.cache_dir or default_cache_dir())
@@ -400,6 +408,7 @@ def _final_image(
         variables,
         cache_dir,
         say,
+        own_from,
     )
     remember(cache_dir, key, image_id, FINAL_IMAGES)
     return image_id, inventory
@@ -410,8 +419,9 @@ def _check_layers(client: Any, built: Built, parent: str) -> None:
     built.layers = list(client.inspect_image(built.image_id)["RootFS"]["Layers"])
     if built.placement != "last-layer":
         return
+    # the parent's own layers may be re-packed (other diff_ids, the same count)
     parent_layers = list(client.inspect_image(parent)["RootFS"]["Layers"])
-    if built.layers != [*parent_layers, built.staged.diff_id]:
+    if len(built.layers) != len(parent_layers) + 1 or built.layers[-1] != built.staged.diff_id:
         raise InputError(
             "the environment is not the image's last layer "
             f"({len(parent_layers)} base layers, {len(built.layers)} in the image)"

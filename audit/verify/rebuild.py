@@ -169,9 +169,36 @@ def rebuild(
     drift = diff_inventories(old, new, platform=inputs.conda_platform)
     outcome = Rebuild(recorded_outputs, rebuilt_outputs, drift, seconds, loaded)
     outcome.origins = step_origins(drift, inputs, rebuilt_outputs)
+    outcome.layer_differences = _layer_differences(inputs, recorded_outputs, new, rebuilt_outputs)
     if not options.keep_image:
         _cleanup([result.image_id, *builders, *loaded], recorded_outputs.get("image_id"))
     return outcome
+
+
+def _layer_differences(
+    inputs: Inputs, recorded: dict[str, Any], rebuilt_inventory: Any, rebuilt: dict[str, Any]
+) -> list[Any]:
+    """The rebuilt image's layers that differ from the record's: step and files."""
+    from audit.core.dockerapi import connect
+    from audit.verify.layerdiff import describe_differences, differing_positions
+
+    old_layers = [str(x) for x in recorded.get("layers") or []]
+    new_layers = [str(x) for x in rebuilt.get("layers") or []]
+    if not differing_positions(old_layers, new_layers):
+        return []
+    image = rebuilt_inventory.image
+    steps = list(image.steps) if image is not None else []
+    text = None
+    if inputs.dockerfile is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = Path(inputs.dockerfile).read_text(encoding="utf-8")
+    client = connect()
+    try:
+        return describe_differences(
+            client, old_layers, new_layers, steps, text, str(rebuilt.get("env_layer_diff_id") or "")
+        )
+    finally:
+        client.close()
 
 
 def _read_back_tree(image_id: str, prefix: str, say: Progress) -> str:

@@ -88,6 +88,8 @@ class Rebuild:
     loaded_bases: list[str] = field(default_factory=list)
     #: (manager, name) → the build step that put the rebuilt package there
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: the Dockerfile's own layers that differ after the rebuild (audit.verify.layerdiff)
+    layer_differences: list[Any] = field(default_factory=list)
 
     @property
     def same_env_layer(self) -> bool:
@@ -160,6 +162,7 @@ class Rebuild:
             "inventory_counts": {k: v for k, v in self.drift.counts().items() if v},
             "seconds": round(self.seconds, 3),
             "loaded_bases": self.loaded_bases,
+            "layer_differences": [d.to_json() for d in self.layer_differences],
         }
 
 
@@ -259,8 +262,10 @@ def decide(problems: list[Problem], rebuild: Rebuild | None) -> tuple[Verdict, l
         if differing:
             why.append(
                 f"image id differs ({ids}): {differing} layer(s) of the Dockerfile's own steps "
-                "differ (RUN output, or the mtime a COPY stamps on a directory)"
+                "differ"
             )
+            for difference in rebuild.layer_differences:
+                why.extend(difference.lines())
         else:
             why.append(
                 f"image id differs ({ids}): same layers, other config (an image built "

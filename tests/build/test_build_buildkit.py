@@ -14,18 +14,9 @@ import pytest
 import yaml
 from build_helpers import PREFIX, BaseImage, cli
 from support.build import remove_env_images
-from support.docker import require_docker, unavailable
-
-from audit.build.builders import choose
+from support.docker import require_buildkit, require_docker
 
 pytestmark = pytest.mark.docker
-
-
-def require_buildkit() -> None:
-    """BuildKit must be reachable here (skip locally without one, fail in CI)."""
-    builder, _ = choose(None)
-    if not builder.buildkit:
-        unavailable("no docker client with BuildKit (scripts/setup.sh installs docker.io)")
 
 
 def build(project: Path, tag: str, cache: Path, *extra: str) -> dict:

@@ -52,3 +52,12 @@ def unavailable(message: str) -> None:
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{message} ({REQUIRE_ENV}=1)", pytrace=False)
     pytest.skip(message)
+
+
+def require_buildkit() -> None:
+    """BuildKit must be reachable here (skip locally without one, fail in CI)."""
+    from audit.build.builders import choose
+
+    builder, _ = choose(None)
+    if not builder.buildkit:
+        unavailable("no docker client with BuildKit (scripts/setup.sh installs docker.io)")

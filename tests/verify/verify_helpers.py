@@ -73,6 +73,9 @@ class World:
     def run(self, *args: str) -> subprocess.CompletedProcess:
         return cli(*args, cwd=self.project, env=self.env)
 
+    def run_env(self, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+        return cli(*args, cwd=self.project, env={**self.env, **extra})
+
     def verify(self, *args: str) -> tuple[int, Any]:
         return verify_json(str(self.record), *args, cwd=self.project, env=self.env)
 
