@@ -5,7 +5,7 @@ that the image id depends on the files alone. This script makes a layer folder o
 given size itself (random bytes, so nothing compresses or dedups), then times the re-pack
 (walk, sort, clamp, write, hash) against GNU tar writing the same folder, in one run.
 
-    python bench/bench_repack.py --mb 200 --files 10000 --runs 3 [--json out.json]
+    python bench/bench_repack.py --mb 200 --files 10000 --runs 3 [--json out.json] [--quick]
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="50 MB in 2,500 files, 1 run")
     args = parser.parse_args()
+    if args.quick:
+        args.mb, args.files, args.runs = 50, 2_500, 1
     from audit.build.repack import _repack_folder
 
     with tempfile.TemporaryDirectory(prefix="repro-audit-bench-repack-") as tmp:

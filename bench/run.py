@@ -31,6 +31,7 @@ END = "<!-- end of generated figures -->"
 #: script → extra arguments; a script joins by taking `--json PATH` and `--quick`
 SCRIPTS: dict[str, list[str]] = {
     "bench_diff.py": [],
+    "bench_repack.py": [],
 }
 DEFAULT_BAND = 0.25  # relative, until repeat runs measured a figure's own
 
