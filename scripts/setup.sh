@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${REPRO_AUDIT_VENV:-$ROOT/.venv}"
 
-apt_packages=(docker.io docker-registry busybox-static apache2-utils git)
+apt_packages=(docker.io docker-registry busybox-static apache2-utils git rpm)
 if [ "${REPRO_AUDIT_BROWSER:-1}" = 1 ]; then apt_packages+=(chromium fonts-dejavu-core); fi
 
 install_system_packages() {

@@ -1,6 +1,6 @@
 """Why an OS package differs between two images: the base image moved, or a build step.
 
-Every deb/apk package of an image inventory names the layer it comes from
+Every deb/apk/rpm package of an image inventory names the layer it comes from
 (audit.inventory.layers). Comparing two images, the layer of a changed package tells the
 cause: one of the base image's layers means the base moved (both digests are named); one
 a Dockerfile instruction made is that step (`Dockerfile:12 (RUN apt-get install …)`);
@@ -21,7 +21,7 @@ from audit.dockerfile.history import StepRef, find_step
 from audit.inventory.interface import Package
 
 #: Managers whose changes are attributed (conda/pip findings say their step elsewhere).
-ATTRIBUTED = frozenset({"deb", "apk"})
+ATTRIBUTED = frozenset({"deb", "apk", "rpm"})
 CAUSE_BASE = "base-image"
 CAUSE_STEP = "dockerfile-step"
 CAUSE_UNKNOWN = "unknown-layer"

@@ -47,7 +47,9 @@ MAX_METADATA = 64 << 20
 MAX_JSON = 16 << 20
 
 #: Suffixes every metadata path has (`classify` decides exactly).
-INTERESTING_ENDINGS = (".json", "/METADATA", "/INSTALLER", "dpkg/status", "apk/db/installed")
+INTERESTING_ENDINGS = (
+    ".json", "/METADATA", "/INSTALLER", "dpkg/status", "apk/db/installed", "rpmdb.sqlite"
+)
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"

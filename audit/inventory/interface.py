@@ -19,7 +19,7 @@ from typing import Any
 from audit.core.errors import InputError
 
 #: Package managers an inventory knows; `Package.manager` is always one of them.
-MANAGERS = ("conda", "pip", "deb", "apk")
+MANAGERS = ("conda", "pip", "deb", "apk", "rpm")
 
 #: Version of the JSON shape written by `Inventory.to_json()`.
 SCHEMA_VERSION = 1

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from audit.inventory.interface import ImageMeta, Package
 from audit.inventory.metadata import SYSTEM
 
-SYSTEM_MANAGERS = ("deb", "apk")
+SYSTEM_MANAGERS = ("deb", "apk", "rpm")
 
 
 class _Layer(Protocol):

@@ -9,6 +9,7 @@ system, so an image layer's members can be parsed straight from the tar stream:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 
@@ -171,6 +172,71 @@ def parse_apk_installed(data: bytes, location: str) -> list[Package]:
     return out
 
 
+#: rpm header tags read (rpmtag.h) and the string/int types they are stored as.
+_RPM_TAGS = {1000: "name", 1001: "version", 1002: "release", 1003: "epoch"}
+_RPM_STRING, _RPM_INT32 = frozenset({6, 8, 9}), 4
+RPMDB = "var/lib/rpm/rpmdb.sqlite"
+
+
+def _rpm_header(blob: bytes) -> dict[str, object]:
+    """name/version/release/epoch of one rpm header blob (index count, data size,
+    16-byte index entries, then the data store); malformed entries are skipped."""
+    import struct
+
+    count = struct.unpack(">I", blob[:4])[0] if len(blob) >= 8 else 0
+    store = blob[8 + 16 * count :]
+    out: dict[str, object] = {}
+    for i in range(min(count, (len(blob) - 8) // 16)):
+        tag, kind, offset, _ = struct.unpack(">IIiI", blob[8 + 16 * i : 24 + 16 * i])
+        if tag not in _RPM_TAGS or not 0 <= offset < len(store):
+            continue
+        if kind in _RPM_STRING:
+            end = store.find(b"\0", offset)
+            out[_RPM_TAGS[tag]] = store[offset : end if end >= 0 else None].decode(
+                "utf-8", errors="replace"
+            )
+        elif kind == _RPM_INT32 and offset + 4 <= len(store):
+            out[_RPM_TAGS[tag]] = struct.unpack(">I", store[offset : offset + 4])[0]
+    return out
+
+
+def parse_rpmdb_sqlite(data: bytes, location: str) -> list[Package]:
+    """Packages of an rpm database in its SQLite form (Fedora ≥ 33, RHEL ≥ 9, rpm ≥ 4.16).
+
+    Read from memory (`deserialize`); a database left in WAL mode is read as a plain one
+    (rpm checkpoints on close, so the WAL of an image's database is empty).
+    """
+    import sqlite3
+
+    if not data.startswith(b"SQLite format 3\0") or len(data) < 100:
+        return []
+    image = bytearray(data)
+    image[18] = image[19] = 1  # WAL → legacy journal: deserialize cannot open WAL mode
+    out = []
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        try:
+            db.deserialize(bytes(image))
+            rows = db.execute("SELECT blob FROM Packages").fetchall()
+        except sqlite3.Error:
+            return []
+        for (blob,) in rows:
+            fields = _rpm_header(bytes(blob)) if isinstance(blob, bytes) else {}
+            name = fields.get("name")
+            if not isinstance(name, str) or not name or name == "gpg-pubkey":
+                continue  # imported signing keys are headers too, not packages
+            epoch = fields.get("epoch")
+            version = f"{fields.get('version', '')}-{fields.get('release', '')}".strip("-")
+            out.append(
+                Package(
+                    manager="rpm",
+                    name=name,
+                    version=f"{epoch}:{version}" if epoch else version,
+                    location=location,
+                )
+            )
+    return sorted(out, key=lambda p: (p.name, p.version))
+
+
 # --------------------------------------------------------------------------- assembling
 
 #: Kinds of metadata files a prefix or an image layer can hold.
@@ -191,7 +257,7 @@ def classify(path: str) -> str | None:
         return DIST_METADATA if path[:-9].endswith(".dist-info") else None
     if path.endswith("/INSTALLER"):
         return DIST_INSTALLER if path[:-10].endswith(".dist-info") else None
-    if path in ("var/lib/dpkg/status", "lib/apk/db/installed"):
+    if path in ("var/lib/dpkg/status", "lib/apk/db/installed", RPMDB, "usr/" + RPMDB[4:]):
         return SYSTEM
     if path.startswith("var/lib/dpkg/status.d/") and "/" not in path[22:] and path[22:]:
         return SYSTEM if not path.endswith(".md5sums") else None
@@ -210,6 +276,8 @@ def parse_member(kind: str, path: str, data: bytes) -> object:
         return lines[0].strip() if lines else ""
     if path.endswith("apk/db/installed"):
         return parse_apk_installed(data, location)
+    if path.endswith("rpmdb.sqlite"):
+        return parse_rpmdb_sqlite(data, location)
     return parse_dpkg_status(data, location)
 
 

@@ -21,7 +21,7 @@ from audit.inventory.normalize import CHANNEL_ALIAS, subdir_from_url, url_filena
 #: Namespace of our serial numbers (uuid5 of "repro-audit" in the URL namespace).
 SERIAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/repro-audit")
 
-_PURL_TYPES = {"conda": "conda", "pip": "pypi", "deb": "deb", "apk": "apk"}
+_PURL_TYPES = {"conda": "conda", "pip": "pypi", "deb": "deb", "apk": "apk", "rpm": "rpm"}
 _NAMESPACES = {"deb": "debian", "apk": "alpine"}
 
 
