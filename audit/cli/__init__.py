@@ -24,6 +24,7 @@ __all__ = ["COMMANDS", "app", "load_commands", "main", "run"]
 
 #: Each command and the module that registers it, in the order `--help` lists them.
 COMMANDS = {
+    "init": "init",
     "lock": "lock",
     "pin": "pin",
     "build": "build",
