@@ -80,3 +80,9 @@ setup_all() {
   start_docker
   export PATH="$VENV/bin:$PATH"
 }
+
+# Run directly (`bash scripts/setup.sh`), it sets everything up; sourced, it only defines.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  setup_all
+  echo "setup: done; activate with: source $VENV/bin/activate" >&2
+fi
