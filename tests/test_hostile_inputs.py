@@ -222,3 +222,42 @@ def test_a_5000_digit_number_in_the_lock_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "conda-lock.yml").write_text(text)
     code, _, err, _ = measured(["lock", "--check"], tmp_path)
     assert code == 2 and "conda-lock.yml" in one_error_line(err) and "digits" in err, err
+
+
+def test_every_temp_prefix_in_the_code_is_one_the_sweep_knows() -> None:
+    """A prefix missing from PREFIXES would leave a killed run's folder forever."""
+    import re
+
+    from audit.core.tempdirs import PREFIXES
+
+    package = Path(__file__).resolve().parents[1] / "audit"
+    used = {
+        match
+        for source in package.rglob("*.py")
+        for match in re.findall(r"prefix=f?[\"'](repro-audit-[a-z-]+)[\"']", source.read_text())
+    }
+    assert len(used) >= 10, used  # the scan finds them
+    assert used - set(PREFIXES) == set()
+
+
+def test_a_killed_builds_leftovers_in_the_cache_are_swept_by_age(tmp_path: Path) -> None:
+    from audit.core.tempdirs import sweep_stale_cache
+
+    old = time.time() - 7 * 24 * 3600
+    stages, bucket = tmp_path / "stages", tmp_path / "wheel-trees" / "ab"
+    bucket.mkdir(parents=True)
+    stages.mkdir()
+    stale_stage, fresh_stage = stages / "stage-k1ll3d00", stages / "stage-l1v3l1v3"
+    stale_tar, finished_tar = stages / ".env-k1ll3d00.tar", stages / ("a" * 64 + ".tar")
+    stale_tree, finished_tree = bucket / ".tree-k1ll3d00", bucket / ("ab" + "c" * 62)
+    for folder in (stale_stage, fresh_stage, stale_tree, finished_tree):
+        (folder / "env").mkdir(parents=True)
+    for file in (stale_tar, finished_tar):
+        file.write_bytes(b"x")
+    for path in (stale_stage / "env", stale_stage, stale_tar, finished_tar):
+        os.utime(path, (old, old))
+    for path in (stale_tree / "env", stale_tree, finished_tree / "env", finished_tree):
+        os.utime(path, (old, old))
+    removed = sweep_stale_cache(tmp_path)
+    assert sorted(removed) == sorted([stale_stage, stale_tar, stale_tree])
+    assert fresh_stage.exists() and finished_tar.exists() and finished_tree.exists()

@@ -117,11 +117,16 @@ def command(
 
 
 def _pump(source: IO[bytes], sink: IO[bytes]) -> None:
-    """Copy the context tar into the CLI's stdin (a thread: stderr is read meanwhile)."""
-    with contextlib.suppress(OSError):
+    """Copy the context tar into the CLI's stdin (a thread: stderr is read meanwhile).
+
+    A cancelled build kills the client and closes the context under this thread: the
+    read or write then fails with ValueError (a closed file) as well as OSError (a broken
+    pipe), and either only means there is nothing left to copy.
+    """
+    with contextlib.suppress(OSError, ValueError):
         while chunk := source.read(1 << 20):
             sink.write(chunk)
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):
         sink.close()
 
 
@@ -135,6 +140,7 @@ def buildkit_build(
     no_cache: bool = False,
 ) -> str:
     """Build the context tar with BuildKit; the image id (sha256:…)."""
+    say("building", f"{dockerfile} with BuildKit")  # before its first step line arrives
     with tempfile.TemporaryDirectory(prefix="repro-audit-bk-") as tmp:
         iidfile = Path(tmp) / "iid"
         args, env = command(builder, dockerfile, iidfile, platform, no_cache)
@@ -159,6 +165,7 @@ def buildkit_build(
         except BaseException:  # interrupted (SIGTERM, Ctrl-C): the client must not outlive us
             process.kill()
             process.wait()
+            feeder.join(timeout=5)  # it ends on the broken pipe, before the context closes
             raise
         feeder.join()
         if returncode != 0:

@@ -42,9 +42,16 @@ from audit import __version__
 from audit.artifacts import Artifact, fetch_all
 from audit.build.wheels import install_wheels
 from audit.core.errors import InfrastructureError, InputError, ReproAuditError
-from audit.core.fs import atomic_write_text, out_of_space, sha256_file, write_error
+from audit.core.fs import (
+    atomic_write_text,
+    out_of_space,
+    scratch_dir,
+    sha256_file,
+    write_error,
+)
 from audit.core.progress import Meter
 from audit.core.redact import redact_url
+from audit.core.tempdirs import sweep_stale_cache
 from audit.lockfile.vcs import is_vcs, parse_vcs_url
 
 if TYPE_CHECKING:
@@ -295,6 +302,7 @@ def materialize(
     """
     say = progress or (lambda _phase, _msg: None)
     prefix = normalize_prefix(prefix)
+    sweep_stale_cache(cache_dir)  # what a killed build left: gigabytes for a real env
     stages = Path(cache_dir) / "stages"
     by_lock = stages / "by-lock" / lock_text_key(lockfile, platform, prefix, epoch)
     if reuse_stage and (found := _staged_for_lock(by_lock, stages, platform, prefix)):
@@ -397,8 +405,8 @@ def _stage(
     stages = tar_path.parent
     try:
         stages.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="stage-", dir=stages) as tmp:
-            stage = Path(tmp) / "env"
+        with scratch_dir("stage-", stages) as tmp:
+            stage = tmp / "env"
             _install_conda(records, verified, stage, platform, prefix, cache_dir)
             normalize_conda_meta(stage, {r.file_name: r for r in records}, indexes)
             if wheels:
@@ -534,10 +542,10 @@ def _install_conda(
         channel = channel_of(record.url) or "https://localhost/unknown"
         local.append(RepoDataRecord(record, record.file_name, path.as_uri(), channel))
     try:
-        import asyncio
+        from audit.core.interrupt import run_async
 
-        asyncio.run(
-            install(
+        run_async(
+            lambda: install(
                 local,
                 target_prefix=stage,
                 cache_dir=Path(cache_dir) / "rattler-pkgs",

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -217,3 +218,39 @@ def atomic_output(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str, parent: Path) -> Iterator[Path]:
+    """A temp folder under `parent`, removed on the way out however the block ends.
+
+    Unlike `TemporaryDirectory`, the removal outlasts writers still running when the block
+    is left: a cancelled rattler install keeps writing from its own threads for a moment,
+    so one `rmtree` can fail with "Directory not empty" and turn a clean interruption into
+    an I/O error. The folder is removed until it stays gone.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield path
+    finally:
+        remove_tree(path)
+
+
+def remove_tree(path: Path, settle_for: float = 10.0) -> None:
+    """Remove `path`; if something still writes into it, again until it stays gone for a
+    moment (at most `settle_for` seconds: a writer that never stops is not waited for)."""
+    shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path):
+        return  # the usual case: nothing else was writing
+    deadline = time.monotonic() + settle_for
+    gone_since: float | None = None
+    while time.monotonic() < deadline:
+        shutil.rmtree(path, ignore_errors=True)
+        now = time.monotonic()
+        if os.path.lexists(path):
+            gone_since = None
+        elif gone_since is None:
+            gone_since = now
+        elif now - gone_since > 0.3:
+            return
+        time.sleep(0.05)

@@ -14,10 +14,15 @@ What "was interrupted" is the command and the last progress phase it announced
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import threading
+from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _STATE: dict[str, str] = {"command": "", "phase": ""}
 _SEEN: list[int] = []
@@ -44,11 +49,70 @@ class Interrupted(BaseException):
 
 
 def _raise(signum: int, _frame: FrameType | None) -> None:
-    """The handler: raise once; a repeated signal during the clean-up is not a new raise."""
+    """The handler: raise once; a repeated signal during the clean-up is not a new raise.
+    Inside `_deferred` the signal is only noted, and raised when the section ends."""
     if _SEEN:
         return
     _SEEN.append(signum)
+    if _DEFERRED:
+        _PENDING.append(signum)
+        return
     raise Interrupted(signum)
+
+
+_DEFERRED: list[bool] = []
+_PENDING: list[int] = []
+
+
+@contextlib.contextmanager
+def _deferred(*, raise_after: bool = True) -> Iterator[None]:
+    """A section a signal must not cut in half (an event loop's creation or close: one
+    raised inside leaves a half-made loop whose finalizer prints a traceback)."""
+    _DEFERRED.append(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.pop()
+    if raise_after:
+        _raise_pending()
+
+
+def _raise_pending() -> None:
+    if not _DEFERRED and _PENDING:
+        raise Interrupted(_PENDING.pop())
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run(make())`, where SIGTERM/SIGINT cancel the coroutine and raise
+    `Interrupted` only at points where the loop is whole: no half-made loop, no
+    "coroutine was never awaited", no pending task destroyed with a warning."""
+    with _deferred(raise_after=False):
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(make())
+    try:
+        _raise_pending()  # a signal during the set-up: the task is cancelled below
+        result = loop.run_until_complete(task)
+    except Interrupted:
+        # Cancelled, the task ends here, but a native library's own threads (rattler's
+        # tokio runtime) may still post their result to the loop: it is left open, so
+        # that post lands instead of printing "Event loop is closed"; the process ends.
+        with _deferred():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
+        raise
+    except BaseException:
+        _close(loop)
+        raise
+    _close(loop)
+    return result
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    with _deferred():
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 Handlers = dict[int, Any]
@@ -63,6 +127,7 @@ def install(command: str) -> Handlers:
     _STATE["command"] = command
     _STATE["phase"] = ""
     _SEEN.clear()
+    _PENDING.clear()
     if threading.current_thread() is not threading.main_thread():
         return {}  # signal handlers can only be set from the main thread
     return {signum: signal.signal(signum, _raise) for signum in (signal.SIGTERM, signal.SIGINT)}

@@ -23,6 +23,7 @@ from typing import Any
 
 from audit.core.asof import format_instant
 from audit.core.errors import InputError
+from audit.core.interrupt import run_async
 
 #: Keys in conda-lock's `custom_metadata` for a lock made as of a date.
 AS_OF_KEY = "repro-audit-as-of"
@@ -111,7 +112,7 @@ def survey(
         return list(await asyncio.gather(*(query(p) for p in specs)))
 
     try:
-        answers = asyncio.run(all_platforms())
+        answers = run_async(all_platforms)
     except Exception as exc:
         raise classify_solver_error(exc, channels, {}) from None
     report = AsOfReport(as_of=as_of.iso, policy=as_of.undated)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from audit.channels import ChannelRef
 from audit.core.errors import InfrastructureError, InputError, UnsatisfiableError
 from audit.core.fs import default_cache_dir  # noqa: F401
+from audit.core.interrupt import run_async
 from audit.core.platforms import VirtualPackage
 from audit.envfile.condaspec import as_match_spec
 
@@ -107,7 +108,7 @@ def solve_all(
     attempt = 0
     while True:
         try:
-            return asyncio.run(_solve_all(channels, requests, cache_dir))
+            return run_async(lambda: _solve_all(channels, requests, cache_dir))
         except Exception as exc:
             error = classify_solver_error(exc, channels, where or {})
             if isinstance(error, InfrastructureError) and attempt < RETRIES - 1:
