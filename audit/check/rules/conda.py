@@ -212,10 +212,12 @@ def _env_files(lock_dir: Path, env_path: Path | None, meta: LockMetadata | None)
 
 
 def _read_text(path: Path, name: str, rule_id: str, findings: list[Finding]) -> str | None:
-    """The file's text, or None with a finding saying why it cannot be read."""
-    from audit.core.text import decode_text
+    """The environment file's text, or None with a finding saying why it cannot be read
+    (one over the size limit is refused before it is read: no memory spent on junk)."""
+    from audit.core.text import MAX_ENV_BYTES, check_size, decode_text
 
     try:
+        check_size(path, name, MAX_ENV_BYTES)
         return decode_text(path.read_bytes(), name)
     except OSError as exc:
         findings.append(finding(rule_id, name, 0, f"cannot read: {exc.strerror}"))
