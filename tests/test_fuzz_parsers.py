@@ -4,7 +4,7 @@ Hypothesis drives each parser with arbitrary text and with mutations of a valid 
 flipped, lines cut, dropped or repeated). A parser may accept the input or raise a
 ReproAuditError (one line, an exit code); anything else is a bug. Bounded for CI: a fixed
 number of examples per parser and no example database (`REPRO_AUDIT_FUZZ_EXAMPLES` raises
-the count for a longer local run).
+the count for a longer run, `REPRO_AUDIT_FUZZ_RANDOM=1` new cases each run).
 """
 
 from __future__ import annotations
@@ -23,11 +23,14 @@ from hypothesis import strategies as st
 from audit.core.errors import ReproAuditError
 
 EXAMPLES = int(os.environ.get("REPRO_AUDIT_FUZZ_EXAMPLES", "150"))
+#: The suite's short run is derandomized (the same cases every time); the scheduled long
+#: run (.github/workflows/fuzz.yml) sets REPRO_AUDIT_FUZZ_RANDOM=1 to explore new ones.
+RANDOM = os.environ.get("REPRO_AUDIT_FUZZ_RANDOM") == "1"
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
     database=None,
-    derandomize=True,
+    derandomize=not RANDOM,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
