@@ -25,7 +25,7 @@ from support.pypi_index import (
 )
 
 from audit.core.errors import FindingsError, InfrastructureError, InputError
-from audit.lock import pypi
+from audit.lock import pipconda, pipmeta, pipuv
 from audit.lock.pypi import (
     MAPPING_PATH,
     PipLocked,
@@ -111,7 +111,7 @@ def auth_url(meta_index: Index) -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_metadata_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test sees its own metadata reads (the module cache is process-wide)."""
-    monkeypatch.setattr(pypi, "_METADATA_CACHE", {})
+    monkeypatch.setattr(pipmeta, "_METADATA_CACHE", {})
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     for var in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX"):
         monkeypatch.delenv(var, raising=False)
@@ -235,7 +235,7 @@ def test_conda_to_pypi_names() -> None:
         "ruamel.yaml": "ruamel-yaml",
         "psycopg2": "psycopg2-binary",
     }
-    provided = pypi._conda_provided({"psycopg2": "2.9.9", "graphviz": "9.0.0"}, load_mapping())
+    provided = pipconda.conda_provided({"psycopg2": "2.9.9", "graphviz": "9.0.0"}, load_mapping())
     assert set(provided) == {"psycopg2", "psycopg2-binary"}
 
 
@@ -394,7 +394,7 @@ def test_dns_failure_is_infrastructure() -> None:
     )
     proc = subprocess.CompletedProcess(["uv"], 2, "", stderr)
     with pytest.raises(InfrastructureError) as info:
-        pypi._raise_uv_failure(proc, ["tinyapp"], make_target("linux-64", "3.11"), {}, "e.yml")
+        pipuv.raise_uv_failure(proc, ["tinyapp"], make_target("linux-64", "3.11"), {}, "e.yml")
     assert "Name or service not known" in info.value.one_line()
     assert "u:p@" not in info.value.one_line()
 
@@ -487,7 +487,7 @@ def test_deterministic_and_thread_safe(index_url: str, tmp_path: Path) -> None:
     reqs = ["tinyapp[x]", "tinynative"]
     platforms = sorted(NATIVE_TAGS)
     first = [_lock(reqs, index_url, tmp_path / "a", platform=p) for p in platforms]
-    pypi._METADATA_CACHE.clear()
+    pipmeta.clear_cache()
     with ThreadPoolExecutor(max_workers=3) as pool:
         second = list(
             pool.map(lambda p: _lock(reqs, index_url, tmp_path / "b", platform=p), platforms)
@@ -495,7 +495,7 @@ def test_deterministic_and_thread_safe(index_url: str, tmp_path: Path) -> None:
     assert first == second
     cached = sorted((tmp_path / "a" / "cache" / "wheel-metadata").glob("*.METADATA"))
     assert {p.name.split(".")[0] for p in cached} == {p.sha256 for run in first for p in run}
-    pypi._METADATA_CACHE.clear()  # the third run reads METADATA from the disk cache
+    pipmeta.clear_cache()  # the third run reads METADATA from the disk cache
     assert [_lock(reqs, index_url, tmp_path / "a", platform=p) for p in platforms] == first
 
 
