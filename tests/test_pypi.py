@@ -24,6 +24,7 @@ from support.pypi_index import (
     write_index,
 )
 
+from audit.core import credentials, http
 from audit.core.errors import FindingsError, InfrastructureError, InputError
 from audit.lock import pipconda, pipmeta, pipuv
 from audit.lock.pypi import (
@@ -446,13 +447,45 @@ def test_metadata_by_range_requests(plain_index: Index, tmp_path: Path) -> None:
     assert big.stat().st_size > 200_000
     assert got["tinybig"].sha256 == sha256_file(big)
     assert got["tinybig"].size is None  # sizes come from uv, i.e. from the index's JSON API
-    ours = [r for r in served.requests[resolved:] if r[1].endswith("tinybig-1.0-py3-none-any.whl")]
+    seen = list(zip(served.requests, served.agents, strict=True))[resolved:]
+    wheel = [(r, agent) for r, agent in seen if r[1].endswith("tinybig-1.0-py3-none-any.whl")]
     # uv downloads whole wheels from a server that does not advertise ranges; we then read
-    # the tail (central directory) and the METADATA member: two ranges, never the file
-    tail, member = (r[2] or "" for r in ours[-2:])
+    # the tail (central directory) and the METADATA member: two ranges, never the file,
+    # both sent by core.http's client (uv's requests say "uv/…")
+    ours = [r for r, agent in wheel if agent == http.USER_AGENT]
+    assert [r[2] for r, agent in wheel if agent != http.USER_AGENT] == [None]
+    assert len(ours) == 2
+    tail, member = (r[2] or "" for r in ours)
     assert tail == "bytes=-65536"
     start, end = map(int, member.removeprefix("bytes=").split("-"))
     assert end - start < 70_000 < big.stat().st_size - 65536
+
+
+def test_range_reads_use_the_credential_store(
+    plain_index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials only in the auth file: uv gets them in its environment, our range
+    reads from the one store; neither the lock nor any error shows them."""
+    with serve_with_ranges(plain_index.root, auth=(USER, PASSWORD)) as served:
+        host = served.url.split("//", 1)[1]
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({host: f"{USER}:{PASSWORD}"}))
+        monkeypatch.setattr(credentials, "_CURRENT", credentials.Credentials(auth_file=auth))
+        got = _by_name(_lock(["tinybig"], f"{served.url}/simple", tmp_path))
+        ranged = [
+            r
+            for r, agent in zip(served.requests, served.agents, strict=True)
+            if agent == http.USER_AGENT and r[1].endswith(".whl")
+        ]
+        monkeypatch.setattr(credentials, "_CURRENT", credentials.Credentials())
+        pipmeta.clear_cache()
+        with pytest.raises(InputError) as info:
+            _lock(["tinybig"], f"{served.url}/simple", tmp_path / "anonymous")
+    assert got["tinybig"].url == f"{served.url}/files/tinybig-1.0-py3-none-any.whl"
+    assert [r[2] for r in ranged][0] == "bytes=-65536" and len(ranged) == 2
+    assert PASSWORD not in repr(got) and USER not in got["tinybig"].url
+    line = info.value.one_line()
+    assert "401" in line and PASSWORD not in line
 
 
 def test_metadata_by_full_download(plain_index: Index, tmp_path: Path) -> None:
