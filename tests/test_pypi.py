@@ -111,8 +111,9 @@ def auth_url(meta_index: Index) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh_metadata_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test sees its own metadata reads (the module cache is process-wide)."""
+    """Each test sees its own metadata reads and credential store (both process-wide)."""
     monkeypatch.setattr(pipmeta, "_METADATA_CACHE", {})
+    monkeypatch.setattr(credentials, "_CURRENT", None)  # index credentials stay per test
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     for var in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX"):
         monkeypatch.delenv(var, raising=False)
