@@ -24,8 +24,9 @@ from support.pypi_index import (
     write_index,
 )
 
+from audit.core import credentials, http
 from audit.core.errors import FindingsError, InfrastructureError, InputError
-from audit.lock import pypi
+from audit.lock import pipconda, pipmeta, pipuv
 from audit.lock.pypi import (
     MAPPING_PATH,
     PipLocked,
@@ -110,8 +111,9 @@ def auth_url(meta_index: Index) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh_metadata_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test sees its own metadata reads (the module cache is process-wide)."""
-    monkeypatch.setattr(pypi, "_METADATA_CACHE", {})
+    """Each test sees its own metadata reads and credential store (both process-wide)."""
+    monkeypatch.setattr(pipmeta, "_METADATA_CACHE", {})
+    monkeypatch.setattr(credentials, "_CURRENT", None)  # index credentials stay per test
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     for var in ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX"):
         monkeypatch.delenv(var, raising=False)
@@ -235,7 +237,7 @@ def test_conda_to_pypi_names() -> None:
         "ruamel.yaml": "ruamel-yaml",
         "psycopg2": "psycopg2-binary",
     }
-    provided = pypi._conda_provided({"psycopg2": "2.9.9", "graphviz": "9.0.0"}, load_mapping())
+    provided = pipconda.conda_provided({"psycopg2": "2.9.9", "graphviz": "9.0.0"}, load_mapping())
     assert set(provided) == {"psycopg2", "psycopg2-binary"}
 
 
@@ -394,7 +396,7 @@ def test_dns_failure_is_infrastructure() -> None:
     )
     proc = subprocess.CompletedProcess(["uv"], 2, "", stderr)
     with pytest.raises(InfrastructureError) as info:
-        pypi._raise_uv_failure(proc, ["tinyapp"], make_target("linux-64", "3.11"), {}, "e.yml")
+        pipuv.raise_uv_failure(proc, ["tinyapp"], make_target("linux-64", "3.11"), {}, "e.yml")
     assert "Name or service not known" in info.value.one_line()
     assert "u:p@" not in info.value.one_line()
 
@@ -446,13 +448,45 @@ def test_metadata_by_range_requests(plain_index: Index, tmp_path: Path) -> None:
     assert big.stat().st_size > 200_000
     assert got["tinybig"].sha256 == sha256_file(big)
     assert got["tinybig"].size is None  # sizes come from uv, i.e. from the index's JSON API
-    ours = [r for r in served.requests[resolved:] if r[1].endswith("tinybig-1.0-py3-none-any.whl")]
+    seen = list(zip(served.requests, served.agents, strict=True))[resolved:]
+    wheel = [(r, agent) for r, agent in seen if r[1].endswith("tinybig-1.0-py3-none-any.whl")]
     # uv downloads whole wheels from a server that does not advertise ranges; we then read
-    # the tail (central directory) and the METADATA member: two ranges, never the file
-    tail, member = (r[2] or "" for r in ours[-2:])
+    # the tail (central directory) and the METADATA member: two ranges, never the file,
+    # both sent by core.http's client (uv's requests say "uv/…")
+    ours = [r for r, agent in wheel if agent == http.USER_AGENT]
+    assert [r[2] for r, agent in wheel if agent != http.USER_AGENT] == [None]
+    assert len(ours) == 2
+    tail, member = (r[2] or "" for r in ours)
     assert tail == "bytes=-65536"
     start, end = map(int, member.removeprefix("bytes=").split("-"))
     assert end - start < 70_000 < big.stat().st_size - 65536
+
+
+def test_range_reads_use_the_credential_store(
+    plain_index: Index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Credentials only in the auth file: uv gets them in its environment, our range
+    reads from the one store; neither the lock nor any error shows them."""
+    with serve_with_ranges(plain_index.root, auth=(USER, PASSWORD)) as served:
+        host = served.url.split("//", 1)[1]
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({host: f"{USER}:{PASSWORD}"}))
+        monkeypatch.setattr(credentials, "_CURRENT", credentials.Credentials(auth_file=auth))
+        got = _by_name(_lock(["tinybig"], f"{served.url}/simple", tmp_path))
+        ranged = [
+            r
+            for r, agent in zip(served.requests, served.agents, strict=True)
+            if agent == http.USER_AGENT and r[1].endswith(".whl")
+        ]
+        monkeypatch.setattr(credentials, "_CURRENT", credentials.Credentials())
+        pipmeta.clear_cache()
+        with pytest.raises(InputError) as info:
+            _lock(["tinybig"], f"{served.url}/simple", tmp_path / "anonymous")
+    assert got["tinybig"].url == f"{served.url}/files/tinybig-1.0-py3-none-any.whl"
+    assert [r[2] for r in ranged][0] == "bytes=-65536" and len(ranged) == 2
+    assert PASSWORD not in repr(got) and USER not in got["tinybig"].url
+    line = info.value.one_line()
+    assert "401" in line and PASSWORD not in line
 
 
 def test_metadata_by_full_download(plain_index: Index, tmp_path: Path) -> None:
@@ -487,7 +521,7 @@ def test_deterministic_and_thread_safe(index_url: str, tmp_path: Path) -> None:
     reqs = ["tinyapp[x]", "tinynative"]
     platforms = sorted(NATIVE_TAGS)
     first = [_lock(reqs, index_url, tmp_path / "a", platform=p) for p in platforms]
-    pypi._METADATA_CACHE.clear()
+    pipmeta.clear_cache()
     with ThreadPoolExecutor(max_workers=3) as pool:
         second = list(
             pool.map(lambda p: _lock(reqs, index_url, tmp_path / "b", platform=p), platforms)
@@ -495,7 +529,7 @@ def test_deterministic_and_thread_safe(index_url: str, tmp_path: Path) -> None:
     assert first == second
     cached = sorted((tmp_path / "a" / "cache" / "wheel-metadata").glob("*.METADATA"))
     assert {p.name.split(".")[0] for p in cached} == {p.sha256 for run in first for p in run}
-    pypi._METADATA_CACHE.clear()  # the third run reads METADATA from the disk cache
+    pipmeta.clear_cache()  # the third run reads METADATA from the disk cache
     assert [_lock(reqs, index_url, tmp_path / "a", platform=p) for p in platforms] == first
 
 

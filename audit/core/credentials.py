@@ -170,6 +170,11 @@ def _url_parts(url: str) -> tuple[str, int | None, str]:
     return (parts.hostname or "").lower(), port, parts.path or "/"
 
 
+def _realm(host: str, port: int | None) -> str:
+    """`host:port`: what a remembered answer is keyed by (one host may serve many ports)."""
+    return f"{host}:{port}" if port is not None else host
+
+
 def secret_in_url(url: str, source: str = "URL") -> Secret | None:
     """The credential a URL carries itself (`user:pass@` or `/t/<token>/`), if any."""
     parts = urllib.parse.urlsplit(url)
@@ -193,7 +198,7 @@ class Credentials:
     env: Any = field(default=None, repr=False)
     _entries: list[tuple[_Key, Secret]] = field(default_factory=list, repr=False)
     _files: list[tuple[_Key, Secret]] | None = field(default=None, repr=False)
-    _placeholders: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _placeholders: dict[tuple[str, int | None], list[str]] = field(default_factory=dict, repr=False)
     _fallback: dict[str, Secret | None] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -219,7 +224,7 @@ class Credentials:
             host, port, path = _url_parts(expanded)
             with self._lock:
                 if missing:
-                    self._placeholders.setdefault(host, []).extend(missing)
+                    self._placeholders.setdefault((host, port), []).extend(missing)
                 secret = secret_in_url(expanded, source)
                 if secret is None or not host:
                     continue
@@ -287,14 +292,18 @@ class Credentials:
         return found
 
     def from_keyring(self, url: str) -> Secret | None:
-        """keyring's credential, asked only after a 401 (as pip does: it may be slow)."""
-        host = _url_parts(url)[0]
+        """keyring's credential, asked only after a 401 (as pip does: it may be slow).
+
+        Remembered per host and port: two indexes on one host are two services.
+        """
+        host, port, _ = _url_parts(url)
+        key = f"keyring:{_realm(host, port)}"
         with self._lock:
-            if f"keyring:{host}" in self._fallback:
-                return self._fallback[f"keyring:{host}"]
+            if key in self._fallback:
+                return self._fallback[key]
         found = _from_keyring(url)
         with self._lock:
-            self._fallback[f"keyring:{host}"] = found
+            self._fallback[key] = found
         return found
 
     def header_for(self, host: str, path: str) -> str | None:
@@ -325,9 +334,33 @@ class Credentials:
         header = secret.header()
         return request_url, ({"Authorization": header} if header else {})
 
-    def missing_vars(self, host: str) -> list[str]:
+    def missing_vars(self, host: str, port: int | None = None) -> list[str]:
+        """The unset placeholders of the URLs registered for this host and port (any port
+        when None)."""
+        host = host.lower()
         with self._lock:
-            return sorted(set(self._placeholders.get(host.lower(), [])))
+            found = [
+                name
+                for (h, p), names in self._placeholders.items()
+                if h == host and (port is None or p == port)
+                for name in names
+            ]
+        return sorted(set(found))
+
+    def with_userinfo(self, url: str) -> str:
+        """`url` with its basic credential as `user:password@`, for a tool that reads only
+        URLs (uv's index variables). Only for that tool's environment, never argv or output.
+        """
+        expanded = expand(url, self.env)[0]
+        if urllib.parse.urlsplit(expanded).username is not None:
+            return expanded
+        secret = self.for_url(expanded)
+        if secret is None or secret.kind != "basic":
+            return expanded
+        parts = urllib.parse.urlsplit(expanded)
+        user = urllib.parse.quote(secret.username, safe="")
+        password = urllib.parse.quote(secret.password, safe="")
+        return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.netloc}"))
 
     def entries_for_rattler(self) -> dict[str, Any]:
         """Tokens in rattler's auth-file format, keyed by host (rattler inserts `/t/<token>/`)."""
@@ -399,7 +432,7 @@ def hint_for(url: str, *, registry: bool = False, store: Credentials | None = No
     """How to give credentials for the host of `url`: one short sentence."""
     host, port, _ = _url_parts(url if "://" in url else f"https://{url}")
     where = f"{host}:{port}" if port not in (None, 80, 443) else host
-    missing = (store or current()).missing_vars(host)
+    missing = (store or current()).missing_vars(host, port)
     ways = [f"set {', '.join(missing)}"] if missing else []
     if registry:
         ways.append(f"docker login {where}")

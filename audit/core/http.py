@@ -8,12 +8,16 @@ the redirect target (a CDN, object storage). Credentials come from
 Every error names the redacted URL only.
 
 `probe` answers "is this URL still there?" with one of OK / GONE / UNREACHABLE / DENIED
-(a HEAD, then a ranged GET when HEAD is refused); `download` streams a URL into a file.
+(a HEAD, then a ranged GET when HEAD is refused); `download` streams a URL into a file;
+`open_range` reads parts of a remote file through Range requests (a wheel's METADATA
+without its megabytes).
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import re
 import shutil
 import threading
 import urllib.parse
@@ -36,6 +40,7 @@ DENIED = "denied"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "repro-audit"
 CHUNK = 1 << 20
+RANGE_CHUNK = 64 * 1024
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 30.0
 
@@ -229,6 +234,20 @@ def _size(response: Any, method: str) -> int | None:
     return int(total) if total.isdigit() else None
 
 
+def check(response: Any, url: str, what: str, ok: tuple[int, ...] = (200,)) -> None:
+    """Our error for a status not in `ok`: 404/410 InputError (gone), 401/403 denied
+    (exit 2 with the credentials hint), anything else InfrastructureError (exit 3)."""
+    status = response.status
+    if status in ok:
+        return
+    shown = redact_url(url)
+    if status in (404, 410):
+        raise InputError(f"{what} is gone (HTTP {status})", where=shown)
+    if status in (401, 403):
+        raise denied(url, status, f"fetching {what}")
+    raise InfrastructureError(f"HTTP {status} fetching {shown}")
+
+
 def download(url: str, dest: Path, *, what: str, timeout: float = 60.0, retries: int = 3) -> None:
     """Stream `url` (http(s) or file://) into `dest`, replaced atomically.
 
@@ -251,12 +270,7 @@ def download(url: str, dest: Path, *, what: str, timeout: float = 60.0, retries:
         raise InputError(f"unsupported URL scheme {parsed.scheme!r} for {what}", where=shown)
     response = request("GET", url, timeout=timeout, retries=retries, stream=True)
     try:
-        if response.status in (404, 410):
-            raise InputError(f"{what} is gone (HTTP {response.status})", where=shown)
-        if response.status in (401, 403):
-            raise denied(url, response.status, f"fetching {what}")
-        if response.status != 200:
-            raise InfrastructureError(f"HTTP {response.status} fetching {shown}")
+        check(response, url, what, ok=(200,))
         try:
             with atomic_output(dest) as out:
                 for chunk in response.stream(CHUNK):
@@ -267,3 +281,106 @@ def download(url: str, dest: Path, *, what: str, timeout: float = 60.0, retries:
             raise InfrastructureError(f"cannot fetch {shown}: {_reason(exc)}") from None
     finally:
         response.release_conn()
+
+
+class RangeReader(io.RawIOBase):
+    """A read-only, seekable view of a remote file of known `size` through Range requests.
+
+    zipfile reads the end-of-central-directory record, the central directory and one
+    member: a few small ranges instead of the whole file (a torch wheel is ~800 MB). Each
+    range is one `request` (pool, retries, credentials, no Authorization on redirects);
+    the ranges read are kept, so seeking back costs nothing.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        size: int,
+        *,
+        tail: bytes = b"",
+        what: str = "file",
+        chunk: int = RANGE_CHUNK,
+        timeout: float = 60.0,
+        retries: int = 3,
+    ) -> None:
+        super().__init__()
+        self.url, self.size, self.what = url, size, what
+        self._chunk, self._timeout, self._retries = chunk, timeout, retries
+        self._segments: list[tuple[int, bytes]] = [(size - len(tail), tail)] if tail else []
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self.size - self._pos)
+        if want <= 0:
+            return 0
+        data = self._bytes(self._pos, want)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def _bytes(self, start: int, length: int) -> bytes:
+        """`length` bytes at `start`: from a range already read, else one new request."""
+        for seg_start, seg in self._segments:
+            if seg_start <= start and start + length <= seg_start + len(seg):
+                return seg[start - seg_start : start - seg_start + length]
+        end = min(self.size, start + max(length, self._chunk)) - 1
+        response = request(
+            "GET",
+            self.url,
+            headers={"Range": f"bytes={start}-{end}"},
+            timeout=self._timeout,
+            retries=self._retries,
+        )
+        check(response, self.url, self.what, ok=(200, 206))
+        data = response.data if response.status == 206 else response.data[start : end + 1]
+        if not data:
+            raise InfrastructureError(f"empty range {start}-{end} of {redact_url(self.url)}")
+        self._segments.append((start, data))
+        return data[:length]
+
+
+def open_range(
+    url: str, *, what: str, tail: int = RANGE_CHUNK, timeout: float = 60.0, retries: int = 3
+) -> RangeReader | None:
+    """A RangeReader over `url`, holding its last `tail` bytes already (one request).
+
+    None when the server ignores ranges (a 200 with the whole body, left unread): the
+    caller downloads the file instead. Errors as `check`.
+    """
+    response = request(
+        "GET",
+        url,
+        headers={"Range": f"bytes=-{tail}"},
+        timeout=timeout,
+        retries=retries,
+        stream=True,
+    )
+    try:
+        check(response, url, what, ok=(200, 206))
+        total = re.search(r"/(\d+)\s*$", response.headers.get("Content-Range") or "")
+        if response.status != 206 or not total:
+            response.close()  # never read an 800 MB body we did not ask for
+            return None
+        try:
+            data = response.read()
+        except Exception as exc:  # urllib3 read errors mid-body
+            raise InfrastructureError(f"cannot fetch {redact_url(url)}: {_reason(exc)}") from None
+    finally:
+        response.release_conn()
+    return RangeReader(
+        url, int(total.group(1)), tail=data, what=what, timeout=timeout, retries=retries
+    )

@@ -304,3 +304,58 @@ def test_unset_placeholders_fall_through_to_the_auth_file(tmp_path: Path) -> Non
     assert store.for_url("https://${CH_USER}:${CH_PASS}@h.example/c/x").password == "file-pw"
     assert store.missing_vars("h.example") == ["CH_PASS", "CH_USER"]
     assert Credentials(env={}).for_url("https://${CH_USER}:${CH_PASS}@h.example/c") is None
+
+
+def test_two_servers_on_one_host_keep_their_own_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """127.0.0.1:P1 and 127.0.0.1:P2 are two indexes: each port gets its own token or login."""
+    from audit.core import credentials
+
+    (tmp_path / "srv" / "ch").mkdir(parents=True)
+    (tmp_path / "srv" / "ch" / "f.bin").write_bytes(b"payload")
+    srv = tmp_path / "srv"
+    with (
+        serve_directory(srv, token="tk-one") as one,
+        serve_directory(srv, token="tk-two") as two,
+        serve_directory(srv, auth=("u1", "pw-one")) as basic1,
+        serve_directory(srv, auth=("u2", "pw-two")) as basic2,
+    ):
+        hosts = {url: url.split("//", 1)[1] for url in (one, two, basic1, basic2)}
+        assert len({h.split(":")[0] for h in hosts.values()}) == 1  # one host, four ports
+        auth = tmp_path / "auth.json"
+        auth.write_text(
+            json.dumps({hosts[one]: {"token": "tk-one"}, hosts[two]: {"token": "tk-two"}})
+        )
+        store = Credentials(auth_file=auth, env={})
+        store.register_urls(
+            [
+                f"http://u1:pw-one@{hosts[basic1]}/simple",
+                f"http://u2:pw-two@{hosts[basic2]}/simple",
+            ],
+            whole_host=True,
+        )
+        assert store.authorize(f"{one}/ch/f.bin") == (f"{one}/t/tk-one/ch/f.bin", {})
+        assert store.authorize(f"{two}/ch/f.bin") == (f"{two}/t/tk-two/ch/f.bin", {})
+        assert store.authorize(f"{basic1}/files/x.whl")[1] == {
+            "Authorization": _basic("u1", "pw-one")
+        }
+        assert store.authorize(f"{basic2}/files/x.whl")[1] == {
+            "Authorization": _basic("u2", "pw-two")
+        }
+        assert store.with_userinfo(f"{basic2}/simple") == f"http://u2:pw-two@{hosts[basic2]}/simple"
+        monkeypatch.setattr(credentials, "_CURRENT", store)
+        for index, url in enumerate((one, two, basic1, basic2)):  # each server checks its own
+            http.download(f"{url}/ch/f.bin", tmp_path / f"out{index}", what="f.bin", retries=0)
+            assert (tmp_path / f"out{index}").read_bytes() == b"payload"
+        # channel URLs carrying their tokens: registered per port as well
+        channels = Credentials(env={})
+        channels.register_urls([f"{one}/t/tk-one/ch", f"{two}/t/tk-two/ch"])
+        assert channels.authorize(f"{two}/ch/f.bin")[0] == f"{two}/t/tk-two/ch/f.bin"
+        assert channels.authorize(f"{one}/ch/f.bin")[0] == f"{one}/t/tk-one/ch/f.bin"
+        # an unset placeholder of one port is not the other port's hint
+        hints = Credentials(env={})
+        hints.register_urls([f"{one}/t/${{ONE_TOKEN}}/ch", f"{two}/t/${{TWO_TOKEN}}/ch"])
+        assert "set ONE_TOKEN" in hint_for(f"{one}/ch/x", store=hints)
+        assert "TWO_TOKEN" not in hint_for(f"{one}/ch/x", store=hints)
+        assert hints.missing_vars("127.0.0.1") == ["ONE_TOKEN", "TWO_TOKEN"]

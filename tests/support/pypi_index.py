@@ -170,9 +170,13 @@ class ServedIndex:
     url: str
     #: (method, path, Range header) of every request, in arrival order
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: the User-Agent of each of those requests, in the same order
+    agents: list[str] = field(default_factory=list)
 
 
-def _range_handler(root: Path, log: ServedIndex) -> type[SimpleHTTPRequestHandler]:
+def _range_handler(
+    root: Path, log: ServedIndex, expected_auth: str | None = None
+) -> type[SimpleHTTPRequestHandler]:
     class Handler(SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, directory=str(root), **kwargs)
@@ -183,6 +187,13 @@ def _range_handler(root: Path, log: ServedIndex) -> type[SimpleHTTPRequestHandle
         def do_GET(self) -> None:
             requested = self.headers.get("Range")
             log.requests.append(("GET", self.path, requested))
+            log.agents.append(self.headers.get("User-Agent") or "")
+            if expected_auth and self.headers.get("Authorization") != expected_auth:
+                self.send_response(HTTPStatus.UNAUTHORIZED)
+                self.send_header("WWW-Authenticate", 'Basic realm="repro-audit-test"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if not (requested and self._send_range(requested)):
                 super().do_GET()
 
@@ -216,13 +227,17 @@ def _range_handler(root: Path, log: ServedIndex) -> type[SimpleHTTPRequestHandle
 
 
 @contextlib.contextmanager
-def serve_with_ranges(root: Path) -> Iterator[ServedIndex]:
+def serve_with_ranges(root: Path, auth: tuple[str, str] | None = None) -> Iterator[ServedIndex]:
     """Serve `root` on a free 127.0.0.1 port, answering `Range:` requests with 206.
 
     `helpers.http.serve_directory` (plain files, optional basic auth) covers the other
     tests; lazy wheel reading needs ranges, the way PyPI and most file hosts serve them.
+    With `auth=(user, password)` every GET without those basic credentials gets 401.
     """
     served = ServedIndex(url="")
-    with serve_handler(_range_handler(root, served)) as host:
+    expected = None
+    if auth is not None:
+        expected = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    with serve_handler(_range_handler(root, served, expected)) as host:
         served.url = f"http://{host}"
         yield served
