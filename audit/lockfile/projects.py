@@ -89,13 +89,12 @@ def lock_sources(path: Path) -> tuple[str, ...] | None:
         return tuple(line[4:].strip().strip("'\"") for line in match.group(1).splitlines())
     if "sources:" not in head:
         return ()
-    import yaml
-
-    from audit.core.yamlio import load_yaml
+    from audit.core.errors import InputError
+    from audit.core.safeload import load_yaml
 
     try:
-        data = load_yaml(head)
-    except yaml.YAMLError:  # a lock that does not parse is the conda rules' finding
+        data = load_yaml(head, path.name)
+    except InputError:  # a lock that does not parse (or a bomb) is the conda rules' finding
         return None
     meta = data.get("metadata") if isinstance(data, dict) else None
     sources = meta.get("sources") if isinstance(meta, dict) else None

@@ -144,6 +144,19 @@ def test_a_lock_claims_the_environment_files_it_names(tmp_path: Path) -> None:
     assert [(p.dir, p.env_files) for p in projects] == [("app", ("envs/environment.yml",))]
 
 
+def test_lock_sources_in_any_yaml_form_or_broken(tmp_path: Path) -> None:
+    """Sources not in the block list conda-lock writes go through the YAML guard."""
+    lock = tmp_path / "conda-lock.yml"
+    lock.write_text("version: 1\nmetadata:\n  sources: [env/a.yml, b.yml]\npackage: []\n")
+    assert lock_sources(lock) == ("env/a.yml", "b.yml")
+    lock.write_text("version: 1\nmetadata:\n  sources: [a.yml\npackage: []\n")
+    assert lock_sources(lock) is None  # does not parse: the conda rules say so
+    bomb = ["  x0: &a0 [l, l, l, l, l, l, l, l, l, l]"]
+    bomb += [f"  x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    lock.write_text("\n".join(["metadata:", *bomb, "  sources: [*a8]", "package: []", ""]))
+    assert lock_sources(lock) is None  # refused by the guard, not expanded
+
+
 def test_lock_check_at_the_root_checks_every_project(monorepo: Path, check_cache: Path) -> None:
     from .conftest import cli_env
 
