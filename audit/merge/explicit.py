@@ -1,0 +1,101 @@
+"""The driver for explicit `conda-<platform>.lock` files: derived, never merged as text.
+
+An explicit file is a function of conda-lock.yml (`audit.lock.explicit`), so its merge
+is that function of the merged conda-lock.yml. The three explicit versions are only
+checked (no conflict markers, an `@EXPLICIT` line); the three conda-lock.yml versions
+beside it come from git (HEAD, the merged commit, their merge base) and go through the
+same merge as conda-lock.yml's own driver (`merged_lock`, shared through the memo when
+it re-solves), so whatever order git runs the drivers in, all of them agree.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+
+from audit.core.errors import InputError
+from audit.merge.gitview import merge_base, show, theirs_commit
+from audit.merge.outcome import MergeResult
+from audit.merge.threeway import check_markers
+
+#: conda-lock's name for an explicit file: conda-<platform>.lock
+_NAME = re.compile(r"^conda-(?P<platform>[a-z0-9]+-[a-z0-9_]+)\.lock$")
+_PLATFORM = re.compile(r"^# platform: *(\S+)", re.MULTILINE)
+_EXPLICIT = re.compile(r"^@EXPLICIT\s*$", re.MULTILINE)
+LOCK_NAME = "conda-lock.yml"
+
+
+def is_explicit(path: str, texts: list[str]) -> bool:
+    """By name (`conda-<platform>.lock`) or content (an `@EXPLICIT` line)."""
+    return bool(_NAME.match(posixpath.basename(path))) or any(_EXPLICIT.search(t) for t in texts)
+
+
+def check_explicit(text: str, where: str) -> None:
+    """Conflict markers or no `@EXPLICIT` line: bad input, named `FILE (side):LINE`."""
+    check_markers(text, where)
+    if text.strip() and not _EXPLICIT.search(text):
+        raise InputError("not an explicit lock file: no @EXPLICIT line", where=f"{where}:1")
+
+
+def platform_of(path: str, text: str) -> str | None:
+    """The `# platform:` header, else the platform in the file's name."""
+    found = _PLATFORM.search(text)
+    if found:
+        return found.group(1)
+    named = _NAME.match(posixpath.basename(path))
+    return named.group("platform") if named else None
+
+
+def _conflict(path: str, reason: str, *more: str) -> MergeResult:
+    return MergeResult(path=path, status="conflict", reasons=[reason, *more])
+
+
+def merge_explicit(texts: list[str], ours: Path, path: str) -> MergeResult:
+    """Write to `ours` the explicit file `lock` writes for the merged conda-lock.yml."""
+    from audit.core.fs import atomic_write_text
+    from audit.lock.explicit import explicit_text
+    from audit.merge.run import merged_lock
+
+    for text, label in zip(texts, ("base", "ours", "theirs"), strict=True):
+        check_explicit(text, f"{path} ({label})")
+    platform = platform_of(path, texts[1]) or platform_of(path, texts[2])
+    lock_path = posixpath.join(posixpath.dirname(path), LOCK_NAME)
+    theirs = theirs_commit()
+    if platform is None:
+        return _conflict(path, "no `# platform:` line and not named conda-<platform>.lock")
+    if theirs is None:
+        return _conflict(
+            path,
+            f"derived from {lock_path}, whose versions are unknown outside `git merge`",
+            "run `repro-audit lock` after the merge",
+        )
+    versions = [show(rev, lock_path) for rev in (merge_base(theirs), "HEAD", theirs)]
+    if versions[1] is None or versions[2] is None:
+        return _conflict(path, f"no {lock_path} beside it on both sides: run `repro-audit lock`")
+    lock_texts = tuple(
+        _decode(v or b"", lock_path, side)
+        for v, side in zip(versions, ("base", "ours", "theirs"), strict=True)
+    )
+    try:
+        outcome = merged_lock(lock_texts, lock_path, consumer=path)  # type: ignore[arg-type]
+    except InputError as exc:
+        if exc.where != lock_path:
+            raise
+        raise InputError(exc.message, where=path, hint=exc.hint) from None
+    result = MergeResult(path, outcome.result.status, reasons=outcome.result.reasons)
+    result.derived_from = f"the merged {LOCK_NAME}"
+    if outcome.document is None:
+        result.reasons = [f"{lock_path} does not merge:", *outcome.result.reasons]
+        return result
+    if platform not in (outcome.document["metadata"].get("platforms") or []):
+        return _conflict(path, f"the merged {lock_path} does not lock {platform}")
+    atomic_write_text(ours, explicit_text(outcome.document, platform))
+    return result
+
+
+def _decode(data: bytes, path: str, side: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", where=f"{path} ({side})") from None
