@@ -33,11 +33,12 @@ def merge_lock(
     if wants_json(output_format, as_json):
         emit_json("merge-lock", result.exit_code, result.to_json())
     else:
-        taken = ", ".join(f"{n} from {side}" for side, n in sorted(result.taken.items()))
+        detail = ", ".join(f"{n} from {side}" for side, n in sorted(result.taken.items()))
         if result.derived_from is not None:
-            taken = f"derived from {result.derived_from}"
+            detail = f"derived from {result.derived_from}"
         head = {"merged": "merged", "resolved": "merged and re-solved", "conflict": "CONFLICT"}
-        sys.stderr.write(f"merge-lock: {path}: {head[result.status]} ({taken})\n")
+        shown = f" ({detail})" if detail else ""
+        sys.stderr.write(f"merge-lock: {result.path}: {head[result.status]}{shown}\n")
         for reason in result.reasons:
             sys.stderr.write(f"  {reason}\n")
     raise typer.Exit(result.exit_code)

@@ -14,22 +14,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from audit.core.errors import InputError
 from audit.lockfile.condalock import explicit_path
 from audit.lockfile.models import PipLocked
 
 
 def document_records(document: dict[str, Any], platforms: Sequence[str]) -> dict[str, list]:
-    """Rattler records per platform of a lock document, in install order."""
+    """Conda records per platform of a lock document (read by rattler), in install order."""
     from audit.lock.solve import install_order
     from audit.lockfile.condalock import dump_lockfile, read_lock_records
 
+    conda = [e for e in document.get("package") or [] if e.get("manager", "conda") == "conda"]
     with tempfile.TemporaryDirectory(prefix="repro-audit-explicit-") as tmp:
-        path = Path(tmp) / "conda-lock.yml"
-        path.write_text(dump_lockfile(document, path.name), encoding="utf-8")
-        return {
-            p: install_order(sorted(read_lock_records(path, p), key=lambda r: r.name.normalized))
-            for p in platforms
-        }
+        path = Path(tmp) / "conda-lock.yml"  # pip entries left out: rattler wants no VCS
+        path.write_text(dump_lockfile({**document, "package": conda}, path.name), "utf-8")
+        try:
+            read = {p: read_lock_records(path, p) for p in platforms}
+        except InputError as exc:  # name the lock, not the scratch file
+            reason = exc.message.removeprefix("cannot read lockfile: ")
+            raise InputError(f"rattler cannot read the lock's conda records: {reason}") from None
+    return {p: install_order(sorted(rs, key=lambda r: r.name.normalized)) for p, rs in read.items()}
 
 
 def document_wheels(document: dict[str, Any], platform: str) -> list[PipLocked]:

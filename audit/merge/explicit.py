@@ -57,9 +57,11 @@ def merge_explicit(texts: list[str], ours: Path, path: str) -> MergeResult:
     from audit.lock.explicit import explicit_text
     from audit.merge.run import merged_lock
 
+    platform = platform_of(path, texts[1]) or platform_of(path, texts[2])
+    if platform is not None and not _NAME.match(posixpath.basename(path)):
+        path = posixpath.join(posixpath.dirname(path), f"conda-{platform}.lock")  # no %P
     for text, label in zip(texts, ("base", "ours", "theirs"), strict=True):
         check_explicit(text, f"{path} ({label})")
-    platform = platform_of(path, texts[1]) or platform_of(path, texts[2])
     lock_path = posixpath.join(posixpath.dirname(path), LOCK_NAME)
     theirs = theirs_commit()
     if platform is None:
@@ -83,14 +85,13 @@ def merge_explicit(texts: list[str], ours: Path, path: str) -> MergeResult:
         if exc.where != lock_path:
             raise
         raise InputError(exc.message, where=path, hint=exc.hint) from None
-    result = MergeResult(path, outcome.result.status, reasons=outcome.result.reasons)
-    result.derived_from = f"the merged {LOCK_NAME}"
     if outcome.document is None:
-        result.reasons = [f"{lock_path} does not merge:", *outcome.result.reasons]
-        return result
+        return _conflict(path, f"{lock_path} does not merge:", *outcome.result.reasons)
     if platform not in (outcome.document["metadata"].get("platforms") or []):
         return _conflict(path, f"the merged {lock_path} does not lock {platform}")
     atomic_write_text(ours, explicit_text(outcome.document, platform))
+    result = MergeResult(path, outcome.result.status, reasons=outcome.result.reasons)
+    result.derived_from = f"the merged {LOCK_NAME}"
     return result
 
 

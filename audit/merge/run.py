@@ -17,7 +17,7 @@ from audit.merge.memo import Texts, shared_merge
 from audit.merge.outcome import MergeResult, Outcome
 from audit.merge.threeway import Merged, merge_documents, parse_lock
 
-__all__ = ["MergeResult", "merge_lock", "merged_lock"]
+__all__ = ["MergeResult", "merge_lock", "merged_lock", "write_merged_lock"]
 
 
 def _read(path: Path, label: str) -> str:
@@ -29,10 +29,15 @@ def _read(path: Path, label: str) -> str:
 
 def merge_lock(base: Path, ours: Path, theirs: Path, path: str) -> MergeResult:
     """Merge `theirs` into `ours` (rewritten in place only on success)."""
+    texts = (_read(base, "base"), _read(ours, "ours"), _read(theirs, "theirs"))
+    return write_merged_lock(texts, ours, path)
+
+
+def write_merged_lock(texts: Texts, ours: Path, path: str) -> MergeResult:
+    """Merge the three versions of the lock at `path` into `ours` (only on success)."""
     from audit.core.fs import atomic_write_text
     from audit.lockfile.condalock import dump_lockfile
 
-    texts = (_read(base, "base"), _read(ours, "ours"), _read(theirs, "theirs"))
     outcome = merged_lock(texts, path, consumer=path)
     if outcome.document is not None:
         atomic_write_text(ours, dump_lockfile(outcome.document, Path(path).name))
