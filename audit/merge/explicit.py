@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 
 from audit.core.errors import InputError
-from audit.merge.gitview import merge_base, show, theirs_commit
+from audit.merge.gitview import folder_files, merge_base, show, theirs_commit
+from audit.merge.memo import Texts
 from audit.merge.outcome import MergeResult
 from audit.merge.threeway import check_markers
 
@@ -23,6 +24,7 @@ from audit.merge.threeway import check_markers
 _NAME = re.compile(r"^conda-(?P<platform>[a-z0-9]+-[a-z0-9_]+)\.lock$")
 _PLATFORM = re.compile(r"^# platform: *(\S+)", re.MULTILINE)
 _EXPLICIT = re.compile(r"^@EXPLICIT\s*$", re.MULTILINE)
+_INPUT_HASH = re.compile(r"^# input_hash: *(\S+)", re.MULTILINE)
 LOCK_NAME = "conda-lock.yml"
 
 
@@ -47,43 +49,72 @@ def platform_of(path: str, text: str) -> str | None:
     return named.group("platform") if named else None
 
 
+def lock_beside(path: str, explicit: str) -> str:
+    """The lock this explicit file was written with: conda-lock.yml beside it, or (made
+    with `lock --lockfile NAME`) the YAML file beside it whose content hash it carries."""
+    folder = posixpath.dirname(path)
+    default = posixpath.join(folder, LOCK_NAME)
+    found = _INPUT_HASH.search(explicit)
+    if show("HEAD", default) is not None or found is None:
+        return default
+    for name in folder_files("HEAD", folder):
+        if name.endswith((".yml", ".yaml")):
+            text = show("HEAD", name) or b""
+            if b"content_hash:" in text and found.group(1).encode() in text:
+                return name
+    return default
+
+
 def _conflict(path: str, reason: str, *more: str) -> MergeResult:
     return MergeResult(path=path, status="conflict", reasons=[reason, *more])
 
 
 def merge_explicit(texts: list[str], ours: Path, path: str) -> MergeResult:
     """Write to `ours` the explicit file `lock` writes for the merged conda-lock.yml."""
-    from audit.core.fs import atomic_write_text
-    from audit.lock.explicit import explicit_text
-    from audit.merge.run import merged_lock
-
     platform = platform_of(path, texts[1]) or platform_of(path, texts[2])
     if platform is not None and not _NAME.match(posixpath.basename(path)):
         path = posixpath.join(posixpath.dirname(path), f"conda-{platform}.lock")  # no %P
     for text, label in zip(texts, ("base", "ours", "theirs"), strict=True):
         check_explicit(text, f"{path} ({label})")
-    lock_path = posixpath.join(posixpath.dirname(path), LOCK_NAME)
-    theirs = theirs_commit()
     if platform is None:
         return _conflict(path, "no `# platform:` line and not named conda-<platform>.lock")
+    theirs = theirs_commit()
+    lock_path = lock_beside(path, texts[1])
     if theirs is None:
         return _conflict(
             path,
             f"derived from {lock_path}, whose versions are unknown outside `git merge`",
             "run `repro-audit lock` after the merge",
         )
-    versions = [show(rev, lock_path) for rev in (merge_base(theirs), "HEAD", theirs)]
-    if versions[1] is None or versions[2] is None:
+    lock_texts = lock_versions(lock_path, theirs)
+    if lock_texts is None:
         return _conflict(path, f"no {lock_path} beside it on both sides: run `repro-audit lock`")
-    lock_texts = tuple(
-        _decode(v or b"", lock_path, side)
-        for v, side in zip(versions, ("base", "ours", "theirs"), strict=True)
+    return _derive(lock_texts, lock_path, platform, ours, path)
+
+
+def lock_versions(lock_path: str, theirs: str) -> Texts | None:
+    """The lock at the merge base, HEAD and `theirs` (None: missing on a side)."""
+    base, ours, other = (show(rev, lock_path) for rev in (merge_base(theirs), "HEAD", theirs))
+    if ours is None or other is None:
+        return None
+    return (
+        _decode(base or b"", lock_path, "base"),
+        _decode(ours, lock_path, "ours"),
+        _decode(other, lock_path, "theirs"),
     )
+
+
+def _derive(lock_texts: Texts, lock_path: str, platform: str, ours: Path, path: str) -> MergeResult:
+    """Merge the lock as its own driver does, then write this platform's explicit file."""
+    from audit.core.fs import atomic_write_text
+    from audit.lock.explicit import explicit_text
+    from audit.merge.run import merged_lock
+
     try:
-        outcome = merged_lock(lock_texts, lock_path, consumer=path)  # type: ignore[arg-type]
+        outcome = merged_lock(lock_texts, lock_path, consumer=path)
     except InputError as exc:
         if exc.where != lock_path:
-            raise
+            raise  # about one of the lock's versions: named after it
         raise InputError(exc.message, where=path, hint=exc.hint) from None
     if outcome.document is None:
         return _conflict(path, f"{lock_path} does not merge:", *outcome.result.reasons)
@@ -91,7 +122,7 @@ def merge_explicit(texts: list[str], ours: Path, path: str) -> MergeResult:
         return _conflict(path, f"the merged {lock_path} does not lock {platform}")
     atomic_write_text(ours, explicit_text(outcome.document, platform))
     result = MergeResult(path, outcome.result.status, reasons=outcome.result.reasons)
-    result.derived_from = f"the merged {LOCK_NAME}"
+    result.derived_from = f"the merged {posixpath.basename(lock_path)}"
     return result
 
 

@@ -58,6 +58,13 @@ def blob_ids(rev: str | None, paths: list[str]) -> dict[str, str]:
     return out
 
 
+def folder_files(rev: str, folder: str) -> list[str]:
+    """The files directly in `folder` (a repository path, "" the top) at `rev`."""
+    spec = [f"{folder}/"] if folder else []
+    proc = git("ls-tree", "-z", "--name-only", "--full-tree", rev, "--", *spec)
+    return [name for name in proc.stdout.decode(errors="replace").split("\0") if name]
+
+
 def merge_attributes(paths: list[str]) -> dict[str, str]:
     """path → its `merge` attribute (`unspecified`, `set`, a driver name…)."""
     proc = git("check-attr", "-z", "merge", "--", *paths)

@@ -16,33 +16,19 @@ that run the drivers by hand force each order for every file.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from merge_helpers import commit_all, configure_driver, driver_env, expected_explicit, merge, relock
 from support import make_channel
 from tm_helpers import env_text, git, run, versions
-
-from audit.lock.explicit import explicit_files
 
 DEPS = ["python 3.12.*", "numpy", "six", "tzdata"]
 PLATFORMS = ("linux-64", "osx-arm64")
 LOCK_FILES = ("conda-lock.yml", "conda-linux-64.lock", "conda-osx-arm64.lock")
-DRIVER = f"{sys.executable} -m audit merge-lock %O %A %B %P"
-
-
-def commit_all(root: Path, message: str) -> None:
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", message, date="2025-03-01T09:00:00+00:00")
-
-
-def relock(root: Path, *args: str) -> None:
-    result = run(["lock", *args], root)
-    assert result.returncode == 0, result.stderr
 
 
 def set_deps(root: Path, channel: Path, deps: list[str]) -> None:
@@ -90,44 +76,8 @@ def repo(origin: Path, tmp_path: Path) -> Path:
     git(tmp_path, "clone", "-q", str(origin), str(root))
     for branch in ("bump-six", "bump-numpy", "pin-numpy"):
         git(root, "branch", "-q", branch, f"origin/{branch}")
-    git(root, "config", "merge.repro-audit-lock.name", "repro-audit conda-lock.yml merge")
-    git(root, "config", "merge.repro-audit-lock.driver", DRIVER)
+    configure_driver(root)
     return root
-
-
-def driver_env(root: Path, tmp: Path, **extra: str) -> dict[str, str]:
-    """The drivers' environment: a private TMPDIR, to see that nothing is left in it."""
-    tmp.mkdir(exist_ok=True)
-    return {
-        **os.environ,
-        "TMPDIR": str(tmp),
-        "REPRO_AUDIT_CACHE_DIR": str(root / ".cache"),
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        **extra,
-    }
-
-
-def merge(root: Path, branch: str, tmp: Path) -> tuple[bool, str]:
-    proc = subprocess.run(
-        ["git", "merge", "--no-ff", "-m", f"merge {branch}", branch],
-        cwd=root,
-        env=driver_env(root, tmp),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def expected_explicit(root: Path) -> dict[str, str]:
-    """The explicit files `lock` writes for the conda-lock.yml in `root`."""
-    document = yaml.safe_load((root / "conda-lock.yml").read_text())
-    return {p.name: text for p, text in explicit_files(document, root / "conda-lock.yml").items()}
 
 
 def assert_merged_set(root: Path, tmp: Path) -> None:
