@@ -60,6 +60,14 @@ def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
             set_deps(root, channel, ["python 3.12.*", "numpy 1.26.*", "six", "tzdata"]),
             relock(root),
         ),
+        "numpy-20": lambda: (
+            set_deps(root, channel, [*DEPS[:1], "numpy 2.0.*", *DEPS[2:]]),
+            relock(root),
+        ),
+        "numpy-21": lambda: (
+            set_deps(root, channel, [*DEPS[:1], "numpy 2.1.*", *DEPS[2:]]),
+            relock(root),
+        ),
     }
     for name, change in branches.items():
         git(root, "checkout", "-q", "-b", name, "main")
@@ -74,7 +82,7 @@ def repo(origin: Path, tmp_path: Path) -> Path:
     """A clone with the driver configured for this clone."""
     root = tmp_path / "repo"
     git(tmp_path, "clone", "-q", str(origin), str(root))
-    for branch in ("bump-six", "bump-numpy", "pin-numpy"):
+    for branch in ("bump-six", "bump-numpy", "pin-numpy", "numpy-20", "numpy-21"):
         git(root, "branch", "-q", branch, f"origin/{branch}")
     configure_driver(root)
     return root
@@ -213,3 +221,18 @@ def test_explicit_file_outside_a_merge_is_a_conflict(repo: Path, tmp_path: Path)
     assert done.returncode == 1
     assert done.stderr.startswith("merge-lock: conda-linux-64.lock: CONFLICT")
     assert files[1].read_bytes() == before
+
+
+def test_environment_conflict_leaves_every_lock_file_ours(repo: Path, tmp_path: Path) -> None:
+    """Both sides edit one line of environment.yml: no lock file can be derived; each
+    driver says so about its own file and leaves ours (valid, no markers)."""
+    tmp = tmp_path / "tmp"
+    assert merge(repo, "numpy-20", tmp)[0]
+    before = {name: (repo / name).read_bytes() for name in LOCK_FILES}
+    ok, out = merge(repo, "numpy-21", tmp)
+    assert not ok
+    for name in LOCK_FILES:
+        assert f"error: {name}: environment.yml still has conflicts after merging it" in out
+        assert (repo / name).read_bytes() == before[name]
+    assert not (repo / ".git" / "repro-audit-merge").exists()
+    assert list(tmp.iterdir()) == []
