@@ -459,24 +459,16 @@ def _solve_and_write(
     meta: LockMetadata | None,
     say: Any,
 ) -> LockResult:
-    from audit.lockfile.condalock import (
-        document_entries,
-        read_entries,
-        render_explicit,
-        write_lock_set,
-    )
+    from audit.lock.explicit import explicit_files
+    from audit.lockfile.condalock import document_entries, read_entries, write_lock_set
 
     old_entries = read_entries(options.lockfile) if meta is not None else []
     locked = _locked_for_update(options, spec.platforms) if options.update else {}
     solved = solve_document(options, spec, virtual, hashes, digest, say, locked=locked)
     records, pip = solved.records, solved.pip
     say("writing lockfiles")
-    explicit: dict[Path, str] = {}
-    if options.explicit:
-        for platform in spec.platforms:
-            explicit[explicit_path(options.lockfile, platform)] = render_explicit(
-                platform, hashes[platform], records[platform], pip.get(platform, ())
-            )
+    # derived from the document, as merge-lock derives them from a merged one
+    explicit = explicit_files(solved.document, options.lockfile) if options.explicit else {}
     write_lock_set(solved.document, options.lockfile, explicit)
     written = [options.lockfile, *explicit]
     return LockResult(

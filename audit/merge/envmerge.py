@@ -9,14 +9,12 @@ their merge base, merged with `git merge-file` — the same merge git will do.
 
 from __future__ import annotations
 
-import os
 import posixpath
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.core.git import run_git
+from audit.merge.gitview import git, merge_base, show, theirs_commit
 
 
 @dataclass(frozen=True)
@@ -35,18 +33,6 @@ class EnvMerge:
         return self.merged is not None and self.merged not in (self.ours, self.theirs)
 
 
-def _git(*args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return run_git(list(args), data=data)
-
-
-def theirs_commit() -> str | None:
-    """The commit being merged: git exports `GITHEAD_<sha>=<name>` to merge drivers."""
-    shas = sorted(k[len("GITHEAD_") :] for k in os.environ if k.startswith("GITHEAD_"))
-    head = _git("rev-parse", "HEAD").stdout.decode().strip()
-    candidates = [s for s in shas if s != head]
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def environment_path(lock_path: str, sources: list[str]) -> str | None:
     """The environment file's path in the repository, from the lock's `sources`."""
     for source in sources:
@@ -57,10 +43,7 @@ def environment_path(lock_path: str, sources: list[str]) -> str | None:
 
 
 def _blob(rev: str | None, path: str) -> bytes:
-    if rev is None:
-        return b""
-    proc = _git("show", f"{rev}:{path}")
-    return proc.stdout if proc.returncode == 0 else b""
+    return show(rev, path) or b""
 
 
 def merge_environment(lock_path: str, sources: list[str]) -> EnvMerge | None:
@@ -69,7 +52,7 @@ def merge_environment(lock_path: str, sources: list[str]) -> EnvMerge | None:
     theirs_rev = theirs_commit()
     if path is None or theirs_rev is None:
         return None
-    base_rev = _git("merge-base", "HEAD", theirs_rev).stdout.decode().strip() or None
+    base_rev = merge_base(theirs_rev)
     base, ours, theirs = _blob(base_rev, path), _blob("HEAD", path), _blob(theirs_rev, path)
     if ours == theirs or base == theirs:
         return EnvMerge(path, base, ours, theirs, ours)
@@ -81,7 +64,7 @@ def merge_environment(lock_path: str, sources: list[str]) -> EnvMerge | None:
             target = Path(tmp) / name
             target.write_bytes(data)
             files.append(str(target))
-        proc = _git("merge-file", "-p", "-q", *files)
+        proc = git("merge-file", "-p", "-q", *files)
     if proc.returncode != 0:
         return EnvMerge(path, base, ours, theirs, None, max(proc.returncode, 1))
     return EnvMerge(path, base, ours, theirs, proc.stdout)

@@ -9,35 +9,15 @@ ever written into YAML.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from audit.core.errors import EXIT_FINDINGS, EXIT_OK, InputError
+from audit.core.errors import InputError
 from audit.merge.envmerge import EnvMerge, merge_environment
+from audit.merge.memo import Texts, shared_merge
+from audit.merge.outcome import MergeResult, Outcome
 from audit.merge.threeway import Merged, merge_documents, parse_lock
 
-
-@dataclass
-class MergeResult:
-    path: str
-    status: str  # "merged" | "resolved" | "conflict"
-    conflicts: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    taken: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_FINDINGS if self.status == "conflict" else EXIT_OK
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "status": self.status,
-            "conflicts": self.conflicts,
-            "reasons": self.reasons,
-            "taken": dict(sorted(self.taken.items())),
-        }
+__all__ = ["MergeResult", "merge_lock", "merged_lock", "write_merged_lock"]
 
 
 def _read(path: Path, label: str) -> str:
@@ -49,12 +29,32 @@ def _read(path: Path, label: str) -> str:
 
 def merge_lock(base: Path, ours: Path, theirs: Path, path: str) -> MergeResult:
     """Merge `theirs` into `ours` (rewritten in place only on success)."""
+    texts = (_read(base, "base"), _read(ours, "ours"), _read(theirs, "theirs"))
+    return write_merged_lock(texts, ours, path)
+
+
+def write_merged_lock(texts: Texts, ours: Path, path: str) -> MergeResult:
+    """Merge the three versions of the lock at `path` into `ours` (only on success)."""
     from audit.core.fs import atomic_write_text
     from audit.lockfile.condalock import dump_lockfile
 
+    outcome = merged_lock(texts, path, consumer=path)
+    if outcome.document is not None:
+        atomic_write_text(ours, dump_lockfile(outcome.document, Path(path).name))
+    return outcome.result
+
+
+def merged_lock(texts: Texts, path: str, consumer: str) -> Outcome:
+    """The merge of the lock at `path` (base, ours, theirs), the same for every driver
+    of one `git merge` (`consumer`: the file the calling driver merges)."""
+    return shared_merge(texts, path, consumer, lambda: _merge_texts(texts, path))
+
+
+def _merge_texts(texts: Texts, path: str) -> Outcome:
+    """Per package, re-solved where that is not enough; document None: a conflict."""
     docs = [
-        parse_lock(_read(p, label), f"{path} ({label})")
-        for p, label in ((base, "base"), (ours, "ours"), (theirs, "theirs"))
+        parse_lock(text, f"{path} ({label})")
+        for text, label in zip(texts, ("base", "ours", "theirs"), strict=True)
     ]
     merged = merge_documents(*docs)
     env = merge_environment(path, list(docs[1]["metadata"].get("sources") or []))
@@ -72,14 +72,13 @@ def merge_lock(base: Path, ours: Path, theirs: Path, path: str) -> MergeResult:
         if env is None:
             result.status, result.reasons = "conflict", reasons
             result.reasons.append("the merged environment file is unknown: cannot re-solve")
-            return result
+            return Outcome(result, None)
         from audit.merge.resolve import preferences, resolve
 
         locked = preferences(document, docs[1], docs[2], merged.conflicts)
         document = resolve(env.merged or b"", env.path, path, document, locked)
         result.status, result.reasons = "resolved", reasons
-    atomic_write_text(ours, dump_lockfile(document, Path(path).name))
-    return result
+    return Outcome(result, document)
 
 
 def _why_resolve(merged: Merged, env: EnvMerge | None) -> list[str]:

@@ -97,11 +97,6 @@ def test_conda_lock_yml_merges_without_conflict(
     assert got["tzdata"] == "2024a"  # neither touched it
 
 
-@pytest.mark.xfail(
-    reason="explicit conda-<platform>.lock files merge once merge-lock derives them from the "
-    "merged conda-lock.yml (branch `merge`, not merged yet)",
-    strict=False,
-)
 def test_every_lock_file_merges_and_the_lock_is_current(
     flow: tuple[Flow, subprocess.CompletedProcess],
 ) -> None:
