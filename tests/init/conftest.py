@@ -2,51 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from init_helpers import GIT_ENV, ROOT, Init, git, shim_path
 from support.cli import repro_audit
-
-ROOT = Path(__file__).resolve().parents[2]
-
-#: a user of their own: no global or system git config leaks into the tests
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.org",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env={**os.environ, **GIT_ENV, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {done.stdout}{done.stderr}")
-    return done.stdout + (done.stderr if not check else "")
-
-
-def shim_path(tmp: Path) -> str:
-    """A PATH whose `repro-audit` is this checkout, as a user's installed one would be:
-    git runs the merge driver by that name."""
-    bin_dir = tmp / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    shim = bin_dir / "repro-audit"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m audit "$@"\n')
-    shim.chmod(0o755)
-    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.fixture
@@ -55,9 +16,6 @@ def repo(tmp_path: Path) -> Path:
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     return root
-
-
-Init = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
@@ -71,14 +29,3 @@ def init(tmp_path: Path) -> Init:
         )
 
     return run
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file of the work tree and the clone's config, to compare before/after."""
-    files = {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }
-    files[".git/config"] = (root / ".git" / "config").read_bytes()
-    return files

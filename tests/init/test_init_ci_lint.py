@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Init, git
+from init_helpers import Init, git
 
 from audit.init.templates import GITHUB_GATE, GITHUB_SCHEDULED, GITLAB_JOBS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
+from init_helpers import ROOT
 
 from audit import __version__
 from audit.init import gitattributes, templates

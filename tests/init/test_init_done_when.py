@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import GIT_ENV, ROOT, shim_path
+from init_helpers import GIT_ENV, ROOT, shim_path
 from support import make_channel
 
 

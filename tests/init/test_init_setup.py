@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from conftest import ROOT, Init, git, snapshot
+from init_helpers import ROOT, Init, git, snapshot
 
 from audit import __version__
 from audit.init.templates import DRIVER_COMMAND, GITHUB_GATE, GITHUB_SCHEDULED, HOOK_ID
