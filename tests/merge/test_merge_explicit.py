@@ -236,3 +236,47 @@ def test_environment_conflict_leaves_every_lock_file_ours(repo: Path, tmp_path: 
         assert (repo / name).read_bytes() == before[name]
     assert not (repo / ".git" / "repro-audit-merge").exists()
     assert list(tmp.iterdir()) == []
+
+
+def test_a_driver_cancelled_while_it_re_solves_leaves_nothing(repo: Path, tmp_path: Path) -> None:
+    """`timeout` (SIGTERM) during the re-solve: exit 143, one line, %A as it was, no temp
+    folder, no memo entry half-written."""
+    import signal
+    import time
+
+    assert merge(repo, "bump-numpy", tmp_path / "tmp")[0]
+    sha = git(repo, "rev-parse", "pin-numpy").strip()
+    base = git(repo, "merge-base", "HEAD", sha).strip()
+    scratch = tmp_path / "scratch"
+    env = driver_env(repo, scratch, **{f"GITHEAD_{sha}": "pin-numpy"})
+    files = []
+    for rev, side in ((base, "O"), ("HEAD", "A"), (sha, "B")):
+        target = tmp_path / f"conda-lock.yml.{side}"
+        target.write_text(git(repo, "show", f"{rev}:conda-lock.yml"))
+        files.append(target)
+    ours = files[1].read_bytes()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "audit", "merge-lock", *map(str, files), "conda-lock.yml"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(scratch.glob("repro-audit-merge*")) and child.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert child.poll() is None, "the driver ended before its re-solve could be cancelled"
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 143, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "merge-lock interrupted (SIGTERM)" in errors[0], err
+    assert "Traceback" not in err
+    assert files[1].read_bytes() == ours
+    assert list(scratch.iterdir()) == []
+    memo = repo / ".git" / "repro-audit-merge"
+    assert (
+        not memo.exists() or [p.name for p in memo.iterdir() if not p.name.endswith(".json")] == []
+    )
