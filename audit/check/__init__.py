@@ -144,7 +144,10 @@ def _check_unit(
     texts: dict[str, str] = {}
     project_files = unit.project
     env_path = root / project_files.env if project_files and project_files.env else None
-    project = conda.check_conda(root, env_path, root / lock_name(unit), texts, findings)
+    own = [root / f for f in project_files.sources] if project_files else []
+    project = conda.check_conda(
+        root, env_path, root / lock_name(unit), texts, findings, own or None
+    )
     findings.extend(records.check_records(project))
     dockerfiles = [root / p for p in unit.dockerfiles]
     broken: set[str] = set()

@@ -1,7 +1,9 @@
 """Team policy from `repro-audit.toml` or `[tool.repro-audit]` in pyproject.toml.
 
 Keys: `allowed-channels` (names or URLs), `banned-packages` (conda match specs such as
-"openssl <3"), `required-platforms`, `max-lock-age-days`. repro-audit.toml wins when both
+"openssl <3"), `required-platforms`, `max-lock-age-days`, `disable-rules`, `rule-levels`,
+and `environment-files` (the project's environment files, `audit.lockfile.projectconfig`).
+repro-audit.toml wins when both
 exist. A key repro-audit does not know is bad input (exit 2) naming the key and its line:
 a typo must not silently switch a policy off.
 
@@ -33,6 +35,7 @@ KEYS = (
     "max-lock-age-days",
     "disable-rules",
     "rule-levels",
+    "environment-files",
 )
 ANACONDA = "https://conda.anaconda.org"
 
@@ -118,7 +121,13 @@ def _parse(data: Any, name: str, lines: dict[str, int]) -> Policy:
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError(f"'{key}' must be a list of strings", where=where)
-        if key == "disable-rules":
+        if key == "environment-files":  # read by audit.lockfile.projectconfig; checked here
+            if not value or any(v.startswith(("/", "\\", "~")) for v in value):
+                raise InputError(
+                    f"'{key}' must list the environment files, relative to {name}'s folder",
+                    where=where,
+                )
+        elif key == "disable-rules":
             policy.disabled_rules = frozenset(_rule_id(v, key, where) for v in value)
         elif key == "allowed-channels":
             policy.allowed_channels = list(value)

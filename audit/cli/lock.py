@@ -18,6 +18,7 @@ from audit.cli.common import (
     use_credentials,
     wants_json,
 )
+from audit.lockfile.projectconfig import configured_env_files
 from audit.lockfile.projects import ENV_NAMES
 
 
@@ -25,7 +26,12 @@ from audit.lockfile.projects import ENV_NAMES
 def lock(
     file: Annotated[
         list[Path] | None,
-        typer.Option("-f", "--file", help="environment.yml to lock (repeatable, merged)."),
+        typer.Option(
+            "-f",
+            "--file",
+            help="Environment file to lock (repeatable, merged); default: the folder's "
+            "configured environment-files, else environment.yml.",
+        ),
     ] = None,
     platform: Annotated[
         list[str] | None,
@@ -91,9 +97,10 @@ def lock(
     from audit.lock.run import LockOptions, run_lock
 
     when = _as_of(as_of, undated)
-    here = file is None and not any(Path(n).is_file() for n in ENV_NAMES)
+    configured = None if file else configured_env_files(Path("."))
+    here = file is None and not configured and not any(Path(n).is_file() for n in ENV_NAMES)
     options = LockOptions(
-        files=list(file or [Path("environment.yml")]),
+        files=list(file or [Path(f) for f in configured or ("environment.yml",)]),
         platforms=list(platform or []),
         lockfile=lockfile,
         explicit=explicit,

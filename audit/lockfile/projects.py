@@ -1,10 +1,12 @@
 """The conda projects of a repository: each folder with an environment file or a lock.
 
-A project is a folder holding `environment.yml` (or `.yaml`) or `conda-lock.yml`. Its
-environment files are the ones its lock names in `metadata.sources` (what `lock -f` was
-given: `envs/base.yml` + `envs/gpu.yml`, or a file in another folder) when they all exist,
-else its own environment.yml. An environment file that some lock names is that lock's,
-not a project of its own, so a shared file does not ask for a second lock.
+A project is a folder holding `environment.yml` (or `.yaml`), `conda-lock.yml`, or a
+configuration naming its `environment-files` (`audit.lockfile.projectconfig`). Its
+environment files are the configured ones; else the ones its lock names in
+`metadata.sources` (what `lock -f` was given: `envs/base.yml` + `envs/gpu.yml`, or a file
+in another folder) when they all exist; else its own environment.yml. An environment file
+that some lock or configuration names is that project's, not a project of its own, so a
+shared file does not ask for a second lock.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit.lockfile.projectconfig import CONFIG_FILES, configured_env_files
+
 ENV_NAMES = ("environment.yml", "environment.yaml")
+CONFIG_NAMES = tuple(name for name, _ in CONFIG_FILES)
 LOCK_NAME = "conda-lock.yml"
 _SOURCES = re.compile(r"^  sources:\n((?:  - .*\n)*)", re.MULTILINE)
 
@@ -47,14 +52,26 @@ def find_projects(root: Path, paths: tuple[str, ...]) -> list[Project]:
     """The projects among `paths` (files relative to `root`), sorted by folder."""
     envs: dict[str, str] = {}
     locks: set[str] = set()
+    configured: dict[str, tuple[str, ...]] = {}
     for path in paths:
         name = posixpath.basename(path)
         if name in ENV_NAMES and parent(path) not in envs and (root / path).is_file():
             envs[parent(path)] = path
         elif name == LOCK_NAME and (root / path).is_file():
             locks.add(parent(path))
+        elif name in CONFIG_NAMES and parent(path) not in configured:
+            files = configured_env_files(root / parent(path))
+            if files is not None:
+                configured[parent(path)] = tuple(
+                    posixpath.normpath(join(parent(path), f)) for f in files
+                )
     projects: list[Project] = []
-    claimed: set[str] = set()
+    claimed: set[str] = {f for files in configured.values() for f in files}
+    for folder, files in sorted(configured.items()):
+        lock = join(folder, LOCK_NAME)
+        has_lock = folder in locks
+        projects.append(Project(folder, None if files else envs.get(folder), lock, has_lock, files))
+    locks -= set(configured)
     for folder in sorted(locks):
         lock = join(folder, LOCK_NAME)
         sources = tuple(
@@ -65,7 +82,7 @@ def find_projects(root: Path, paths: tuple[str, ...]) -> list[Project]:
         claimed.update(sources)
         projects.append(Project(folder, envs.get(folder), lock, True, sources))
     for folder, env in sorted(envs.items()):
-        if folder not in locks and env not in claimed:
+        if folder not in locks and folder not in configured and env not in claimed:
             projects.append(Project(folder, env, join(folder, LOCK_NAME), False))
     return sorted(projects, key=lambda p: p.dir)
 

@@ -73,8 +73,12 @@ def check_conda(
     lock_path: Path,
     texts: dict[str, str],
     findings: list[Finding],
+    env_files: list[Path] | None = None,
 ) -> CondaProject:
     """Run the conda rules; fill `texts` with every file read (for the credential scan).
+
+    `env_files` are the project's own (configured, or named by its lock); without them
+    the lock's sources, else `env_path`.
 
     Paths are named relative to `root` (the checked folder). An environment file that
     cannot be read or parsed is an RA037 finding; the rules that need what it asks for
@@ -82,7 +86,7 @@ def check_conda(
     """
     project = CondaProject(root, lock_name=rel(root, lock_path), lock_path=lock_path)
     lock_ok = _read_lock(project, lock_path, texts, findings)
-    env_files = _env_files(lock_path.parent, env_path, project.meta)
+    env_files = env_files or _env_files(lock_path.parent, env_path, project.meta)
     if env_files:
         names = [rel(root, p) for p in env_files]
         project.env_name = names[0]
