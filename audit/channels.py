@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.core.credentials import expand, register_urls
+from audit.core.credentials import current, expand, register_urls
 from audit.core.errors import InputError
 from audit.core.redact import redact_url, strip_credentials
 
@@ -84,18 +86,67 @@ def resolve_channels(
     return refs
 
 
-def install_rattler_auth(work_dir: Path) -> None:
+def _host(url: str) -> str:
+    return (urllib.parse.urlsplit(url).hostname or "").lower()
+
+
+def _tokens_by_host(channels: Sequence[ChannelRef]) -> dict[str, dict[str, str | None]]:
+    """host → {channel URL: the token the store has for it, or None}, for remote channels."""
+    found: dict[str, dict[str, str | None]] = {}
+    for ref in channels:
+        host = _host(ref.safe_url)
+        if not host:
+            continue
+        secret = current().for_url(ref.safe_url)
+        token = secret.token if secret is not None and secret.kind == "token" else None
+        found.setdefault(host, {})[ref.safe_url] = token
+    return found
+
+
+def shared_token_hosts(channels: Sequence[ChannelRef]) -> set[str]:
+    """Hosts whose channels of this run do not all take one token.
+
+    rattler's auth file is keyed by host name alone (a `host:port` key is never looked
+    up), so one token there reaches every port and path of the host: two token channels
+    on one host (ports or paths apart), or a token channel beside a public one, need
+    their tokens per channel instead (`token_mirrors`).
+    """
+    return {
+        host for host, tokens in _tokens_by_host(channels).items() if len(set(tokens.values())) > 1
+    }
+
+
+def token_mirrors(channels: Sequence[ChannelRef]) -> dict[str, list[str]]:
+    """rattler mirrors sending each token channel of a shared host to its `/t/<token>/` URL.
+
+    rattler caches, records and names its files after the channel URL (without the token);
+    only the request it sends goes to the mirror, and rattler masks `/t/<token>/` in the
+    errors it reports.
+    """
+    mirrors: dict[str, list[str]] = {}
+    for tokens in _tokens_by_host(channels).values():
+        if len(set(tokens.values())) < 2:
+            continue
+        for url, token in sorted(tokens.items()):
+            if token is not None:
+                base = url.rstrip("/") + "/"
+                mirrors[base] = [current().authorize(base)[0]]
+    return mirrors
+
+
+def install_rattler_auth(work_dir: Path, channels: Sequence[ChannelRef] = ()) -> None:
     """Give rattler the anaconda.org-style tokens of the store, in its own auth-file format.
 
     rattler inserts `/t/<token>/` itself for a `CondaToken` keyed by host, so the token
-    never appears in a URL it caches. Basic and bearer credentials reach rattler through
-    a header callback (`audit.lock.solve`), matched on host, port and path.
+    never appears in a URL it caches. A host the run's channels do not agree on a token
+    for is left out: its tokens go per channel through `token_mirrors`. Basic and bearer
+    credentials reach rattler through a header callback (`audit.lock.solve`), matched on
+    host, port and path.
     """
-    from audit.core.credentials import current
-
-    tokens = current().entries_for_rattler()
-    if not tokens:
-        return
+    shared = shared_token_hosts(channels)
+    tokens = {h: v for h, v in current().entries_for_rattler().items() if h not in shared}
+    if not tokens and not shared:
+        return  # a shared host's token must not come back from the user's own file
     target = work_dir / "rattler-auth.json"
     target.touch(mode=0o600)
     target.write_text(json.dumps(tokens), encoding="utf-8")

@@ -1,0 +1,198 @@
+"""Two anaconda.org-style token channels on one host, ports apart, in one environment.
+
+rattler's auth file is keyed by host name alone (a `host:port` key is never looked up),
+so a host-keyed token would reach both ports and one channel would get the other's
+token. Each channel must be solved with its own token, and no token may appear in the
+lock, the explicit files, the cache or any message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from support import make_channel
+from support.http import serve_directory
+
+from audit.channels import install_rattler_auth, resolve_channels, shared_token_hosts, token_mirrors
+from audit.core import credentials
+from audit.core.credentials import Credentials
+
+TOKEN_A, TOKEN_B, WRONG = "tkA-PORT-one-SECRET", "tkB-PORT-two-SECRET", "tkX-WRONG-SECRET"
+SECRETS = (TOKEN_A, TOKEN_B, WRONG)
+
+#: A package only channel B has (channel A is the fixture channel: python, six, ...).
+B_ONLY = make_channel.PackageSpec(
+    "tokb-data",
+    "1.0.0",
+    "h0000000_0",
+    0,
+    "noarch",
+    1_704_067_200_000,
+    noarch="generic",
+    files=(make_channel.FileSpec("share/tokb-data/README.txt", b"only on channel B\n"),),
+)
+
+
+@dataclass(frozen=True)
+class Hosts:
+    """The two channels (`http://127.0.0.1:PORT/chan`, no token) and their host:port."""
+
+    a: str
+    b: str
+
+    @staticmethod
+    def netloc(url: str) -> str:
+        return url.split("//", 1)[1].split("/", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    root = tmp_path_factory.mktemp("token-ports")
+    make_channel.build_channel(root / "srv-a" / "chan")
+    make_channel.write_channel(root / "srv-b" / "chan", [B_ONLY])
+    with ExitStack() as stack:
+        a = stack.enter_context(serve_directory(root / "srv-a", token=TOKEN_A))
+        b = stack.enter_context(serve_directory(root / "srv-b", token=TOKEN_B))
+        assert Hosts.netloc(a).split(":")[0] == Hosts.netloc(b).split(":")[0] == "127.0.0.1"
+        yield Hosts(f"{a}/chan", f"{b}/chan")
+
+
+def _leaks(paths: list[Path], texts: list[str]) -> list[str]:
+    found = [f"output: {s}" for t in texts for s in SECRETS if s in t]
+    for root in paths:
+        for path in [p for p in root.rglob("*") if p.is_file()]:
+            data = path.read_bytes()
+            found += [f"{path}: {s}" for s in SECRETS if s in path.name or s.encode() in data]
+    return found
+
+
+def _project(tmp_path: Path, channels: list[str]) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    text = {
+        "channels": channels,
+        "dependencies": ["six", "tokb-data"],
+        "platforms": ["linux-64"],
+    }
+    (project / "environment.yml").write_text(yaml.safe_dump(text), encoding="utf-8")
+    return project
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    clean = ("RATTLER_AUTH_FILE", "REPRO_AUDIT_AUTH_FILE", "TOK_A", "TOK_B")
+    env = {k: v for k, v in os.environ.items() if k not in clean}
+    env.update(
+        REPRO_AUDIT_CACHE_DIR=str(tmp_path / "cache"),
+        NETRC=str(tmp_path / "no-netrc"),
+        HOME=str(tmp_path / "home"),  # no ~/.rattler credentials of this machine
+        **extra,
+    )
+    return env
+
+
+def _lock(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`repro-audit lock --explicit` in exactly `env` (no ambient credentials)."""
+    return subprocess.run(
+        [sys.executable, "-m", "audit", "lock", "--explicit"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _auth_file(tmp_path: Path, hosts: Hosts, token_b: str) -> Path:
+    auth = tmp_path / "auth.json"
+    entries = {Hosts.netloc(hosts.a): {"token": TOKEN_A}, Hosts.netloc(hosts.b): {"token": token_b}}
+    auth.write_text(json.dumps(entries), encoding="utf-8")
+    return auth
+
+
+@pytest.mark.parametrize("given", ["auth-file", "placeholders"])
+def test_both_token_channels_are_locked_with_their_own_token(
+    hosts: Hosts, tmp_path: Path, given: str
+) -> None:
+    if given == "auth-file":
+        channels = [hosts.a, hosts.b]
+        env = _env(tmp_path, REPRO_AUDIT_AUTH_FILE=str(_auth_file(tmp_path, hosts, TOKEN_B)))
+    else:
+        channels = [
+            hosts.a.replace("/chan", "/t/${TOK_A}/chan"),
+            hosts.b.replace("/chan", "/t/${TOK_B}/chan"),
+        ]
+        env = _env(tmp_path, TOK_A=TOKEN_A, TOK_B=TOKEN_B)
+    project = _project(tmp_path, channels)
+    done = _lock(project, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lock = yaml.safe_load((project / "conda-lock.yml").read_text(encoding="utf-8"))
+    urls = {p["name"]: p["url"] for p in lock["package"]}
+    assert urls["six"].startswith(hosts.a + "/noarch/")
+    assert urls["tokb-data"].startswith(hosts.b + "/noarch/")
+    assert {"python", "six", "tokb-data"} <= set(urls)
+    assert [c["url"] for c in lock["metadata"]["channels"]] == channels
+    explicit = (project / "conda-linux-64.lock").read_text(encoding="utf-8")
+    assert hosts.b + "/noarch/tokb-data-1.0.0-h0000000_0.conda" in explicit
+    assert _leaks([project, tmp_path / "cache"], [done.stdout, done.stderr]) == []
+
+
+def test_a_wrong_token_for_one_port_is_denied_naming_that_channel(
+    hosts: Hosts, tmp_path: Path
+) -> None:
+    env = _env(tmp_path, REPRO_AUDIT_AUTH_FILE=str(_auth_file(tmp_path, hosts, WRONG)))
+    project = _project(tmp_path, [hosts.a, hosts.b])
+    done = _lock(project, env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = done.stderr.strip().splitlines()[0]
+    assert message.startswith(f"error: access denied (HTTP 401) to channel {hosts.b} ("), message
+    assert Hosts.netloc(hosts.a) not in message
+    assert not (project / "conda-lock.yml").exists()
+    assert _leaks([project, tmp_path / "cache"], [done.stdout, done.stderr]) == []
+
+
+def test_a_host_with_two_tokens_gets_one_mirror_per_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan without a server: the shared host leaves rattler's file, each channel is
+    mirrored to its own `/t/<token>/` URL; a host with one token stays in the file."""
+    auth = tmp_path / "auth.json"
+    entries = {
+        "127.0.0.1:8001": {"token": "tk-1"},
+        "127.0.0.1:8002": {"token": "tk-2"},
+        "tok.example": {"token": "tk-3"},
+    }
+    auth.write_text(json.dumps(entries), encoding="utf-8")
+    monkeypatch.setattr(credentials, "_CURRENT", Credentials(auth_file=auth, env={}))
+    monkeypatch.setenv("RATTLER_AUTH_FILE", str(tmp_path / "theirs.json"))
+    refs = resolve_channels(
+        ["http://127.0.0.1:8001/a", "http://127.0.0.1:8002/b", "https://tok.example/c"]
+    )
+    assert shared_token_hosts(refs) == {"127.0.0.1"}
+    assert token_mirrors(refs) == {
+        "http://127.0.0.1:8001/a/": ["http://127.0.0.1:8001/t/tk-1/a/"],
+        "http://127.0.0.1:8002/b/": ["http://127.0.0.1:8002/t/tk-2/b/"],
+    }
+    install_rattler_auth(tmp_path, refs)
+    assert os.environ["RATTLER_AUTH_FILE"] == str(tmp_path / "rattler-auth.json")
+    written = json.loads((tmp_path / "rattler-auth.json").read_text(encoding="utf-8"))
+    assert written == {"tok.example": {"CondaToken": "tk-3"}}
+
+
+def test_a_token_channel_beside_a_public_one_on_its_host_keeps_its_token_to_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Credentials(env={})
+    monkeypatch.setattr(credentials, "_CURRENT", store)
+    refs = resolve_channels(["http://127.0.0.1:8001/t/tk-1/a", "http://127.0.0.1:8002/public"])
+    assert token_mirrors(refs) == {"http://127.0.0.1:8001/a/": ["http://127.0.0.1:8001/t/tk-1/a/"]}
+    one = resolve_channels(["http://127.0.0.1:8001/t/tk-1/a"])
+    assert shared_token_hosts(one) == set() and token_mirrors(one) == {}
