@@ -103,32 +103,34 @@ def _tokens_by_host(channels: Sequence[ChannelRef]) -> dict[str, dict[str, str |
     return found
 
 
-def shared_token_hosts(channels: Sequence[ChannelRef]) -> set[str]:
-    """Hosts whose channels of this run do not all take one token.
+def per_channel_token_hosts(channels: Sequence[ChannelRef]) -> set[str]:
+    """Hosts of the run whose channels do not all take the token rattler's file would give.
 
     rattler's auth file is keyed by host name alone (a `host:port` key is never looked
     up), so one token there reaches every port and path of the host: two token channels
-    on one host (ports or paths apart), or a token channel beside a public one, need
-    their tokens per channel instead (`token_mirrors`).
+    on one host (ports or paths apart), or a token channel beside a public or basic-auth
+    one, need their tokens per channel instead (`token_mirrors`).
     """
+    in_file = current().entries_for_rattler()
     return {
-        host for host, tokens in _tokens_by_host(channels).items() if len(set(tokens.values())) > 1
+        host
+        for host, tokens in _tokens_by_host(channels).items()
+        if set(tokens.values()) != {in_file.get(host, {}).get("CondaToken")}
     }
 
 
 def token_mirrors(channels: Sequence[ChannelRef]) -> dict[str, list[str]]:
-    """rattler mirrors sending each token channel of a shared host to its `/t/<token>/` URL.
+    """rattler mirrors sending each token channel of such a host to its `/t/<token>/` URL.
 
     rattler caches, records and names its files after the channel URL (without the token);
     only the request it sends goes to the mirror, and rattler masks `/t/<token>/` in the
     errors it reports.
     """
+    hosts = per_channel_token_hosts(channels)
     mirrors: dict[str, list[str]] = {}
-    for tokens in _tokens_by_host(channels).values():
-        if len(set(tokens.values())) < 2:
-            continue
-        for url, token in sorted(tokens.items()):
-            if token is not None:
+    for host, tokens in _tokens_by_host(channels).items():
+        for url, token in tokens.items():
+            if host in hosts and token is not None:
                 base = url.rstrip("/") + "/"
                 mirrors[base] = [current().authorize(base)[0]]
     return mirrors
@@ -138,15 +140,15 @@ def install_rattler_auth(work_dir: Path, channels: Sequence[ChannelRef] = ()) ->
     """Give rattler the anaconda.org-style tokens of the store, in its own auth-file format.
 
     rattler inserts `/t/<token>/` itself for a `CondaToken` keyed by host, so the token
-    never appears in a URL it caches. A host the run's channels do not agree on a token
-    for is left out: its tokens go per channel through `token_mirrors`. Basic and bearer
+    never appears in a URL it caches. A host whose channels do not all take that one token
+    is left out: its tokens go per channel through `token_mirrors`. Basic and bearer
     credentials reach rattler through a header callback (`audit.lock.solve`), matched on
     host, port and path.
     """
-    shared = shared_token_hosts(channels)
-    tokens = {h: v for h, v in current().entries_for_rattler().items() if h not in shared}
-    if not tokens and not shared:
-        return  # a shared host's token must not come back from the user's own file
+    per_channel = per_channel_token_hosts(channels)
+    tokens = {h: v for h, v in current().entries_for_rattler().items() if h not in per_channel}
+    if not tokens and not per_channel:
+        return  # else such a host's token must not come back from the user's own file
     target = work_dir / "rattler-auth.json"
     target.touch(mode=0o600)
     target.write_text(json.dumps(tokens), encoding="utf-8")

@@ -22,32 +22,42 @@ import yaml
 from support import make_channel
 from support.http import serve_directory
 
-from audit.channels import install_rattler_auth, resolve_channels, shared_token_hosts, token_mirrors
+from audit.channels import (
+    install_rattler_auth,
+    per_channel_token_hosts,
+    resolve_channels,
+    token_mirrors,
+)
 from audit.core import credentials
 from audit.core.credentials import Credentials
 
 TOKEN_A, TOKEN_B, WRONG = "tkA-PORT-one-SECRET", "tkB-PORT-two-SECRET", "tkX-WRONG-SECRET"
 SECRETS = (TOKEN_A, TOKEN_B, WRONG)
 
-#: A package only channel B has (channel A is the fixture channel: python, six, ...).
-B_ONLY = make_channel.PackageSpec(
-    "tokb-data",
-    "1.0.0",
-    "h0000000_0",
-    0,
-    "noarch",
-    1_704_067_200_000,
-    noarch="generic",
-    files=(make_channel.FileSpec("share/tokb-data/README.txt", b"only on channel B\n"),),
-)
+
+def _only_here(name: str) -> make_channel.PackageSpec:
+    """A package only one channel has (channel A is the fixture channel: python, six, ...)."""
+    readme = make_channel.FileSpec(f"share/{name}/README.txt", f"only {name}\n".encode())
+    return make_channel.PackageSpec(
+        name,
+        "1.0.0",
+        "h0000000_0",
+        0,
+        "noarch",
+        1_704_067_200_000,
+        noarch="generic",
+        files=(readme,),
+    )
 
 
 @dataclass(frozen=True)
 class Hosts:
-    """The two channels (`http://127.0.0.1:PORT/chan`, no token) and their host:port."""
+    """The channels (`http://127.0.0.1:PORT/chan`, no token): A and B want their own
+    token, C is public."""
 
     a: str
     b: str
+    c: str
 
     @staticmethod
     def netloc(url: str) -> str:
@@ -58,12 +68,14 @@ class Hosts:
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
     root = tmp_path_factory.mktemp("token-ports")
     make_channel.build_channel(root / "srv-a" / "chan")
-    make_channel.write_channel(root / "srv-b" / "chan", [B_ONLY])
+    make_channel.write_channel(root / "srv-b" / "chan", [_only_here("tokb-data")])
+    make_channel.write_channel(root / "srv-c" / "chan", [_only_here("pubc-data")])
     with ExitStack() as stack:
         a = stack.enter_context(serve_directory(root / "srv-a", token=TOKEN_A))
         b = stack.enter_context(serve_directory(root / "srv-b", token=TOKEN_B))
-        assert Hosts.netloc(a).split(":")[0] == Hosts.netloc(b).split(":")[0] == "127.0.0.1"
-        yield Hosts(f"{a}/chan", f"{b}/chan")
+        c = stack.enter_context(serve_directory(root / "srv-c"))
+        assert len({u.rsplit(":", 1)[0] for u in (a, b, c)}) == 1  # one host, three ports
+        yield Hosts(f"{a}/chan", f"{b}/chan", f"{c}/chan")
 
 
 def _leaks(paths: list[Path], texts: list[str]) -> list[str]:
@@ -80,7 +92,7 @@ def _project(tmp_path: Path, channels: list[str]) -> Path:
     project.mkdir()
     text = {
         "channels": channels,
-        "dependencies": ["six", "tokb-data"],
+        "dependencies": ["six", "tokb-data", "pubc-data"],
         "platforms": ["linux-64"],
     }
     (project / "environment.yml").write_text(yaml.safe_dump(text), encoding="utf-8")
@@ -123,12 +135,13 @@ def test_both_token_channels_are_locked_with_their_own_token(
     hosts: Hosts, tmp_path: Path, given: str
 ) -> None:
     if given == "auth-file":
-        channels = [hosts.a, hosts.b]
+        channels = [hosts.a, hosts.b, hosts.c]
         env = _env(tmp_path, REPRO_AUDIT_AUTH_FILE=str(_auth_file(tmp_path, hosts, TOKEN_B)))
     else:
         channels = [
             hosts.a.replace("/chan", "/t/${TOK_A}/chan"),
             hosts.b.replace("/chan", "/t/${TOK_B}/chan"),
+            hosts.c,
         ]
         env = _env(tmp_path, TOK_A=TOKEN_A, TOK_B=TOKEN_B)
     project = _project(tmp_path, channels)
@@ -138,7 +151,8 @@ def test_both_token_channels_are_locked_with_their_own_token(
     urls = {p["name"]: p["url"] for p in lock["package"]}
     assert urls["six"].startswith(hosts.a + "/noarch/")
     assert urls["tokb-data"].startswith(hosts.b + "/noarch/")
-    assert {"python", "six", "tokb-data"} <= set(urls)
+    assert urls["pubc-data"].startswith(hosts.c + "/noarch/")
+    assert {"python", "six", "tokb-data", "pubc-data"} <= set(urls)
     assert [c["url"] for c in lock["metadata"]["channels"]] == channels
     explicit = (project / "conda-linux-64.lock").read_text(encoding="utf-8")
     assert hosts.b + "/noarch/tokb-data-1.0.0-h0000000_0.conda" in explicit
@@ -149,7 +163,7 @@ def test_a_wrong_token_for_one_port_is_denied_naming_that_channel(
     hosts: Hosts, tmp_path: Path
 ) -> None:
     env = _env(tmp_path, REPRO_AUDIT_AUTH_FILE=str(_auth_file(tmp_path, hosts, WRONG)))
-    project = _project(tmp_path, [hosts.a, hosts.b])
+    project = _project(tmp_path, [hosts.a, hosts.b, hosts.c])
     done = _lock(project, env)
     assert done.returncode == 2, done.stdout + done.stderr
     message = done.stderr.strip().splitlines()[0]
@@ -176,7 +190,7 @@ def test_a_host_with_two_tokens_gets_one_mirror_per_channel(
     refs = resolve_channels(
         ["http://127.0.0.1:8001/a", "http://127.0.0.1:8002/b", "https://tok.example/c"]
     )
-    assert shared_token_hosts(refs) == {"127.0.0.1"}
+    assert per_channel_token_hosts(refs) == {"127.0.0.1"}
     assert token_mirrors(refs) == {
         "http://127.0.0.1:8001/a/": ["http://127.0.0.1:8001/t/tk-1/a/"],
         "http://127.0.0.1:8002/b/": ["http://127.0.0.1:8002/t/tk-2/b/"],
@@ -190,9 +204,15 @@ def test_a_host_with_two_tokens_gets_one_mirror_per_channel(
 def test_a_token_channel_beside_a_public_one_on_its_host_keeps_its_token_to_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = Credentials(env={})
-    monkeypatch.setattr(credentials, "_CURRENT", store)
-    refs = resolve_channels(["http://127.0.0.1:8001/t/tk-1/a", "http://127.0.0.1:8002/public"])
-    assert token_mirrors(refs) == {"http://127.0.0.1:8001/a/": ["http://127.0.0.1:8001/t/tk-1/a/"]}
-    one = resolve_channels(["http://127.0.0.1:8001/t/tk-1/a"])
-    assert shared_token_hosts(one) == set() and token_mirrors(one) == {}
+    monkeypatch.setattr(credentials, "_CURRENT", Credentials(env={}))
+    monkeypatch.setenv("RATTLER_AUTH_FILE", str(tmp_path / "theirs.json"))
+    token, public = "http://127.0.0.1:8001/t/tk-1/a", "http://127.0.0.1:8002/public"
+    both = resolve_channels([token, public])
+    assert token_mirrors(both) == {"http://127.0.0.1:8001/a/": ["http://127.0.0.1:8001/t/tk-1/a/"]}
+    one = resolve_channels([token])
+    assert per_channel_token_hosts(one) == set() and token_mirrors(one) == {}
+    # a later run of the public channel alone: the token the store holds stays out of the file
+    alone = resolve_channels([public])
+    assert per_channel_token_hosts(alone) == {"127.0.0.1"} and token_mirrors(alone) == {}
+    install_rattler_auth(tmp_path, alone)
+    assert json.loads((tmp_path / "rattler-auth.json").read_text(encoding="utf-8")) == {}
