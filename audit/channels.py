@@ -90,65 +90,37 @@ def _host(url: str) -> str:
     return (urllib.parse.urlsplit(url).hostname or "").lower()
 
 
-def _tokens_by_host(channels: Sequence[ChannelRef]) -> dict[str, dict[str, str | None]]:
-    """host → {channel URL: the token the store has for it, or None}, for remote channels."""
-    found: dict[str, dict[str, str | None]] = {}
-    for ref in channels:
-        host = _host(ref.safe_url)
-        if not host:
-            continue
-        secret = current().for_url(ref.safe_url)
-        token = secret.token if secret is not None and secret.kind == "token" else None
-        found.setdefault(host, {})[ref.safe_url] = token
-    return found
-
-
-def per_channel_token_hosts(channels: Sequence[ChannelRef]) -> set[str]:
-    """Hosts of the run whose channels do not all take the token rattler's file would give.
-
-    rattler's auth file is keyed by host name alone (a `host:port` key is never looked
-    up), so one token there reaches every port and path of the host: two token channels
-    on one host (ports or paths apart), or a token channel beside a public or basic-auth
-    one, need their tokens per channel instead (`token_mirrors`).
-    """
-    in_file = current().entries_for_rattler()
-    return {
-        host
-        for host, tokens in _tokens_by_host(channels).items()
-        if set(tokens.values()) != {in_file.get(host, {}).get("CondaToken")}
-    }
-
-
 def token_mirrors(channels: Sequence[ChannelRef]) -> dict[str, list[str]]:
-    """rattler mirrors sending each token channel of such a host to its `/t/<token>/` URL.
+    """rattler mirrors sending each token channel to its own `/t/<token>/` URL.
 
-    rattler caches, records and names its files after the channel URL (without the token);
-    only the request it sends goes to the mirror, and rattler masks `/t/<token>/` in the
-    errors it reports.
+    rattler's auth file is keyed by host name alone (it never looks up a `host:port`
+    key), so a token there reaches every port and path of the host: two token channels
+    on one host, ports apart, would share one token. A mirror is per channel URL (port
+    and path included); rattler still caches, records and names its files after the
+    channel URL without the token, and masks `/t/<token>/` in the errors it reports.
     """
-    hosts = per_channel_token_hosts(channels)
     mirrors: dict[str, list[str]] = {}
-    for host, tokens in _tokens_by_host(channels).items():
-        for url, token in tokens.items():
-            if host in hosts and token is not None:
-                base = url.rstrip("/") + "/"
-                mirrors[base] = [current().authorize(base)[0]]
+    for ref in channels:
+        secret = current().for_url(ref.safe_url) if _host(ref.safe_url) else None
+        if secret is not None and secret.kind == "token":
+            base = ref.safe_url.rstrip("/") + "/"
+            mirrors[base] = [current().authorize(base)[0]]
     return mirrors
 
 
 def install_rattler_auth(work_dir: Path, channels: Sequence[ChannelRef] = ()) -> None:
-    """Give rattler the anaconda.org-style tokens of the store, in its own auth-file format.
+    """Give rattler the tokens of hosts no channel of the run is on, in its auth format.
 
-    rattler inserts `/t/<token>/` itself for a `CondaToken` keyed by host, so the token
-    never appears in a URL it caches. A host whose channels do not all take that one token
-    is left out: its tokens go per channel through `token_mirrors`. Basic and bearer
-    credentials reach rattler through a header callback (`audit.lock.solve`), matched on
-    host, port and path.
+    The channels' own tokens go through `token_mirrors`; a host-keyed token for a channel
+    host would be put in front of the mirror's (and reach the host's other ports), so it
+    is left out, and the user's own `RATTLER_AUTH_FILE` (which the store has read) is
+    replaced. Basic and bearer credentials reach rattler through a header callback
+    (`audit.lock.solve`).
     """
-    per_channel = per_channel_token_hosts(channels)
-    tokens = {h: v for h, v in current().entries_for_rattler().items() if h not in per_channel}
-    if not tokens and not per_channel:
-        return  # else such a host's token must not come back from the user's own file
+    hosts = {_host(ref.safe_url) for ref in channels}
+    tokens = {h: v for h, v in current().entries_for_rattler().items() if h not in hosts}
+    if not tokens and "RATTLER_AUTH_FILE" not in os.environ:
+        return
     target = work_dir / "rattler-auth.json"
     target.touch(mode=0o600)
     target.write_text(json.dumps(tokens), encoding="utf-8")

@@ -72,11 +72,11 @@ def _auth_headers(host: str, path: str) -> dict[str, str] | None:
 def make_gateway(cache_dir: Path | None, channels: Sequence[ChannelRef] = ()) -> Gateway:
     """A Gateway whose client retries transient HTTP errors and reads channel credentials.
 
-    Basic/bearer credentials come from the one store through a header callback, tokens
-    through rattler's auth file (`audit.channels.install_rattler_auth`), or, for the
-    channels of a host that takes more than one token, through mirrors with the token in
-    their path (`audit.channels.token_mirrors`): the channel URLs rattler sees, caches
-    and names its cache files after never hold a secret.
+    Basic/bearer credentials come from the one store through a header callback, the
+    channels' tokens through mirrors with the token in their path
+    (`audit.channels.token_mirrors`), other hosts' through rattler's auth file
+    (`audit.channels.install_rattler_auth`): the channel URLs rattler sees, caches and
+    names its cache files after never hold a secret.
     """
     from rattler import Gateway
     from rattler.networking import (
@@ -90,8 +90,9 @@ def make_gateway(cache_dir: Path | None, channels: Sequence[ChannelRef] = ()) ->
     mirrors = token_mirrors(channels)
     client = Client(
         [
-            AddHeadersMiddleware(_auth_headers),
+            # first: the header callback then sees the token path and adds no header
             *([MirrorMiddleware(mirrors)] if mirrors else []),
+            AddHeadersMiddleware(_auth_headers),
             AuthenticationMiddleware(),
             RetryMiddleware(max_retries=RETRIES),
         ]

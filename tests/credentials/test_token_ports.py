@@ -24,7 +24,6 @@ from support.http import serve_directory
 
 from audit.channels import (
     install_rattler_auth,
-    per_channel_token_hosts,
     resolve_channels,
     token_mirrors,
 )
@@ -32,7 +31,8 @@ from audit.core import credentials
 from audit.core.credentials import Credentials
 
 TOKEN_A, TOKEN_B, WRONG = "tkA-PORT-one-SECRET", "tkB-PORT-two-SECRET", "tkX-WRONG-SECRET"
-SECRETS = (TOKEN_A, TOKEN_B, WRONG)
+INDEX_PASSWORD = "idx-OTHER-port-SECRET"
+SECRETS = (TOKEN_A, TOKEN_B, WRONG, INDEX_PASSWORD)
 
 
 def _only_here(name: str) -> make_channel.PackageSpec:
@@ -125,7 +125,13 @@ def _lock(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 def _auth_file(tmp_path: Path, hosts: Hosts, token_b: str) -> Path:
     auth = tmp_path / "auth.json"
-    entries = {Hosts.netloc(hosts.a): {"token": TOKEN_A}, Hosts.netloc(hosts.b): {"token": token_b}}
+    entries = {
+        Hosts.netloc(hosts.a): {"token": TOKEN_A},
+        Hosts.netloc(hosts.b): {"token": token_b},
+        # another service of the host, sorted first: rattler's header callback sees no
+        # port, and a header would keep rattler from putting the token in
+        "127.0.0.1:1": f"index-user:{INDEX_PASSWORD}",
+    }
     auth.write_text(json.dumps(entries), encoding="utf-8")
     return auth
 
@@ -173,24 +179,24 @@ def test_a_wrong_token_for_one_port_is_denied_naming_that_channel(
     assert _leaks([project, tmp_path / "cache"], [done.stdout, done.stderr]) == []
 
 
-def test_a_host_with_two_tokens_gets_one_mirror_per_channel(
+def test_each_token_channel_gets_its_own_mirror_and_no_header(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The plan without a server: the shared host leaves rattler's file, each channel is
-    mirrored to its own `/t/<token>/` URL; a host with one token stays in the file."""
+    """The plan without a server: each token channel is mirrored to its own `/t/<token>/`
+    URL, rattler's file keeps only hosts no channel is on."""
     auth = tmp_path / "auth.json"
     entries = {
         "127.0.0.1:8001": {"token": "tk-1"},
         "127.0.0.1:8002": {"token": "tk-2"},
+        "127.0.0.1:8003": "index-user:index-pw",
         "tok.example": {"token": "tk-3"},
     }
     auth.write_text(json.dumps(entries), encoding="utf-8")
     monkeypatch.setattr(credentials, "_CURRENT", Credentials(auth_file=auth, env={}))
     monkeypatch.setenv("RATTLER_AUTH_FILE", str(tmp_path / "theirs.json"))
     refs = resolve_channels(
-        ["http://127.0.0.1:8001/a", "http://127.0.0.1:8002/b", "https://tok.example/c"]
+        ["http://127.0.0.1:8001/a", "http://127.0.0.1:8002/b", "http://127.0.0.1:8004/public"]
     )
-    assert per_channel_token_hosts(refs) == {"127.0.0.1"}
     assert token_mirrors(refs) == {
         "http://127.0.0.1:8001/a/": ["http://127.0.0.1:8001/t/tk-1/a/"],
         "http://127.0.0.1:8002/b/": ["http://127.0.0.1:8002/t/tk-2/b/"],
@@ -201,18 +207,25 @@ def test_a_host_with_two_tokens_gets_one_mirror_per_channel(
     assert written == {"tok.example": {"CondaToken": "tk-3"}}
 
 
-def test_a_token_channel_beside_a_public_one_on_its_host_keeps_its_token_to_itself(
+def test_the_header_callback_adds_nothing_to_a_request_with_a_token_path(tmp_path: Path) -> None:
+    """rattler's callback sees no port: another port's password must not stop the token
+    (rattler's own auth step skips a request that has a header) nor reach that server."""
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"127.0.0.1:8003": "index-user:index-pw"}), encoding="utf-8")
+    store = Credentials(auth_file=auth, env={})
+    assert store.header_for("127.0.0.1", "/simple/x/") is not None
+    assert store.header_for("127.0.0.1", "/t/tk-1/a/noarch/repodata.json") is None
+
+
+def test_a_token_given_in_the_url_is_mirrored_and_a_public_channel_is_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(credentials, "_CURRENT", Credentials(env={}))
-    monkeypatch.setenv("RATTLER_AUTH_FILE", str(tmp_path / "theirs.json"))
+    monkeypatch.delenv("RATTLER_AUTH_FILE", raising=False)
     token, public = "http://127.0.0.1:8001/t/tk-1/a", "http://127.0.0.1:8002/public"
     both = resolve_channels([token, public])
     assert token_mirrors(both) == {"http://127.0.0.1:8001/a/": ["http://127.0.0.1:8001/t/tk-1/a/"]}
-    one = resolve_channels([token])
-    assert per_channel_token_hosts(one) == set() and token_mirrors(one) == {}
-    # a later run of the public channel alone: the token the store holds stays out of the file
-    alone = resolve_channels([public])
-    assert per_channel_token_hosts(alone) == {"127.0.0.1"} and token_mirrors(alone) == {}
-    install_rattler_auth(tmp_path, alone)
-    assert json.loads((tmp_path / "rattler-auth.json").read_text(encoding="utf-8")) == {}
+    # the store now holds tk-1 for 127.0.0.1: rattler's file must not give it to `public`
+    install_rattler_auth(tmp_path, resolve_channels([public]))
+    assert "RATTLER_AUTH_FILE" not in os.environ
+    assert not (tmp_path / "rattler-auth.json").exists()
