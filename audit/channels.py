@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.core.credentials import expand, register_urls
+from audit.core.credentials import current, expand, register_urls
 from audit.core.errors import InputError
 from audit.core.redact import redact_url, strip_credentials
 
@@ -84,17 +86,40 @@ def resolve_channels(
     return refs
 
 
-def install_rattler_auth(work_dir: Path) -> None:
-    """Give rattler the anaconda.org-style tokens of the store, in its own auth-file format.
+def _host(url: str) -> str:
+    return (urllib.parse.urlsplit(url).hostname or "").lower()
 
-    rattler inserts `/t/<token>/` itself for a `CondaToken` keyed by host, so the token
-    never appears in a URL it caches. Basic and bearer credentials reach rattler through
-    a header callback (`audit.lock.solve`), matched on host, port and path.
+
+def token_mirrors(channels: Sequence[ChannelRef]) -> dict[str, list[str]]:
+    """rattler mirrors sending each token channel to its own `/t/<token>/` URL.
+
+    rattler's auth file is keyed by host name alone (it never looks up a `host:port`
+    key), so a token there reaches every port and path of the host: two token channels
+    on one host, ports apart, would share one token. A mirror is per channel URL (port
+    and path included); rattler still caches, records and names its files after the
+    channel URL without the token, and masks `/t/<token>/` in the errors it reports.
     """
-    from audit.core.credentials import current
+    mirrors: dict[str, list[str]] = {}
+    for ref in channels:
+        secret = current().for_url(ref.safe_url) if _host(ref.safe_url) else None
+        if secret is not None and secret.kind == "token":
+            base = ref.safe_url.rstrip("/") + "/"
+            mirrors[base] = [current().authorize(base)[0]]
+    return mirrors
 
-    tokens = current().entries_for_rattler()
-    if not tokens:
+
+def install_rattler_auth(work_dir: Path, channels: Sequence[ChannelRef] = ()) -> None:
+    """Give rattler the tokens of hosts no channel of the run is on, in its auth format.
+
+    The channels' own tokens go through `token_mirrors`; a host-keyed token for a channel
+    host would be put in front of the mirror's (and reach the host's other ports), so it
+    is left out, and the user's own `RATTLER_AUTH_FILE` (which the store has read) is
+    replaced. Basic and bearer credentials reach rattler through a header callback
+    (`audit.lock.solve`).
+    """
+    hosts = {_host(ref.safe_url) for ref in channels}
+    tokens = {h: v for h, v in current().entries_for_rattler().items() if h not in hosts}
+    if not tokens and "RATTLER_AUTH_FILE" not in os.environ:
         return
     target = work_dir / "rattler-auth.json"
     target.touch(mode=0o600)

@@ -307,7 +307,13 @@ class Credentials:
         return found
 
     def header_for(self, host: str, path: str) -> str | None:
-        """Authorization for a request rattler makes (its callback sees no port or scheme)."""
+        """Authorization for a request rattler makes (its callback sees no port or scheme).
+
+        None for a path holding a token (a token channel's mirror): the token is the
+        credential, and with no port to match on a header could be another port's.
+        """
+        if _TOKEN_PATH.match(path or ""):
+            return None
         host = host.lower()
         with self._lock:
             registered = list(self._entries)

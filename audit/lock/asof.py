@@ -91,7 +91,7 @@ def survey(
     from audit.lock.solve import classify_solver_error, make_gateway
 
     async def query(platform: str) -> list:
-        gateway = make_gateway(cache_dir)
+        gateway = make_gateway(cache_dir, channels)
         # names only: the solver reports bad specs with their file:line, not the survey
         names = sorted(
             {

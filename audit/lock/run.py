@@ -398,7 +398,7 @@ def solve_document(
         tempfile.TemporaryDirectory(prefix="repro-audit-auth-") as tmp,
         _restore_env("RATTLER_AUTH_FILE"),
     ):
-        install_rattler_auth(Path(tmp))
+        install_rattler_auth(Path(tmp), channels)
         say(f"solving {len(requests)} platform(s)")
         where = {name: loc for name in spec.lines if (loc := spec.where(name))}
         where.update({name: ", ".join(locs) for name, locs in spec.duplicates.items()})

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from audit.channels import ChannelRef
+from audit.channels import ChannelRef, token_mirrors
 from audit.core.errors import InfrastructureError, InputError, UnsatisfiableError
 from audit.core.fs import default_cache_dir  # noqa: F401
 from audit.core.interrupt import run_async
@@ -69,23 +69,29 @@ def _auth_headers(host: str, path: str) -> dict[str, str] | None:
     return {"Authorization": header} if header else None
 
 
-def make_gateway(cache_dir: Path | None) -> Gateway:
+def make_gateway(cache_dir: Path | None, channels: Sequence[ChannelRef] = ()) -> Gateway:
     """A Gateway whose client retries transient HTTP errors and reads channel credentials.
 
-    Basic/bearer credentials come from the one store through a header callback, tokens
-    through rattler's auth file (`audit.channels.install_rattler_auth`): the channel URLs
-    rattler sees, caches and names its cache files after never hold a secret.
+    Basic/bearer credentials come from the one store through a header callback, the
+    channels' tokens through mirrors with the token in their path
+    (`audit.channels.token_mirrors`), other hosts' through rattler's auth file
+    (`audit.channels.install_rattler_auth`): the channel URLs rattler sees, caches and
+    names its cache files after never hold a secret.
     """
     from rattler import Gateway
     from rattler.networking import (
         AddHeadersMiddleware,
         AuthenticationMiddleware,
         Client,
+        MirrorMiddleware,
         RetryMiddleware,
     )
 
+    mirrors = token_mirrors(channels)
     client = Client(
         [
+            # first: the header callback then sees the token path and adds no header
+            *([MirrorMiddleware(mirrors)] if mirrors else []),
             AddHeadersMiddleware(_auth_headers),
             AuthenticationMiddleware(),
             RetryMiddleware(max_retries=RETRIES),
@@ -121,7 +127,7 @@ def solve_all(
 async def _solve_all(
     channels: Sequence[ChannelRef], requests: Sequence[SolveRequest], cache_dir: Path | None
 ) -> dict[str, list[RepoDataRecord]]:
-    gateway = make_gateway(cache_dir)
+    gateway = make_gateway(cache_dir, channels)
     rattler_channels = [c.to_rattler() for c in channels]
     # every solve runs to its end before the loop closes: a failing platform must not leave
     # rattler's other futures completing into a closed loop (a stray traceback at exit)
@@ -244,6 +250,10 @@ def _conflict_where(text: str, where: Mapping[str, str]) -> str | None:
 
 
 def _channel_in(text: str, channels: Sequence[ChannelRef]) -> str | None:
+    """The channel a rattler message is about (its URLs may hold a masked `/t/***/`)."""
+    from audit.core.redact import strip_credentials
+
+    text = strip_credentials(text)
     for channel in channels:
         if channel.safe_url.rstrip("/") in text or channel.display in text:
             return channel.display

@@ -88,9 +88,8 @@ def commit(directory: Path) -> None:
 def _servers(root: Path, stack: contextlib.ExitStack) -> tuple[str, str, str, LocalRegistry]:
     channel = make_channel.build_channel(root / "channel")
     basic = stack.enter_context(serve_directory(channel, auth=(CHANNEL_USER, CHANNEL_PASSWORD)))
-    # another host name for the token channel: rattler keys tokens by host name alone
+    # the same host as the basic-auth channel, another port: its token must not reach it
     token = stack.enter_context(serve_directory(channel, token=TOKEN))
-    token = token.replace("127.0.0.1", "localhost")
     wheels = root / "wheels"
     wheels.mkdir()
     index_root = write_index(
