@@ -23,6 +23,7 @@ from pathlib import Path
 PREFIXES = (
     "repro-audit-auth-",
     "repro-audit-bk-",
+    "repro-audit-explicit-",
     "repro-audit-lock-",
     "repro-audit-merge-",
     "repro-audit-merge-env-",
@@ -33,6 +34,7 @@ PREFIXES = (
     "repro-audit-spec-",
     "repro-audit-vcs-",
     "repro-audit-verify-git-",
+    "repro-audit-wheel-",
 )
 #: A folder of ours untouched this long belongs to a run that was killed.
 STALE_AFTER = 6 * 3600.0
