@@ -7,9 +7,12 @@ JSON-serialisable list of `Package`s, so two of them compare field by field.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gc
+import itertools
+import operator
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
@@ -161,6 +164,42 @@ def _is_canonical(data: Mapping[str, Any]) -> bool:
     )
 
 
+def packages_from_json(items: list[Any], *, owned: bool = False) -> tuple[Package, ...]:
+    """`Package.from_json` of every item; all at once when they are what `to_json` writes.
+
+    Reading a stored inventory of 50,000 packages spent 3 µs per package in Python
+    (checks, `__new__`, 14 fields copied); checked column by column, each package is then
+    an object whose `__dict__` is its item. `owned`: the items are the caller's to give
+    away (freshly parsed), so they are not copied first.
+    """
+    if not _all_canonical(items):
+        return tuple(map(Package.from_json, items))
+    fields = list(map(dict, items)) if not owned else items
+    for data in fields:
+        data["depends"] = tuple(data["depends"])
+    packages = list(map(object.__new__, itertools.repeat(Package, len(fields))))
+    setter = map(object.__setattr__, packages, itertools.repeat("__dict__"), fields)
+    collections.deque(setter, maxlen=0)  # runs the map: C-level, no per-package bytecode
+    return tuple(packages)
+
+
+def _all_canonical(items: list[Any]) -> bool:
+    """Whether every item is a dict of exactly Package's fields that `__post_init__`
+    would leave as they are (see `_is_canonical`), checked column by column."""
+    if not items or set(map(type, items)) != {dict} or set(map(tuple, items)) != {_field_order()}:
+        return False
+    managers = list(map(operator.itemgetter("manager"), items))
+    names = list(map(operator.itemgetter("name"), items))
+    if set(map(type, names)) != {str} or not set(managers) <= set(MANAGERS):
+        return False
+    if not set(map(type, map(operator.itemgetter("depends"), items))) <= {list, tuple}:
+        return False
+    if list(map(str.lower, map(str.strip, names))) != names:
+        return False
+    pip = itertools.compress(names, map("pip".__eq__, managers))
+    return all(map(_PEP503.fullmatch, pip))
+
+
 @dataclass(frozen=True)
 class ImageMeta:
     """What an image's config says about its layers and its base image.
@@ -208,8 +247,7 @@ class Inventory:
     image: ImageMeta | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.packages, key=lambda p: (p.manager, p.name, p.location, p)))
-        object.__setattr__(self, "packages", ordered)
+        object.__setattr__(self, "packages", _sorted_packages(self.packages))
 
     def by_key(self) -> dict[tuple[str, str], Package]:
         """Packages keyed by (manager, name).
@@ -240,11 +278,15 @@ class Inventory:
         return head
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Inventory:
-        """Inverse of `to_json`; raises InventoryError on a shape it does not recognise."""
+    def from_json(cls, data: Mapping[str, Any], *, owned: bool = False) -> Inventory:
+        """Inverse of `to_json`; raises InventoryError on a shape it does not recognise.
+
+        `owned`: `data` was parsed for this call alone; its package dicts become the
+        packages' own (see `packages_from_json`).
+        """
         try:
             with no_gc():
-                packages = tuple(Package.from_json(p) for p in data.get("packages") or ())
+                packages = packages_from_json(list(data.get("packages") or ()), owned=owned)
             image = data.get("image")
             return cls(
                 source=str(data.get("source", "")),
@@ -257,6 +299,22 @@ class Inventory:
 
     def with_source(self, source: str) -> Inventory:
         return replace(self, source=source)
+
+
+_PLACE = operator.attrgetter("manager", "name", "location")
+
+
+def _sorted_packages(packages: Iterable[Package]) -> tuple[Package, ...]:
+    """By (manager, name, location), ties by every field: the order `packages` keeps.
+
+    The C-level `attrgetter` key first (a Python key function was half the cost of
+    reading a stored inventory); the full key only when two places are equal.
+    """
+    ordered = sorted(packages, key=_PLACE)
+    places = list(map(_PLACE, ordered))
+    if any(map(operator.eq, places, places[1:])):
+        ordered.sort(key=lambda p: (p.manager, p.name, p.location, p))
+    return tuple(ordered)
 
 
 def dedupe(packages: Iterable[Package]) -> tuple[Package, ...]:

@@ -34,15 +34,27 @@ def check_record(document: dict[str, Any], where: str) -> None:
 class RecordSource(InventorySource):
     """The inventory (or inventories) stored in a build record."""
 
-    def __init__(self, spec: str, data: bytes = b"", document: Any = None) -> None:
+    def __init__(
+        self, spec: str, data: bytes = b"", document: Any = None, *, owned: bool = False
+    ) -> None:
         self.spec = spec
         self.data = data
         #: the parsed JSON when the caller already has it (sniffing parses it once)
         self.document = document
+        #: `document` was parsed for this source alone: its package dicts become the
+        #: packages' own (no copy), so it is read once and the result kept
+        self.owned = owned
+        self._read: list[Inventory] | None = None
 
     def read(self) -> list[Inventory]:
-        document = self.document
+        if self._read is None:
+            self._read = self._inventories()
+        return list(self._read)
+
+    def _inventories(self) -> list[Inventory]:
+        document, owned = self.document, self.owned
         if document is None:
+            owned = True
             try:
                 document = load_json(self.data, self.spec)
             except InputError as exc:
@@ -56,6 +68,6 @@ class RecordSource(InventorySource):
             raise InventoryError("build record's 'inventory' is not an object", where=self.spec)
         inventories = []
         for item in items:
-            inventory = Inventory.from_json(item)
+            inventory = Inventory.from_json(item, owned=owned)
             inventories.append(inventory if inventory.source else inventory.with_source(self.spec))
         return inventories

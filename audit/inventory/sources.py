@@ -58,9 +58,9 @@ def source_from_bytes(
         except InputError as exc:
             raise InventoryError(exc.message, where=exc.where) from None
         if looks_like_record(document):
-            return RecordSource(spec, document=document)
+            return RecordSource(spec, document=document, owned=True)
         if isinstance(document, dict) and "packages" in document and "source" in document:
-            return RecordSource(spec, document={"inventory": document})
+            return RecordSource(spec, document={"inventory": document}, owned=True)
         raise InventoryError("JSON, but not a build record (no 'inventory' key)", where=spec)
     from audit.inventory.pixi import PixiSource, looks_like_pixi
 
