@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 #: keywords that say nothing about validity by themselves (`then`/`else` are `if`'s)
@@ -182,24 +182,28 @@ def uniform_ok(items: list[Any], rule: Any) -> bool:
     if set(map(len, items)) != {len(keys)} or not set(rule.get("required", ())) <= set(keys):
         return False
     kinds = {key: _column_rule(sub) for key, sub in rule.get("properties", {}).items()}
-    strings = [key for key in keys if kinds.get(key) in ("str", "enum")]
-    arrays = [key for key in keys if kinds.get(key) == "strings"]
+    if any(kinds.get(key) is None for key in keys):
+        return False  # a key of no known column (a later version's field): item by item
+    strings = [key for key in keys if kinds[key] in ("str", "enum")]
+    arrays = [key for key in keys if kinds[key] == "strings"]
     try:  # as many keys as the first and each of its keys: the same keys
         cells = _cells(items, keys)
     except KeyError:
         return False
-    width = len(keys)
-    columns = {key: cells[index::width] for index, key in enumerate(keys)}
-    if not _all_strings(itertools.chain.from_iterable(columns[key] for key in strings)):
+    types = list(map(type, cells))  # every cell is of a string or an array column
+    count = len(items)
+    if types.count(str) != count * len(strings) or types.count(list) != count * len(arrays):
         return False
-    for key in strings:
-        if kinds[key] == "enum" and not set(columns[key]) <= set(rule["properties"][key]["enum"]):
+    width = len(keys)
+    for key in (key for key in keys if kinds[key] in ("enum", "strings")):
+        column = cells[keys.index(key) :: width]
+        if kinds[key] == "enum" and not set(column) <= set(rule["properties"][key]["enum"]):
             return False
-    for key in arrays:
-        if set(map(type, columns[key])) != {list}:
-            return False
-        if not _all_strings(itertools.chain.from_iterable(columns[key])):
-            return False
+        if kinds[key] == "strings":
+            if set(map(type, column)) != {list}:
+                return False
+            if not set(map(type, itertools.chain.from_iterable(column))) <= {str}:
+                return False
     return True
 
 
@@ -208,7 +212,3 @@ def _cells(items: list[dict[str, Any]], keys: list[str]) -> list[Any]:
     if len(keys) == 1:
         return list(map(operator.itemgetter(keys[0]), items))
     return list(itertools.chain.from_iterable(map(operator.itemgetter(*keys), items)))
-
-
-def _all_strings(values: Iterable[Any]) -> bool:
-    return set(map(type, values)) <= {str}

@@ -96,12 +96,24 @@ def _first_error(name: str, document: Any, ref: str | None) -> tuple[list[Any], 
     return None
 
 
-def validate(document: Any, name: str, where: str, *, ref: str | None = None) -> None:
-    """InputError `where: field: what is wrong` unless `document` matches schema `name`."""
+def validate(
+    document: Any, name: str, where: str, *, ref: str | None = None, depth_checked: bool = True
+) -> None:
+    """InputError `where: field: what is wrong` unless `document` matches schema `name`.
+
+    `depth_checked=False`: a document loaded without the depth guard (the hot path of a
+    stored inventory, audit.inventory.sources). One that matches needs none: every value
+    its reader touches is of a known, shallow shape, and the rest is never walked; any
+    other is guarded before jsonschema walks it and words an error (a repr of it).
+    """
     document_schema = schema(name)
     rule = document_schema if ref is None else document_schema["$defs"][ref]
     if surely_valid(document, rule, document_schema.get("$defs", {})):
         return  # the common case, decided without jsonschema (audit.core.schemacheck)
+    if not depth_checked:
+        from audit.core.safeload import check_depth
+
+        check_depth(document, where)
     found = _first_error(name, document, ref)
     if found is None:
         return

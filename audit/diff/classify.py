@@ -7,8 +7,10 @@ time it takes to load them. Pure: no I/O beyond the shipped PyPI↔conda name ma
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Any
@@ -328,6 +330,22 @@ def _default_mapping() -> dict[str, str]:
 # --------------------------------------------------------------------------- diff
 
 
+def _differing(
+    a: dict[tuple[str, str], Package], b: dict[tuple[str, str], Package]
+) -> Iterator[tuple[tuple[str, str], Package, Package | None]]:
+    """(key, old, new or None) of every package of `a` that `b` lacks or holds otherwise.
+
+    Equal pairs are sorted out with C-level loops only (a Python loop calling
+    `Package.__eq__` 50,000 times was a third of classifying two large inventories).
+    """
+    keys, befores = list(a), list(a.values())
+    afters = list(map(b.get, keys))
+    fields = map(getattr, afters, itertools.repeat("__dict__"), itertools.repeat(None))
+    same = map(operator.eq, map(vars, befores), fields)  # `is` pairs are equal dicts too
+    for index in itertools.compress(range(len(keys)), map(operator.not_, same)):
+        yield keys[index], befores[index], afters[index]
+
+
 def diff_inventories(
     old: Inventory,
     new: Inventory,
@@ -354,20 +372,15 @@ def _diff_inventories(
     changes: list[Change] = []
     removed: dict[tuple[str, str], Package] = {}
     added: dict[tuple[str, str], Package] = {}
-    for key, before in a.items():
-        after = b.get(key)
+    for key, before, after in _differing(a, b):
         if after is None:
             removed[key] = before
-            continue
-        if after is before or after == before:  # `is`: readers share unchanged entries
             continue
         kind = classify(before, after)
         if kind is not None:
             extra = field_details(before, after) if details else {}
             changes.append(Change(kind, key[0], key[1], before, after, where, extra))
-    for key, after in b.items():
-        if key not in a:
-            added[key] = after
+    added.update(itertools.compress(b.items(), map(operator.not_, map(a.__contains__, b))))
     for before, after in _moves(removed, added, mapping):
         removed.pop(before.key, None)
         added.pop(after.key, None)
