@@ -187,28 +187,29 @@ def uniform_ok(items: list[Any], rule: Any) -> bool:
     strings = [key for key in keys if kinds[key] in ("str", "enum")]
     arrays = [key for key in keys if kinds[key] == "strings"]
     try:  # as many keys as the first and each of its keys: the same keys
-        cells = _cells(items, keys)
+        texts = _cells(items, strings)
+        arrays_cells = _cells(items, arrays)
     except KeyError:
         return False
-    types = list(map(type, cells))  # every cell is of a string or an array column
-    count = len(items)
-    if types.count(str) != count * len(strings) or types.count(list) != count * len(arrays):
+    try:
+        "".join(texts)  # str.join refuses anything but strings, in one C loop
+    except TypeError:
         return False
-    width = len(keys)
-    for key in (key for key in keys if kinds[key] in ("enum", "strings")):
-        column = cells[keys.index(key) :: width]
-        if kinds[key] == "enum" and not set(column) <= set(rule["properties"][key]["enum"]):
-            return False
-        if kinds[key] == "strings":
-            if set(map(type, column)) != {list}:
+    width = len(strings)
+    for key in strings:
+        if kinds[key] == "enum":
+            column = texts[strings.index(key) :: width]
+            if not set(column) <= set(rule["properties"][key]["enum"]):
                 return False
-            if not set(map(type, itertools.chain.from_iterable(column))) <= {str}:
-                return False
-    return True
+    if set(map(type, arrays_cells)) - {list}:
+        return False
+    return set(map(type, itertools.chain.from_iterable(arrays_cells))) <= {str}
 
 
 def _cells(items: list[dict[str, Any]], keys: list[str]) -> list[Any]:
     """Every item's values of `keys`, row after row, one flat list (KeyError if missing)."""
+    if not keys:
+        return []
     if len(keys) == 1:
         return list(map(operator.itemgetter(keys[0]), items))
     return list(itertools.chain.from_iterable(map(operator.itemgetter(*keys), items)))
