@@ -27,8 +27,9 @@ sys.path.insert(0, str(HERE))
 
 from run import COMMITTED, run_scripts  # noqa: E402
 
-#: a band is never narrower than this: two runs that agree by luck are not a promise
-FLOOR = 0.05
+#: a band is never narrower than this: a few runs that agree by luck are not a promise
+#: (3 runs on the shared machine gave monorepo.check ±7%, and the next run was 19% off)
+FLOOR = 0.15
 
 
 def bands(runs: list[list[dict]]) -> dict[str, float]:
