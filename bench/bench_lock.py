@@ -25,12 +25,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
-SHARED = HERE.parent.parent / "shared" / "data" / "repodata" / "conda-defaults" / "index4.json"
 sys.path.insert(0, str(HERE))
 
-from common import emit, figure  # noqa: E402
+from common import emit, figure, shared_data  # noqa: E402
 from gen_channel import generate, top_level_specs  # noqa: E402
 
+#: the Anaconda snapshot, beside the repository or any folder above it (a worktree's too)
+SHARED = shared_data() / "repodata" / "conda-defaults" / "index4.json"
 #: the figures this script emits (`--json PATH`), filled as it runs
 FIGURES: list[dict] = []
 

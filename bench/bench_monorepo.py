@@ -161,7 +161,9 @@ def _figures(rows: list[tuple], count: int, args: argparse.Namespace) -> list[di
     """The rows as figures (bench/common.py): ratios to the git ls-files baseline."""
     base = rows[0][1]
     command = "python bench/bench_monorepo.py " + (
-        "--quick" if args.quick else f"--projects {args.projects} --runs {args.runs}"
+        "--quick"
+        if args.quick
+        else f"--projects {args.projects} --variants {args.variants} --runs {args.runs}"
     )
     return [
         figure(
