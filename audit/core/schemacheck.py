@@ -39,7 +39,18 @@ _DECIDED = frozenset({"string", "boolean", "object", "array", "null"})
 
 
 def surely_valid(value: Any, rule: Any, defs: dict[str, Any]) -> bool:
-    """True only when `value` certainly matches `rule`; `defs` resolves `#/$defs/...`."""
+    """True only when `value` certainly matches `rule`; `defs` resolves `#/$defs/...`.
+
+    It descends only as deep as the schema does, never as deep as the document; a schema
+    that refers to itself on a deep document is no verdict either.
+    """
+    try:
+        return _valid(value, rule, defs)
+    except RecursionError:
+        return False
+
+
+def _valid(value: Any, rule: Any, defs: dict[str, Any]) -> bool:
     if rule is True:
         return True
     if not isinstance(rule, dict):
@@ -80,7 +91,7 @@ def _required(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, A
 def _properties(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, Any]) -> bool:
     if not isinstance(value, dict):
         return True
-    return all(surely_valid(value[k], sub, defs) for k, sub in argument.items() if k in value)
+    return all(_valid(value[k], sub, defs) for k, sub in argument.items() if k in value)
 
 
 def _additional(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, Any]) -> bool:
@@ -89,7 +100,7 @@ def _additional(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str,
     if "patternProperties" in rule:
         return False
     extra = value.keys() - rule.get("properties", {}).keys()
-    return all(surely_valid(value[key], argument, defs) for key in extra)
+    return all(_valid(value[key], argument, defs) for key in extra)
 
 
 def _items(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, Any]) -> bool:
@@ -97,12 +108,12 @@ def _items(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, Any]
         return True
     if uniform_ok(value, _resolve(argument, defs)):
         return True
-    return all(surely_valid(item, argument, defs) for item in value)
+    return all(_valid(item, argument, defs) for item in value)
 
 
 def _ref(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, Any]) -> bool:
     target = _resolve({"$ref": argument}, defs)
-    return target is not None and surely_valid(value, target, defs)
+    return target is not None and _valid(value, target, defs)
 
 
 def _if(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, Any]) -> bool:
@@ -113,7 +124,7 @@ def _if(value: Any, argument: Any, rule: dict[str, Any], defs: dict[str, Any]) -
     if not set(names) <= _DECIDED:
         return False
     branch = "then" if _type(value, argument["type"], argument, defs) else "else"
-    return surely_valid(value, rule.get(branch, True), defs)
+    return _valid(value, rule.get(branch, True), defs)
 
 
 _KEYWORDS: dict[str, Callable[[Any, Any, dict[str, Any], dict[str, Any]], bool]] = {

@@ -155,3 +155,17 @@ def test_from_json_leaves_a_borrowed_document_as_it_was() -> None:
     before = copy.deepcopy(document)
     Inventory.from_json(document)
     assert document == before and type(document["packages"][0]["depends"]) is list
+
+
+def test_a_deeply_nested_stored_inventory_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Sniffing loads without the depth guard: the schema check runs it before jsonschema."""
+    document = inventory_document(2)
+    document["source"] = json.loads("[" * 600 + "]" * 600)
+    path = tmp_path / "inv.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match="nested more than 200 levels deep"):
+        read_inventory(str(path))
+    document["source"] = "lock"
+    document["x-later"] = json.loads("[" * 600 + "]" * 600)  # never read: no walker sees it
+    path.write_text(json.dumps(document))
+    assert len(read_inventory(str(path)).packages) == 2
