@@ -7,7 +7,10 @@ image-lock.json. Reports the median wall time (subprocess, interpreter start-up 
 of `repro-audit check` next to `python -c pass` and `repro-audit --version`.
 Target: check <= 0.5 s.
 
-    python bench/bench_check.py [--runs 9] [--keep DIR]
+    python bench/bench_check.py [--runs 9] [--keep DIR] [--quick] [--json PATH]
+
+Figures (`--json`, bench/run.py): `check` and `--version` as ratios to `python -c pass`
+measured in the same run. `--quick`: 5 runs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cli  # noqa: E402
+from common import cli, emit, figure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -99,7 +102,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--keep", type=Path, help="Build the project here and keep it.")
+    parser.add_argument("--quick", action="store_true", help="5 runs (bench/run.py --quick)")
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/run.py)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 5
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-check-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -117,9 +124,33 @@ def main() -> None:
         ]
         print(f"project: {packages} locked packages ({packages // 4} x 4 platforms), 2 Dockerfiles")
         print(f"{'command':<28} {'median s':>9}  exit")
+        seconds = {}
         for label, cmd in rows:
-            seconds, code = timed(cmd, args.runs, project)
-            print(f"{label:<28} {seconds:>9.3f}  {code}")
+            seconds[label], code = timed(cmd, args.runs, project)
+            print(f"{label:<28} {seconds[label]:>9.3f}  {code}")
+        command = f"python bench/bench_check.py --runs {args.runs}"
+        base = seconds["python -c pass"]
+        figures = [
+            figure(
+                "startup.version",
+                "repro-audit --version (interpreter start-up included)",
+                seconds["repro-audit --version"],
+                "python -c pass",
+                base,
+                None,
+                command,
+            ),
+            figure(
+                "check.project",
+                f"check of a project of {packages} locked packages (target 0.5 s wall)",
+                seconds["repro-audit check"],
+                "python -c pass",
+                base,
+                None,
+                command,
+            ),
+        ]
+        emit(figures, args.json)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -3,7 +3,9 @@
 Ratios, not absolute times, since these machines are noisy. Every figure is the median
 of several runs of a whole process (interpreter start-up included), warm caches.
 
-    python bench/bench_lock.py [--runs 5]
+    python bench/bench_lock.py [--runs 5] [--quick] [--json PATH]
+
+`--quick` (bench/run.py --quick): the synthetic channel on one platform only, 2 runs.
 
 Channels: the real Anaconda snapshot in ../shared/data (split by subdir) and a synthetic
 conda-forge-scale channel (≥ 200,000 records) from bench/gen_channel.py.
@@ -23,10 +25,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
-SHARED = HERE.parent.parent / "shared" / "data" / "repodata" / "conda-defaults" / "index4.json"
 sys.path.insert(0, str(HERE))
 
+from common import emit, figure, shared_data  # noqa: E402
 from gen_channel import generate, top_level_specs  # noqa: E402
+
+#: the Anaconda snapshot, beside the repository or any folder above it (a worktree's too)
+SHARED = shared_data() / "repodata" / "conda-defaults" / "index4.json"
+#: the figures this script emits (`--json PATH`), filled as it runs
+FIGURES: list[dict] = []
 
 BASELINE = """
 import asyncio, sys, json, rattler
@@ -118,7 +125,11 @@ def lock_cmd(env: Path, lockfile: Path, platforms: list[str], cache: Path) -> li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="synthetic, 1 platform, 2 runs")
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/run.py)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 2
     WORK.mkdir(exist_ok=True)
     cache = WORK / "cache"
     synth = WORK / "synth"
@@ -132,7 +143,7 @@ def main() -> None:
     rows: list[tuple[str, str, str, str]] = []
 
     cases = []
-    if SHARED.exists():
+    if SHARED.exists() and not args.quick:
         defaults = split_defaults(WORK / "defaults")
         cases.append(
             (
@@ -173,6 +184,22 @@ def main() -> None:
                 f"{ours / base:.2f}x (target <= 1.5x)",
             )
         )
+        FIGURES.append(
+            figure(
+                f"lock.one_platform.{label.split()[0]}",
+                f"lock, 1 platform, {label}",
+                ours,
+                "a bare rattler.solve script",
+                base,
+                1.5,
+                f"python bench/bench_lock.py --runs {args.runs}"
+                + (" --quick" if args.quick else ""),
+            )
+        )
+    if args.quick:
+        report(rows, args.runs)
+        emit(FIGURES, args.json)
+        return
 
     platforms = ["linux-64", "osx-64", "osx-arm64", "win-64"]
     work = WORK / "multi"
@@ -203,6 +230,17 @@ def main() -> None:
             f"{four / slowest:.2f}x (target <= 1.5x)",
         )
     )
+    FIGURES.append(
+        figure(
+            "lock.four_platforms",
+            "lock, 4 platforms of the synthetic channel",
+            four,
+            "the slowest single-platform lock",
+            slowest,
+            1.5,
+            f"python bench/bench_lock.py --runs {args.runs}",
+        )
+    )
 
     # lock --check on the in-sync 4-platform lock
     subprocess.run(lock_cmd(env, lockfile, platforms, cache), check=True, capture_output=True)
@@ -217,7 +255,22 @@ def main() -> None:
             "target <= 0.5s wall",
         )
     )
+    FIGURES.append(
+        figure(
+            "lock.check",
+            f"lock --check, in sync ({packages // 4} packages x 4 platforms; target 0.5 s wall)",
+            check,
+            "python -c pass",
+            pass_time,
+            None,
+            f"python bench/bench_lock.py --runs {args.runs}",
+        )
+    )
+    report(rows, args.runs)
+    emit(FIGURES, args.json)
 
+
+def report(rows: list[tuple[str, str, str, str]], runs: int) -> None:
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("case", "repro-audit", "baseline", "ratio")
     width = [max(w, len(h)) for w, h in zip(width, header, strict=True)]
@@ -225,7 +278,7 @@ def main() -> None:
     print("-|-".join("-" * w for w in width))
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, width, strict=True)))
-    print(f"\n{os.cpu_count()} cores, median of {args.runs} runs, warm caches")
+    print(f"\n{os.cpu_count()} cores, median of {runs} runs, warm caches")
     for what, signals in sorted(CRASHES.items()):
         print(f"crashed runs (re-run): {what}: {len(signals)} x {', '.join(sorted(set(signals)))}")
 

@@ -17,7 +17,9 @@ process, which is the least any repository-wide check must do:
 
 Targets: check at the root <= 2 s, --changed-since with one project changed <= 0.5 s.
 
-    python bench/bench_monorepo.py [--projects 50] [--runs 5] [--quick] [--keep DIR]
+    python bench/bench_monorepo.py [--projects 50] [--runs 5] [--quick] [--keep DIR] [--json PATH]
+
+Figures (`--json`, bench/run.py): each `check` as a ratio to that baseline.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cli  # noqa: E402
+from common import cli, emit, figure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -147,6 +149,37 @@ def _projects_checked(stdout: str) -> int:
     return len(json.loads(stdout)["projects"])
 
 
+#: figure id of each timed row (the baseline row is every figure's baseline)
+_IDS = {
+    "check (root)": "monorepo.check",
+    "check --changed-since (1 Dockerfile)": "monorepo.changed_dockerfile",
+    "check --changed-since (1 stale env)": "monorepo.changed_env",
+}
+
+
+def _figures(rows: list[tuple], count: int, args: argparse.Namespace) -> list[dict]:
+    """The rows as figures (bench/common.py): ratios to the git ls-files baseline."""
+    base = rows[0][1]
+    command = "python bench/bench_monorepo.py " + (
+        "--quick"
+        if args.quick
+        else f"--projects {args.projects} --variants {args.variants} --runs {args.runs}"
+    )
+    return [
+        figure(
+            _IDS[label],
+            f"{label}, {count} projects"
+            + (f" (target {target} s wall)" if target is not None else ""),
+            seconds,
+            "git ls-files + read every file",
+            base,
+            None,
+            command,
+        )
+        for label, seconds, _cpu, _code, _checked, target in rows[1:]
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--projects", type=int, default=50)
@@ -154,6 +187,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="10 projects, 1 variant, 3 runs.")
     parser.add_argument("--keep", type=Path, help="Build the repository here and keep it.")
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/run.py)")
     args = parser.parse_args()
     if args.quick:
         args.projects, args.variants, args.runs = 10, 1, 3
@@ -204,6 +238,7 @@ def main() -> None:
             )
         )
         env.write_text(original)
+        emit(_figures(rows, count, args), args.json)
         load = os.getloadavg()[0]
         print(f"cores: {len(os.sched_getaffinity(0))}, load average {load:.1f} at the end")
         print(

@@ -8,7 +8,10 @@ Starts its own `docker-registry` on 127.0.0.1, pushes 40 images (20 multi-arch i
 2. the wall time of `python -m audit pin --check` on the 10 pinned files, a subprocess
    including interpreter start-up (target <= 0.4 s), next to `python -c pass`.
 
-Run: python bench/bench_pin.py [--rounds 5]
+Run: python bench/bench_pin.py [--rounds 5] [--quick] [--json PATH]
+
+Figures (`--json`, bench/run.py): both ratios. `--quick`: 3 rounds, the bare loopback
+registry behind the 20 ms latency proxy only.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # support: the test helpers
+sys.path.insert(0, str(ROOT / "bench"))
 
+from common import emit, figure  # noqa: E402
 from support.http import serve_handler  # noqa: E402
 from support.registry import (  # noqa: E402
     LocalRegistry,
@@ -40,6 +45,9 @@ from support.registry import (  # noqa: E402
 from audit.pin.run import PinOptions, run_pin  # noqa: E402
 from audit.registry.client import RegistryClient  # noqa: E402
 from audit.registry.reference import parse_reference  # noqa: E402
+
+#: the figures this script emits (`--json PATH`), filled as it runs
+FIGURES: list[dict] = []
 
 FILES, REFS_PER_FILE = 10, 4
 
@@ -124,7 +132,11 @@ def main() -> None:
         default=[0, 20],
         help="Per-request latency added by a proxy (0 = the bare loopback registry).",
     )
+    parser.add_argument("--quick", action="store_true", help="3 rounds, 20 ms latency only")
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/run.py)")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.latency_ms = 3, [20]
     if shutil.which("docker-registry") is None:
         sys.exit("docker-registry is not installed (apt-get install docker-registry)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,6 +156,10 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>10}  {note}")
+    command = f"python bench/bench_pin.py --rounds {args.rounds} --latency-ms " + " ".join(
+        str(x) for x in args.latency_ms
+    )
+    emit([{**row, "command": command} for row in FIGURES], args.json)
 
 
 def measure_pin(host: str, work: Path, rounds: int, latency: int) -> list[tuple[str, str, str]]:
@@ -165,6 +181,17 @@ def measure_pin(host: str, work: Path, rounds: int, latency: int) -> list[tuple[
     concurrent = median_time(pin_fresh, rounds)
     sequential = single * len(refs)
     label = f"[{latency} ms/request]"
+    FIGURES.append(
+        figure(
+            f"pin.concurrent.{latency}ms",
+            f"pin of 40 references in 10 files, {latency} ms per request",
+            concurrent,
+            "40 x one resolution alone",
+            sequential,
+            0.3 if latency else None,  # concurrency pays for latency, not for loopback
+            "",
+        )
+    )
     return [
         (f"{label} single resolution (median)", f"{single * 1000:.1f} ms", ""),
         (f"{label} 40 x single resolution", f"{sequential * 1000:.1f} ms", ""),
@@ -191,6 +218,17 @@ def measure_check(host: str, work: Path, rounds: int) -> list[tuple[str, str, st
 
     check_wall = median_time(check, rounds)
     bare = median_time(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), rounds)
+    FIGURES.append(
+        figure(
+            "pin.check",
+            "pin --check of 10 pinned files, nothing to do (target 0.4 s wall)",
+            check_wall,
+            "python -c pass",
+            bare,
+            None,
+            "",
+        )
+    )
     return [
         (
             "pin --check, 10 files, nothing to do (wall)",

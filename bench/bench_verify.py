@@ -11,7 +11,9 @@
    built once with a cold cache (`repro-audit build`), then `verify --rebuild` RUNS times
    (it always rebuilds from a fresh stage without Docker's build cache).
 
-    python bench/bench_verify.py [--count 750] [--runs 5] [--rebuild]
+    python bench/bench_verify.py [--count 750] [--runs 5] [--rebuild] [--quick] [--json PATH]
+
+Figures (`--json`, bench/run.py): the static ratio. `--quick`: 3 runs, no --rebuild.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "tests"))  # support: the test helpers
+sys.path.insert(0, str(REPO_ROOT / "bench"))
 
+from common import emit, figure  # noqa: E402
 from support.http import serve_handler  # noqa: E402
 from support.verify import record_for_lock, synthetic_lock  # noqa: E402
 
@@ -157,8 +161,26 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=750)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rebuild", action="store_true", help="also time verify --rebuild")
+    parser.add_argument("--quick", action="store_true", help="3 runs (bench/run.py --quick)")
+    parser.add_argument("--json", type=Path, help="write the figures here (bench/run.py)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.rebuild = 3, False
     static = bench_static(args.count, args.runs)
+    emit(
+        [
+            figure(
+                "verify.static",
+                f"verify --json of a build record, {args.count} artifacts over HTTP",
+                static["verify_s"],
+                f"a plain script: {args.count} HEADs, 32 threads",
+                static["plain_heads_s"],
+                2.0,
+                f"python bench/bench_verify.py --count {args.count} --runs {args.runs}",
+            )
+        ],
+        args.json,
+    )
     print(f"static verify, {args.count} artifacts over HTTP (median of {args.runs})")
     print(f"  repro-audit verify --json   {static['verify_s']:.3f} s")
     print(f"  plain {args.count} HEADs (32 threads) {static['plain_heads_s']:.3f} s")

@@ -2,9 +2,11 @@
 
 A build record or drift report read back by a command is checked against its schema
 before any field is used: a record with `"inventory": 12345` is refused with one line
-naming the field, instead of being read as an empty image. jsonschema (a test dependency
-already) does the checking: the schemas are the contract documented for users, so the
-code checks the very file it publishes rather than a hand-written copy of its rules.
+naming the field, instead of being read as an empty image. The schemas are the contract
+documented for users, so the code checks the very file it publishes rather than a
+hand-written copy of its rules: a quick pass over that file's keywords says yes to the
+common case (audit.core.schemacheck: a stored inventory of 50,000 packages in
+milliseconds), and jsonschema decides, and words, everything else.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from audit.core.errors import InputError
+from audit.core.schemacheck import surely_valid
 
 BUILD_RECORD = "build-record.schema.json"
 DRIFT_REPORT = "drift-report.schema.json"
@@ -44,44 +47,11 @@ def field_path(parts: Any) -> str:
     return out or "(top level)"
 
 
-_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "integer": int,
-    "boolean": bool,
-    "object": dict,
-    "array": list,
-    "null": type(None),
-}
+def _split_packages(document: Any) -> tuple[Any, list[tuple[list[Any], list[Any]]]]:
+    """The record with each inventory's packages list emptied, and (path, packages).
 
-
-def _flat_ok(item: Any, definition: dict[str, Any]) -> bool:
-    """A quick yes for the common case: an object of scalars and lists of strings.
-
-    Decided from the schema's own `required`, `enum` and `type`s; anything it cannot
-    decide so (or any doubt) answers False and jsonschema itself has the last word.
-    """
-    if not isinstance(item, dict) or not all(k in item for k in definition.get("required", ())):
-        return False
-    for key, value in item.items():
-        rule = definition["properties"].get(key)
-        if rule is None:
-            continue
-        if "enum" in rule:
-            if value not in rule["enum"] or not isinstance(value, str):
-                return False
-        elif rule.get("type") == "array":
-            if not isinstance(value, list) or not all(type(v) is str for v in value):
-                return False
-        elif rule.get("type") != "string" or type(value) is not str:
-            return False
-    return True
-
-
-def _split_packages(document: Any) -> tuple[Any, list[tuple[list[Any], Any]]]:
-    """The record with each inventory's packages list emptied, and (path, package) pairs.
-
-    Thousands of packages cost jsonschema seconds; each package is checked by `_flat_ok`
-    against the schema's own definition, and only a doubtful one goes to jsonschema.
+    Thousands of packages cost jsonschema seconds: each package is checked on its own,
+    and only one the quick check cannot say yes to goes to jsonschema.
     """
     if not isinstance(document, dict):
         return document, []
@@ -89,42 +59,62 @@ def _split_packages(document: Any) -> tuple[Any, list[tuple[list[Any], Any]]]:
     items = stored if isinstance(stored, list) else [stored]
     if not all(isinstance(i, dict) and isinstance(i.get("packages"), list) for i in items):
         return document, []
-    pairs: list[tuple[list[Any], Any]] = []
+    lists: list[tuple[list[Any], list[Any]]] = []
     for index, item in enumerate(items):
         base = ["inventory", index] if isinstance(stored, list) else ["inventory"]
-        pairs += [([*base, "packages", n], p) for n, p in enumerate(item["packages"])]
+        lists.append(([*base, "packages"], item["packages"]))
     emptied = [{**i, "packages": []} for i in items]
-    return {**document, "inventory": emptied if isinstance(stored, list) else emptied[0]}, pairs
+    return {**document, "inventory": emptied if isinstance(stored, list) else emptied[0]}, lists
 
 
-def _first_error(name: str, document: Any) -> tuple[list[Any], Any] | None:
-    """(path, jsonschema error) of the first problem of a document, or None."""
+def _first_error(name: str, document: Any, ref: str | None) -> tuple[list[Any], Any] | None:
+    """(path, jsonschema error) of the first problem of a document, or None.
+
+    A build record, or its stored inventories alone (`ref="inventories"`), has its
+    packages checked one by one apart from the rest.
+    """
     from jsonschema.exceptions import best_match
 
-    pairs: list[tuple[list[Any], Any]] = []
-    if name == BUILD_RECORD:
-        document, pairs = _split_packages(document)
-    error = best_match(_validator(name, None).iter_errors(document))
+    lists: list[tuple[list[Any], list[Any]]] = []
+    if name == BUILD_RECORD and ref is None:
+        document, lists = _split_packages(document)
+    elif name == BUILD_RECORD and ref == "inventories":
+        wrapped, lists = _split_packages({"inventory": document})
+        document = wrapped["inventory"] if lists else document
+        lists = [(path[1:], packages) for path, packages in lists]  # no "inventory" above
+    error = best_match(_validator(name, ref).iter_errors(document))
     if error is not None:
         return list(error.absolute_path), error
-    package = schema(name)["$defs"]["package"] if pairs else {}
-    for path, item in pairs:
-        if not _flat_ok(item, package):
+    defs = schema(name)["$defs"]
+    for path, packages in lists:
+        for index, item in enumerate(packages):
+            if surely_valid(item, defs["package"], defs):
+                continue
             error = best_match(_validator(name, "package").iter_errors(item))
             if error is not None:
-                return [*path, *error.absolute_path], error
+                return [*path, index, *error.absolute_path], error
     return None
 
 
-def validate(document: Any, name: str, where: str, *, ref: str | None = None) -> None:
-    """InputError `where: field: what is wrong` unless `document` matches schema `name`."""
-    if ref is None:
-        found = _first_error(name, document)
-    else:
-        from jsonschema.exceptions import best_match
+def validate(
+    document: Any, name: str, where: str, *, ref: str | None = None, depth_checked: bool = True
+) -> None:
+    """InputError `where: field: what is wrong` unless `document` matches schema `name`.
 
-        error = best_match(_validator(name, ref).iter_errors(document))
-        found = (list(error.absolute_path), error) if error is not None else None
+    `depth_checked=False`: a document loaded without the depth guard (the hot path of a
+    stored inventory, audit.inventory.sources). One that matches needs none: every value
+    its reader touches is of a known, shallow shape, and the rest is never walked; any
+    other is guarded before jsonschema walks it and words an error (a repr of it).
+    """
+    document_schema = schema(name)
+    rule = document_schema if ref is None else document_schema["$defs"][ref]
+    if surely_valid(document, rule, document_schema.get("$defs", {})):
+        return  # the common case, decided without jsonschema (audit.core.schemacheck)
+    if not depth_checked:
+        from audit.core.safeload import check_depth
+
+        check_depth(document, where)
+    found = _first_error(name, document, ref)
     if found is None:
         return
     path, error = found

@@ -14,11 +14,13 @@ layer a step of the Dockerfile made (the layers below it are inherited).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.diff.classify import Change, Drift
-from audit.dockerfile.history import StepRef, find_step
 from audit.inventory.interface import Package
+
+if TYPE_CHECKING:  # the Dockerfile parser is imported only when a step is looked for
+    from audit.dockerfile.history import StepRef
 
 #: Managers whose changes are attributed (conda/pip findings say their step elsewhere).
 ATTRIBUTED = frozenset({"deb", "apk", "rpm"})
@@ -86,6 +88,8 @@ class _View:
 
     def step(self, created_by: str) -> StepRef | None:
         if created_by not in self._found:
+            from audit.dockerfile.history import find_step
+
             self._found[created_by] = find_step(created_by, self.items, self.side.dockerfile_name)
         return self._found[created_by]
 

@@ -7,8 +7,9 @@ Readers import their heavy dependencies (rattler, docker) only when they run.
 
 from __future__ import annotations
 
+from typing import Any
+
 from audit.core.errors import InputError
-from audit.inventory.image import build_inventory, scan_archive, scan_layer_file
 from audit.inventory.interface import (
     MANAGERS,
     ImageMeta,
@@ -37,6 +38,19 @@ __all__ = [
     "scan_layer_file",
     "source_from_bytes",
 ]
+
+
+#: names served by audit.inventory.image, imported on first use (the image readers'
+#: imports are not paid by a command that reads only lockfiles or stored inventories)
+_FROM_IMAGE = frozenset({"build_inventory", "scan_archive", "scan_layer_file"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_IMAGE:
+        from audit.inventory import image
+
+        return getattr(image, name)
+    raise AttributeError(f"module 'audit.inventory' has no attribute {name!r}")
 
 
 def normalize_platform(platform: str | None) -> str | None:

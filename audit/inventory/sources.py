@@ -53,14 +53,15 @@ def source_from_bytes(
         from audit.inventory.record import RecordSource, looks_like_record
 
         try:
-            with no_gc():
-                document = load_json(data, spec)
+            with no_gc():  # depth: guarded by the schema check that reading runs first
+                document = load_json(data, spec, check_depth=False)
         except InputError as exc:
             raise InventoryError(exc.message, where=exc.where) from None
+        kept = {"owned": True, "depth_checked": False}
         if looks_like_record(document):
-            return RecordSource(spec, document=document)
+            return RecordSource(spec, document=document, **kept)
         if isinstance(document, dict) and "packages" in document and "source" in document:
-            return RecordSource(spec, document={"inventory": document})
+            return RecordSource(spec, document={"inventory": document}, **kept)
         raise InventoryError("JSON, but not a build record (no 'inventory' key)", where=spec)
     from audit.inventory.pixi import PixiSource, looks_like_pixi
 

@@ -113,7 +113,7 @@ def test_moved_between_managers_through_the_mapping() -> None:
     assert {(c.manager, c.kind) for c in back.changes} == {("conda", "moved")}
 
 
-def test_field_details_come_from_deepdiff() -> None:
+def test_field_details_of_a_changed_pair() -> None:
     old = conda("numpy", "1.26.4", depends=("python >=3.11", "libblas >=3.9"))
     new = conda("numpy", "2.0.0", depends=("python >=3.12", "libcblas"), sha256="b" * 64)
     details = field_details(old, new)
@@ -124,6 +124,23 @@ def test_field_details_come_from_deepdiff() -> None:
         "removed": {"libblas": ">=3.9"},
         "changed": {"python": {"old": ">=3.11", "new": ">=3.12"}},
     }
+
+
+def test_field_details_of_dependencies_with_no_name_in_common() -> None:
+    old = conda("numpy", "1.26.4", depends=("libblas >=3.9",))
+    new = conda("numpy", "1.26.4", depends=("libcblas",), url="https://x/numpy.conda")
+    assert field_details(old, new)["depends"] == {
+        "added": {"libcblas": ""},
+        "removed": {"libblas": ">=3.9"},
+    }
+
+
+def test_plain_releases_order_as_conda_and_pep_440_do() -> None:
+    pairs = [("1.2", "1.2.0"), ("1.9", "1.10"), ("2.0.1", "2.0"), ("01.2", "1.3"), ("3", "10")]
+    for manager in ("conda", "pip"):
+        got = [compare_versions(manager, a, b) for a, b in pairs]
+        assert got == [0, -1, 1, -1, -1], manager
+    assert compare_versions("conda", "1.0a1", "1.0") == -1  # not plain: rattler's order
 
 
 def test_compare_versions_fallbacks() -> None:

@@ -1,4 +1,4 @@
-"""Pick the diff renderer by name; each is imported only when chosen (deepdiff, rich)."""
+"""Pick the diff renderer by name; each is imported only when chosen (rich)."""
 
 from __future__ import annotations
 

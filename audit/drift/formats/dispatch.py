@@ -1,6 +1,6 @@
 """Pick the drift renderer by name or by a report file's suffix.
 
-Each renderer lives in its own module, imported only when chosen (deepdiff, rich and the
+Each renderer lives in its own module, imported only when chosen (rich and the
 HTML templates stay off the paths that do not need them).
 """
 
