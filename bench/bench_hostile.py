@@ -282,6 +282,8 @@ def report(rows: list[dict], start: float, runs: int, out: Path | None) -> None:
             rss_mb=round(row["rss_mb"], 1),
             target_seconds=TARGET_SECONDS,
             target_rss_mb=TARGET_RSS_MB,
+            target_text=f"<= {TARGET_SECONDS:.0f} s, <= {TARGET_RSS_MB:.0f} MB "
+            f"(was {row['rss_mb']:.0f} MB, exit {row['code']})",
             in_target=row["ok"],
         )
         figures.append(entry)

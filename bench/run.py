@@ -41,6 +41,7 @@ SCRIPTS: dict[str, list[str]] = {
     "bench_lock.py": [],
     "bench_verify.py": [],
     "bench_pin.py": [],
+    "bench_hostile.py": [],
 }
 DEFAULT_BAND = 0.25  # relative, until repeat runs measured a figure's own
 
@@ -80,11 +81,26 @@ def compare(figures: list[dict[str, Any]], committed: dict[str, Any]) -> list[di
                 **figure,
                 "last_ratio": last.get("ratio") if last else None,
                 "band": band,
-                "in_target": None if target is None or ratio is None else ratio <= target,
+                "in_target": _in_target(figure),
                 "regressed": regressed,
             }
         )
     return rows
+
+
+def _in_target(figure: dict[str, Any]) -> bool | None:
+    """The figure's own verdict when its target is absolute (seconds, MB: it says
+    `in_target` and `target_text`), else its ratio against the target ratio."""
+    if figure.get("in_target") is not None:
+        return bool(figure["in_target"])
+    ratio, target = figure.get("ratio"), figure.get("target")
+    return None if target is None or ratio is None else ratio <= target
+
+
+def _target(r: dict[str, Any]) -> str:
+    if r.get("target_text"):
+        return str(r["target_text"])
+    return f"<= {r['target']}x" if r["target"] is not None else "-"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -102,7 +118,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                     f"{r['seconds']:.3f}",
                     f"{r['baseline_seconds']:.3f} ({r['baseline']})",
                     f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-",
-                    f"<= {r['target']}x" if r["target"] is not None else "-",
+                    _target(r),
                     f"{r['last_ratio']:.2f}x" if r["last_ratio"] is not None else "-",
                     f"±{r['band'] * 100:.0f}%",
                     verdict,
