@@ -72,7 +72,7 @@ def compare(figures: list[dict[str, Any]], committed: dict[str, Any]) -> list[di
     for figure in figures:
         last = recorded.get((figure["id"], bool(figure.get("quick"))))  # the same size only
         band = bands.get(figure["id"], DEFAULT_BAND)
-        ratio, target = figure.get("ratio"), figure.get("target")
+        ratio = figure.get("ratio")
         regressed = bool(
             last and ratio is not None and last.get("ratio") and ratio > last["ratio"] * (1 + band)
         )
