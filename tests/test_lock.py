@@ -76,6 +76,20 @@ def test_lock_writes_conda_lock_and_explicit_files(project: Path) -> None:
     assert meta["sources"] == ["environment.yml"]
 
 
+def test_explicit_files_are_what_the_written_lock_derives(project: Path) -> None:
+    """`lock` renders the explicit files from the records it solved; merge-lock derives
+    them from a conda-lock.yml read back. Both must give the same bytes, or a merge would
+    rewrite files nobody changed."""
+    from audit.lock.explicit import explicit_files
+
+    assert run(["lock"], project).returncode == 0
+    lock = project / "conda-lock.yml"
+    derived = explicit_files(yaml.safe_load(lock.read_text()), lock)
+    assert sorted(p.name for p in derived) == [f"conda-{p}.lock" for p in sorted(PLATFORMS)]
+    for path, text in derived.items():
+        assert path.read_text() == text, path.name
+
+
 def test_lock_reads_back_with_conda_lock_and_rattler(project: Path) -> None:
     assert run(["lock"], project).returncode == 0
     from conda_lock.lockfile import parse_conda_lock_file

@@ -468,7 +468,9 @@ def _solve_and_write(
     records, pip = solved.records, solved.pip
     say("writing lockfiles")
     # derived from the document, as merge-lock derives them from a merged one
-    explicit = explicit_files(solved.document, options.lockfile) if options.explicit else {}
+    explicit = (
+        explicit_files(solved.document, options.lockfile, records) if options.explicit else {}
+    )
     write_lock_set(solved.document, options.lockfile, explicit)
     written = [options.lockfile, *explicit]
     return LockResult(
