@@ -44,12 +44,21 @@ def git_toplevel(path: Path) -> Path | None:
 
 
 def list_files(root: Path, top: Path | None) -> RepoFiles:
-    """git's view of `root` when `top` is its repository, else a walk."""
+    """git's view of `root` when `top` is its repository, else a walk.
+
+    A folder git ignores as a whole (a build output, a scratch copy inside a clone) lists
+    nothing, yet whoever checks it means its files: it is walked like a folder outside git.
+    """
     if top is not None:
         paths = _git_paths(root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
-        if paths is not None:
+        if paths or (paths is not None and not _ignored(root)):
             return RepoFiles(root, tuple(sorted(set(paths))), top)
     return RepoFiles(root, tuple(_walk(root)), None)
+
+
+def _ignored(root: Path) -> bool:
+    """Does git ignore the folder `root` itself (so nothing in it is listed)?"""
+    return _git_paths(root, ["check-ignore", "-q", "."]) is not None
 
 
 def _git_paths(root: Path, args: list[str]) -> list[str] | None:

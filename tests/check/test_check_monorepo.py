@@ -90,6 +90,15 @@ def test_untracked_project_is_checked_ignored_one_is_not(monorepo: Path, run: Ru
     assert data["projects"] == ["services/a", "services/b", "services/c"]
 
 
+def test_checking_a_folder_git_ignores_reads_its_files(monorepo: Path, run: Run) -> None:
+    """From the root, an ignored folder is skipped; named itself, it is what is checked."""
+    ignored = monorepo / "build" / "env"
+    ignored.mkdir()
+    (ignored / "environment.yml").write_text("name: x\ndependencies:\n  - six\n")
+    data = report(run(ignored, "--format", "json"))
+    assert found(data) == [("RA001", "build/env/environment.yml", None)]  # named from the top
+
+
 def test_changed_since_and_file_arguments_select_projects(monorepo: Path, run: Run) -> None:
     dockerfile = monorepo / "services" / "b" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "RUN apt-get install -y curl\n")
