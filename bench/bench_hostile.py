@@ -28,38 +28,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import cli, emit, figure  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.hostile import bomb_lines, bomb_lock  # noqa: E402
+
 TARGET_SECONDS = 2.0
 TARGET_RSS_MB = 200.0
 ENV = "channels: [conda-forge]\ndependencies:\n  - six\nplatforms: [linux-64]\n"
 
 
-def _bomb(levels: int = 9, indent: str = "    ") -> list[str]:
-    """Billion laughs: `levels` anchors of ten aliases each (10**levels strings)."""
-    lines = [f'{indent}l0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    lines += [f"{indent}l{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
-    return lines
-
-
-def bomb_lock() -> str:
-    head = [
-        "version: 1",
-        "metadata:",
-        "  content_hash:",
-        "    linux-64: '0123'",
-        "  channels:",
-        "  - url: conda-forge",
-        "    used_env_vars: []",
-        "  platforms:",
-        "  - linux-64",
-        "  sources:",
-        "  - environment.yml",
-        "  custom_metadata:",
-    ]
-    return "\n".join([*head, *_bomb(), "package: []"]) + "\n"
-
-
 def bomb_env() -> str:
-    return "\n".join(["x:", *_bomb(indent="  "), "dependencies:", "  - six", ""])
+    return "\n".join(["x:", *bomb_lines(indent="  "), "dependencies:", "  - six", ""])
 
 
 def record(inventory: object) -> str:
@@ -180,7 +158,7 @@ def cases() -> list[Case]:
         Case(
             "compose-bomb",
             "alias bomb in compose.yaml: check",
-            {"compose.yaml": "\n".join(["x-bomb:", *_bomb(indent="  "), "services: {}", ""])},
+            {"compose.yaml": "\n".join(["x-bomb:", *bomb_lines(indent="  "), "services: {}", ""])},
             ["check"],
         ),
     ]

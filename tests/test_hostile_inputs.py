@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.hostile import bomb_lock
 
 from audit.core.tempdirs import sweep_stale
 
@@ -40,27 +41,6 @@ def measured(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str, int
     out_path.unlink()
     err_path.unlink()
     return code, *texts, peak
-
-
-def bomb_lock() -> str:
-    """A 1 KB conda-lock.yml whose custom_metadata expands to 10^10 strings."""
-    lines = [
-        "version: 1",
-        "metadata:",
-        "  content_hash:",
-        "    linux-64: '0123'",
-        "  channels:",
-        "  - url: conda-forge",
-        "    used_env_vars: []",
-        "  platforms:",
-        "  - linux-64",
-        "  sources:",
-        "  - environment.yml",
-        "  custom_metadata:",
-        '    l0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-    ]
-    lines += [f"    l{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
-    return "\n".join([*lines, "package: []"]) + "\n"
 
 
 ENV = "channels: [conda-forge]\ndependencies:\n  - six\nplatforms: [linux-64]\n"

@@ -122,7 +122,9 @@ def _parse(data: Any, name: str, lines: dict[str, int]) -> Policy:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError(f"'{key}' must be a list of strings", where=where)
         if key == "environment-files":  # read by audit.lockfile.projectconfig; checked here
-            if not value or any(v.startswith(("/", "\\", "~")) for v in value):
+            from audit.lockfile.projectconfig import is_relative
+
+            if not value or not all(is_relative(v) for v in value):
                 raise InputError(
                     f"'{key}' must list the environment files, relative to {name}'s folder",
                     where=where,

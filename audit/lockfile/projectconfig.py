@@ -45,12 +45,12 @@ def configured_env_files(folder: Path) -> tuple[str, ...] | None:
         if not isinstance(section, dict) or KEY not in section:
             continue
         files = section[KEY]
-        if not isinstance(files, list) or not files or not all(_relative(f) for f in files):
+        if not isinstance(files, list) or not files or not all(is_relative(f) for f in files):
             return ()
         return tuple(posixpath.normpath(f) for f in files)
     return None
 
 
-def _relative(path: object) -> bool:
+def is_relative(path: object) -> bool:
     """A relative path string (an absolute one would not mean the same on every clone)."""
     return isinstance(path, str) and bool(path) and not path.startswith(("/", "\\", "~"))

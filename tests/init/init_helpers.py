@@ -9,17 +9,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from support.gitenv import GIT_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 
-#: a user of their own: no global or system git config leaks into the tests
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.org",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 
 
 def git(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:

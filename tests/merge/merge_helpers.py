@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from support.gitenv import GIT_ENV
 from tm_helpers import git, run
 
 from audit.lock.explicit import explicit_files
@@ -39,12 +40,7 @@ def driver_env(root: Path, tmp: Path, **extra: str) -> dict[str, str]:
         **os.environ,
         "TMPDIR": str(tmp),
         "REPRO_AUDIT_CACHE_DIR": str(root / ".cache"),
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
+        **GIT_ENV,
         **extra,
     }
 

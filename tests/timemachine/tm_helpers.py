@@ -43,15 +43,9 @@ def git(cwd: Path, *args: str, date: str | None = None) -> str:
     """`git ARGS` with a fixed identity (and commit date, when given)."""
     import os
 
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
+    from support.gitenv import GIT_ENV
+
+    env = {**os.environ, **GIT_ENV}
     if date:
         env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
     proc = subprocess.run(
