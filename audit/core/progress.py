@@ -55,6 +55,7 @@ class Meter:
         if self._live and (now := time.monotonic()) >= self._next:
             self._next = now + INTERVAL
             self.say(self.phase, f"{self.what}: {self._rate(now)}")
+            note(self.phase, self.what)  # an interruption names the phase, not its rate
 
     def _rate(self, now: float) -> str:
         elapsed = max(now - self.start, 1e-6)
@@ -66,11 +67,12 @@ class Meter:
             parts.append(f"{self.files:,} files ({self.files / elapsed:,.0f}/s)")
         return ", ".join(parts)
 
-    def done(self, note: str = "") -> None:
+    def done(self, extra: str = "") -> None:
         """The summary line: what was done, how much, how fast."""
         now = time.monotonic()
-        tail = f" {note}" if note else ""
+        tail = f" {extra}" if extra else ""
         self.say(self.phase, f"{self.what}: {self._rate(now)} in {now - self.start:.1f} s{tail}")
+        note(self.phase, self.what)
 
     def counted(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """`chunks` passed through, counted."""

@@ -37,8 +37,10 @@ def _leftovers(cache: Path, tmp: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("signum", "moment", "phase"),
     [
-        (signal.SIGTERM, _staging, "while installing"),
-        (signal.SIGINT, _engine_building, "while building"),
+        # A small environment stages in milliseconds: the signal may land on the
+        # install line or on the staging line that follows it; both name the phase.
+        (signal.SIGTERM, _staging, ("while installing", "while staging environment layer")),
+        (signal.SIGINT, _engine_building, ("while building",)),
     ],
     ids=["sigterm-while-staging", "sigint-while-the-engine-builds"],
 )
@@ -48,7 +50,7 @@ def test_a_cancelled_build_cleans_up_and_says_what_it_was_doing(
     tag_for,
     signum: int,
     moment: Callable[[Path, Path], bool],
-    phase: str,
+    phase: tuple[str, ...],
 ) -> None:
     import docker
 
@@ -75,7 +77,9 @@ def test_a_cancelled_build_cleans_up_and_says_what_it_was_doing(
     assert "Traceback" not in err, err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     name = signal.Signals(signum).name
-    assert len(errors) == 1 and f"build interrupted ({name}) {phase}" in errors[0], err
+    said = [f"build interrupted ({name}) {each}" for each in phase]
+    assert len(errors) == 1 and any(text in errors[0] for text in said), err
+    assert " in 0." not in errors[0] and "/s" not in errors[0], "a phase, not its rate"
     assert _leftovers(cache, scratch) == []
     client = docker.from_env()
     try:
