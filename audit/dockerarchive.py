@@ -25,13 +25,10 @@ def _padded(size: int) -> bytes:
     return b"\0" * ((-size) % tarfile.BLOCKSIZE)
 
 
-def archive_chunks(config: bytes, tag: str | None, layers: list[Path | None]) -> Iterator[bytes]:
-    """A legacy `docker save` archive holding the config and only the layers given.
-
-    `layers[i]` is the tar file of layer i, or None for a layer the engine already holds:
-    the manifest still lists it (the engine matches it by the config's diff_id and does
-    not read it), so a layer is appended to an image without sending the image again.
-    """
+def _archive_parts(
+    config: bytes, tag: str | None, layers: list[Path | None]
+) -> Iterator[bytes | Path]:
+    """The archive as bytes to write and layer files to copy, in order."""
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     names = [f"layer{i}/layer.tar" for i in range(len(layers))]
     manifest = json.dumps(
@@ -44,8 +41,30 @@ def archive_chunks(config: bytes, tag: str | None, layers: list[Path | None]) ->
             continue
         size = path.stat().st_size
         yield _member_header(name, size)
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                yield chunk
+        yield path
         yield _padded(size)
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
+
+
+def archive_chunks(config: bytes, tag: str | None, layers: list[Path | None]) -> Iterator[bytes]:
+    """A legacy `docker save` archive holding the config and only the layers given.
+
+    `layers[i]` is the tar file of layer i, or None for a layer the engine already holds:
+    the manifest still lists it (the engine matches it by the config's diff_id and does
+    not read it), so a layer is appended to an image without sending the image again.
+    """
+    for part in _archive_parts(config, tag, layers):
+        if isinstance(part, bytes):
+            yield part
+            continue
+        with part.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                yield chunk
+
+
+def archive_size(config: bytes, tag: str | None, layers: list[Path | None]) -> int:
+    """The byte size of `archive_chunks(config, tag, layers)`, without reading a layer."""
+    return sum(
+        len(part) if isinstance(part, bytes) else part.stat().st_size
+        for part in _archive_parts(config, tag, layers)
+    )

@@ -20,7 +20,7 @@ from typing import Any
 
 from audit.core.dockerapi import EngineError
 from audit.core.errors import InputError
-from audit.dockerarchive import archive_chunks
+from audit.dockerarchive import archive_chunks, archive_size
 
 
 def epoch_text(epoch: int) -> str:
@@ -110,7 +110,8 @@ def load_archive(
     from audit.core.progress import Meter
 
     image_id = "sha256:" + hashlib.sha256(config).hexdigest()
-    size = sum(p.stat().st_size for p in layers if p is not None)
+    sent = any(p is not None for p in layers)
+    size = archive_size(config, tag, layers) if sent else 0
     meter = Meter(say, "loading", "layer into the engine", size) if say and size else None
     chunks = archive_chunks(config, tag, layers)
     try:
