@@ -320,14 +320,41 @@ def _user_image(
             # only a build needs the bases (and, for private ones, credential helpers run)
             pull_private_bases(client, inputs.images, options.local_bases, platform, say)
             tar.seek(0)
-            image_id = build_user_image(
-                builder, client, tar, inner, say, platform, options.no_cache
-            )
+            try:
+                image_id = build_user_image(
+                    builder, client, tar, inner, say, platform, options.no_cache
+                )
+            except InputError as exc:
+                raise _explained(exc, inputs) from None
             remember(cache_dir, key, image_id)
             return image_id
     finally:
         for name in set(local.values()) - set(options.local_bases.values()):
             client.remove_image(name, noprune=True)  # the temporary tag only
+
+
+def _explained(error: InputError, inputs: BuildInputs) -> InputError:
+    """A builder's parse error about a heredoc, said as what it is: a frontend too old.
+
+    Heredocs (`RUN <<EOF`) are Dockerfile syntax 1.4; the frontend built into Docker 20.10
+    reads the body's lines as instructions ("unknown instruction: ECHO").
+    """
+    from audit.dockerfile.parser import instructions
+
+    if "unknown instruction" not in error.message and "parse error" not in error.message:
+        return error
+    try:
+        heredoc = next(i for i in instructions(inputs.text) if i.heredocs)
+    except (StopIteration, InputError):
+        return error
+    where = inputs.dockerfile_path.name if inputs.dockerfile_path else "Dockerfile"
+    return InputError(
+        f"{where}:{heredoc.line}: the builder's Dockerfile frontend does not know heredocs "
+        f"({heredoc.keyword} <<{heredoc.heredocs[0][0]}, Dockerfile syntax 1.4)",
+        hint="start the file with `# syntax=docker/dockerfile:1.4` where that frontend image "
+        "can be pulled, build with a newer engine or buildx builder, or write the step "
+        f"without a heredoc; the builder said: {error.message}",
+    )
 
 
 def _still_there(client: Any, image_id: str | None) -> str | None:

@@ -75,6 +75,27 @@ def test_deterministic_shapes_keep_the_image_id(make_world, name: str, body: str
     assert any("bit-identical image" in reason for reason in out["reasons"])
 
 
+def test_a_heredoc_keeps_the_image_id_or_is_refused_at_its_line(make_world) -> None:
+    """Heredocs are Dockerfile syntax 1.4: a frontend that knows them gives the same image
+    id on a rebuild; Docker 20.10's built-in one reads the body as instructions, and the
+    build says so at the heredoc's line, with nothing tagged."""
+    client = require_docker()
+    require_buildkit()
+    world = make_world("heredoc", build=False)
+    _shape(world, "FROM-BASE\nRUN <<EOF\nmkdir -p /srv\necho fixed > /srv/a\nEOF\n")
+    done = world.run("build", "-t", world.image_tag)
+    if done.returncode == 0:
+        code, out = world.verify("--rebuild")
+        assert (code, out["image_identical"]) == (0, True), out["reasons"]
+        return
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    assert "Dockerfile:2: the builder's Dockerfile frontend does not know heredocs" in line
+    assert "RUN <<EOF" in line and "# syntax=docker/dockerfile:1.4" in line
+    assert not client.images.list(name=world.image_tag)
+    assert not world.record.exists()
+
+
 def test_a_step_that_is_not_deterministic_is_named_with_its_files(make_world) -> None:
     require_docker()
     world = make_world("stamp", build=False)
