@@ -171,3 +171,37 @@ def test_a_build_on_the_local_engine_streams_no_image(
     saves = [r for r in relay.requests if r.startswith("GET ") and r.endswith("/get")]
     assert saves == []
     assert "storage" in done.stderr, done.stderr
+
+
+def test_an_image_the_engine_cannot_export_is_exit_3_and_nothing_is_tagged(
+    project: Path, tag_for: Callable[[str], str], tmp_path: Path
+) -> None:
+    """The user image is exported through `docker save` (the engine's storage is not read
+    here) and the engine's answer breaks off after 256 KiB: one line, exit 3, no image
+    tagged, no record, no temp folder of the build left."""
+    require_buildkit()
+    where = urllib.parse.urlsplit(endpoint().host)
+    if where.scheme != "unix":
+        pytest.skip(f"the engine is not on a local socket ({where.scheme})")
+    relay = EngineProxy(
+        where.path, listen_unix=str(tmp_path / "engine.sock"), cut_after=256 * 1024
+    ).start()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    tag = tag_for("noexport")
+    env = {"DOCKER_HOST": relay.host, "REPRO_AUDIT_ENGINE_STORE": "0", "TMPDIR": str(scratch)}
+    try:
+        done = cli(
+            "build", "-t", tag, "--prefix", PREFIX, "--cache-dir", str(tmp_path / "cache"),
+            "--no-cache", cwd=project, env=env,
+        )  # fmt: skip
+    finally:
+        relay.stop()
+    assert relay.cut.is_set(), "the relay cut an answer (the image is larger than 256 KiB)"
+    assert done.returncode == 3, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "stopped answering" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not require_docker().images.list(name=tag)
+    assert not (project / "build-record.json").exists()
+    assert sorted(p.name for p in scratch.iterdir()) == []
