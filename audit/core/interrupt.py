@@ -14,7 +14,6 @@ What "was interrupted" is the command and the last progress phase it announced
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import threading
@@ -86,6 +85,8 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """`asyncio.run(make())`, where SIGTERM/SIGINT cancel the coroutine and raise
     `Interrupted` only at points where the loop is whole: no half-made loop, no
     "coroutine was never awaited", no pending task destroyed with a warning."""
+    import asyncio  # here, not at start-up: every command imports this module (46 ms)
+
     with _deferred(raise_after=False):
         loop = asyncio.new_event_loop()
         task = loop.create_task(make())
@@ -108,7 +109,7 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return result
 
 
-def _close(loop: asyncio.AbstractEventLoop) -> None:
+def _close(loop: Any) -> None:  # an asyncio event loop
     with _deferred():
         with contextlib.suppress(Exception):
             loop.run_until_complete(loop.shutdown_asyncgens())

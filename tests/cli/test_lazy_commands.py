@@ -57,3 +57,17 @@ def test_an_unknown_command_is_a_usage_error_listing_none_missing() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "No such command 'biuld'" in done.stderr
+
+
+def test_start_up_imports_no_heavy_library() -> None:
+    """`--version` (and every command's start) loads none of what only some commands need:
+    asyncio (46 ms, the solver's and merge's loop), rich, yaml, the docker SDK, rattler."""
+    code = (
+        "import sys; from audit.cli import main; sys.argv = ['repro-audit', '--version'];\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if '.' not in m), file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(ast.literal_eval(out.stderr.strip().splitlines()[-1]))
+    assert "audit" in loaded
+    assert not {"asyncio", "rich", "yaml", "docker", "rattler"} & loaded
