@@ -10,15 +10,25 @@ the same run) is above the committed ratio of the same size (--quick or not) by 
 the figure's noise band (bench/noise.py measures them); then the command to reproduce it
 is printed and `--fail-on-regression` exits 1 (a scheduled job's
 gate, never `.ci/run`: timing does not belong in tests).
+
+A ratio to a C baseline (git, json.load, tar) still moves from one machine to another: the
+same code gave drift.history 4.0x on one host and 6.0x on another. `--against REV` measures
+REV's package on the same machine in the same run instead (a detached worktree of REV,
+compiled, put first on PYTHONPATH; the scripts stay this checkout's), script by script in
+turn, and calls a figure a regression when this checkout's ratio exceeds REV's by more than
+the band: what a scheduled job on a runner that is never the recording machine should use.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +56,77 @@ SCRIPTS: dict[str, list[str]] = {
 DEFAULT_BAND = 0.25  # relative, until repeat runs measured a figure's own
 
 
+def run_script(script: str, quick: bool, out: Path, env: dict[str, str] | None = None) -> list:
+    """One script's figures (none when it fails: said on stderr)."""
+    cmd = [sys.executable, str(HERE / script), "--json", str(out), *SCRIPTS[script]]
+    if quick:
+        cmd.append("--quick")
+    where = f" (PYTHONPATH={env['PYTHONPATH']})" if env else ""
+    print(f"$ {' '.join(cmd[1:])}{where}", file=sys.stderr)
+    done = subprocess.run(cmd, cwd=ROOT, stdout=sys.stderr, env=env)
+    if done.returncode != 0 or not out.is_file():
+        print(f"{script}: failed (exit {done.returncode}){where}", file=sys.stderr)
+        return []
+    rows = json.loads(out.read_text())["figures"]
+    return [{**row, "script": script, "quick": quick} for row in rows]
+
+
 def run_scripts(quick: bool) -> list[dict[str, Any]]:
     figures: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
-        for script, extra in SCRIPTS.items():
-            out = Path(tmp) / f"{script}.json"
-            cmd = [sys.executable, str(HERE / script), "--json", str(out), *extra]
-            if quick:
-                cmd.append("--quick")
-            print(f"$ {' '.join(cmd[1:])}", file=sys.stderr)
-            done = subprocess.run(cmd, cwd=ROOT, stdout=sys.stderr)
-            if done.returncode != 0 or not out.is_file():
-                print(f"{script}: failed (exit {done.returncode})", file=sys.stderr)
-                continue
-            for row in json.loads(out.read_text())["figures"]:
-                figures.append({**row, "script": script, "quick": quick})
+        for script in SCRIPTS:
+            figures += run_script(script, quick, Path(tmp) / f"{script}.json")
     return figures
+
+
+@contextlib.contextmanager
+def revision_tree(rev: str) -> Iterator[Path]:
+    """REV's checkout in a detached worktree, its package compiled; removed after."""
+    with tempfile.TemporaryDirectory(prefix="bench-against-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-q", str(tree), rev], cwd=ROOT, check=True
+        )
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", "-j", "0", str(tree / "audit")],
+                check=True, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
+
+
+def run_against(quick: bool, rev: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(this checkout's figures, REV's), each script run for both in turn."""
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
+    with revision_tree(rev) as tree, tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        for script in SCRIPTS:
+            ours += run_script(script, quick, Path(tmp) / f"{script}.ours.json")
+            theirs += run_script(script, quick, Path(tmp) / f"{script}.theirs.json", env)
+    return ours, theirs
+
+
+def compare_against(
+    ours: list[dict[str, Any]], theirs: list[dict[str, Any]], bands: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Each figure beside the same figure of the other revision, measured in this run."""
+    other = {(f["id"], bool(f.get("quick"))): f for f in theirs}
+    rows = []
+    for figure in ours:
+        base = other.get((figure["id"], bool(figure.get("quick"))))
+        band = bands.get(figure["id"], DEFAULT_BAND)
+        ratio, before = figure.get("ratio"), base.get("ratio") if base else None
+        change = ratio / before if ratio and before else None
+        if figure.get("target_text") and figure.get("in_target") is not None:
+            regressed = not figure["in_target"] and bool(base and base.get("in_target"))
+        else:
+            regressed = change is not None and change > 1 + band
+        rows.append({**figure, "last_ratio": before, "band": band, "change": change,
+                     "in_target": _in_target(figure), "regressed": regressed})  # fmt: skip
+    return rows
 
 
 def compare(figures: list[dict[str, Any]], committed: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,8 +172,8 @@ def _target(r: dict[str, Any]) -> str:
     return f"<= {r['target']}x" if r["target"] is not None else "-"
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    head = ("figure", "size", "seconds", "baseline s", "ratio", "target", "last", "band", "verdict")
+def table(rows: list[dict[str, Any]], last: str = "last") -> str:
+    head = ("figure", "size", "seconds", "baseline s", "ratio", "target", last, "band", "verdict")
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in rows:
         verdict = "REGRESSION" if r["regressed"] else "ok"
@@ -154,6 +219,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write this run's figures here")
     parser.add_argument("--compare", type=Path, default=COMMITTED)
     parser.add_argument("--fail-on-regression", action="store_true")
+    parser.add_argument(
+        "--against", metavar="REV", help="compare with REV measured in this run (not the file)"
+    )
     parser.add_argument("--record", action="store_true", help="store this run as the committed")
     parser.add_argument("--update-doc", action="store_true", help="regenerate BENCHMARKS.md")
     args = parser.parse_args()
@@ -161,13 +229,20 @@ def main() -> int:
     if args.update_doc and not args.record:
         update_doc(committed)
         return 0
-    figures = run_scripts(args.quick)
-    rows = compare(figures, committed)
-    print(table(rows))
+    if args.against:
+        figures, theirs = run_against(args.quick, args.against)
+        rows = compare_against(figures, theirs, committed.get("noise_bands", {}))
+        print(table(rows, last=f"at {args.against}"))
+    else:
+        figures = run_scripts(args.quick)
+        rows = compare(figures, committed)
+        print(table(rows))
     for r in rows:
         if r["regressed"]:
             print(f"regression: {r['id']} {r['ratio']}x > {r['last_ratio']}x ±{r['band']:.0%}")
             print(f"  reproduce: {r['command']}")
+            if args.against:
+                print(f"  against: PYTHONPATH=<worktree of {args.against}> {r['command']}")
     if args.out:
         args.out.write_text(json.dumps({"figures": figures}, indent=2, sort_keys=True) + "\n")
     if args.record:  # this size's figures replaced, the other size's kept

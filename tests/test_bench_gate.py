@@ -55,6 +55,7 @@ def test_the_bench_workflow_is_scheduled_and_gates_on_regressions() -> None:
     gate = next(i for i, run in enumerate(runs) if "bench/run.py" in run)
     assert setup < gate
     assert "--quick" in runs[gate] and "--fail-on-regression" in runs[gate]
+    assert "--against" in runs[gate]  # the runner is never the machine results.json is from
     assert "bench" not in (ROOT / ".ci" / "run").read_text()  # timing stays out of tests
 
 
@@ -101,3 +102,42 @@ def test_committed_results_hold_a_band_for_every_recorded_figure() -> None:
     committed = json.loads((ROOT / "bench" / "results.json").read_text())
     ids = {f["id"] for f in committed["figures"]}
     assert ids <= set(committed["noise_bands"]), ids - set(committed["noise_bands"])
+
+
+def test_against_a_revision_a_regression_is_a_ratio_worse_than_its_own_beyond_the_band() -> None:
+    run = bench_run()
+    bands = {"diff.inventories": 0.1}
+    theirs = [figure(1.8)]
+    inside = run.compare_against([figure(1.95)], theirs, bands)
+    beyond = run.compare_against([figure(2.1)], theirs, bands)
+    assert not inside[0]["regressed"] and inside[0]["last_ratio"] == 1.8
+    assert beyond[0]["regressed"] and round(beyond[0]["change"], 3) == round(2.1 / 1.8, 3)
+    unmatched = run.compare_against([figure(9.0, quick=False)], theirs, bands)
+    assert not unmatched[0]["regressed"] and unmatched[0]["last_ratio"] is None
+    # an absolute bound: a regression only when this side crosses it and the other did not
+    bound = {**figure(1.0, id="hostile.x"), "target_text": "<= 2 s", "in_target": False}
+    held = {**bound, "in_target": True}
+    assert run.compare_against([bound], [held], bands)[0]["regressed"]
+    assert not run.compare_against([bound], [bound], bands)[0]["regressed"]
+    assert "at HEAD~1" in run.table(beyond, last="at HEAD~1")
+
+
+def test_against_measures_the_other_revisions_package(tmp_path: Path) -> None:
+    """The premise of --against: with its worktree on PYTHONPATH, a script (and the CLI
+    beside this Python) imports that revision's package, not this checkout's."""
+    import os
+
+    run = bench_run()
+    probe = tmp_path / "probe.py"
+    probe.write_text("import audit, sys\nprint(audit.__file__)\n")
+    with run.revision_tree("HEAD") as tree:
+        assert (tree / "audit" / "__init__.py").is_file()
+        assert list((tree / "audit").rglob("*.pyc")), "compiled, as an installed wheel is"
+        done = subprocess.run(
+            [sys.executable, str(probe)], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tmp_path,
+        )  # fmt: skip
+        assert Path(done.stdout.strip()).is_relative_to(tree)
+    assert not tree.exists()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True)
+    assert str(tree) not in listed.stdout
