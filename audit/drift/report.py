@@ -76,10 +76,14 @@ class Finding:
     detail: str = ""
     #: image findings: the build step that put the package there (`Dockerfile:12 (RUN …)`)
     origin: str = ""
+    #: history findings: the commit's time, so a report reads newest first, as `git log`
+    #: does (by sha, the first rows of a table were any revision of the window)
+    when: int = 0
 
-    def sort_key(self) -> tuple[int, str, str, str, str, str]:
+    def sort_key(self) -> tuple[int, int, str, str, str, str, str]:
         return (
             SECTION_ORDER.index(self.section),
+            -self.when,
             self.revision,
             self.platform,
             self.manager,
@@ -289,6 +293,7 @@ def history_section(history: History, moves: Sequence[ImageMove] = ()) -> Sectio
                 new=move.new,
                 revision=move.commit.sha[:12],
                 detail=f"re-pinned in {move.path}",
+                when=move.commit.time,
             )
         )
     for revision in history.revisions:
@@ -302,6 +307,7 @@ def history_section(history: History, moves: Sequence[ImageMove] = ()) -> Sectio
                     history.lockfile,
                     revision=short,
                     detail=revision.error,
+                    when=revision.commit.time,
                 )
             )
         if not (revision.error or revision.created or revision.change_count) and (
@@ -315,12 +321,16 @@ def history_section(history: History, moves: Sequence[ImageMove] = ()) -> Sectio
                     history.lockfile,
                     revision=short,
                     detail="the lock's bytes changed, no package did",
+                    when=revision.commit.time,
                 )
             )
         for platform in revision.changes:
             for change in platform.changes:
                 section.findings.append(
-                    _change_finding("history", change, revision.cause, revision=short)
+                    _change_finding(
+                        "history", change, revision.cause, revision=short,
+                        when=revision.commit.time,
+                    )  # fmt: skip
                 )
     section.data = {
         "revisions": len(history.revisions),
@@ -330,7 +340,9 @@ def history_section(history: History, moves: Sequence[ImageMove] = ()) -> Sectio
     return section
 
 
-def _change_finding(section: str, change: Change, cause: str, *, revision: str = "") -> Finding:
+def _change_finding(
+    section: str, change: Change, cause: str, *, revision: str = "", when: int = 0
+) -> Finding:
     from audit.diff.changes import describe
 
     return Finding(
@@ -344,6 +356,7 @@ def _change_finding(section: str, change: Change, cause: str, *, revision: str =
         new=change.new_version,
         revision=revision,
         detail=describe(change),
+        when=when,
     )
 
 

@@ -56,6 +56,12 @@ def test_history_walk_and_causes(project: Project, report: dict) -> None:
         (c["tool"][:12], "lock-rewritten", "conda-lock.yml", "lock-format/tool change"),
         (c["upstream"][:12], "rebuilt", "libzlib", "new upstream release"),
     }
+    # newest first, as `git log` reads (not by sha): the report's first rows are the latest
+    order = [f["revision"] for f in findings(report, "history")]
+    newest_first = [c[k][:12] for k in ("upstream", "tool", "corrupt", "spec")]
+    assert list(dict.fromkeys(order)) == newest_first
+    text = (Path(report["_dir"]) / "drift.md").read_text()
+    assert text.index(c["upstream"][:12]) < text.index(c["spec"][:12])
     timelines = {t["name"]: t["versions"] for t in history["timelines"]}
     assert timelines["linux-only-tool"] == ["", "1.0.0", "1.0.0", "1.0.0", "1.0.0"]
     assert timelines["libzlib"][-1] == "1.3.1-hb9d3cd8_1"
