@@ -486,7 +486,7 @@ def rebase(result: CheckResult, base: str) -> None:
 
 def instruction_spans(name: str, text: str) -> list[tuple[int, int]] | None:
     """A Dockerfile's instructions as (first line, last line), for suppression comments."""
-    from audit.check.units import is_dockerfile
+    from audit.dockerfile.naming import is_dockerfile
 
     if not is_dockerfile(name.rsplit("/", 1)[-1]):
         return None

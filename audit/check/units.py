@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit.dockerfile.naming import is_dockerfile
 from audit.lockfile.projects import LOCK_NAME, Project, find_projects, join, parent
 
 POLICY_NAMES = ("repro-audit.toml", "pyproject.toml")
@@ -40,10 +41,6 @@ class Unit:
             out |= set(self.project.env_files) | {self.project.lock}
         out |= {join(d, n) for d in self.policy_dirs for n in POLICY_NAMES}
         return {posixpath.normpath(p) for p in out}
-
-
-def is_dockerfile(name: str) -> bool:
-    return name == "Dockerfile" or name.endswith(".Dockerfile") or name.startswith("Dockerfile.")
 
 
 def make_units(root: Path, paths: tuple[str, ...], top: Path | None) -> list[Unit]:

@@ -32,6 +32,7 @@ from audit.core.errors import (
     ReproAuditError,
 )
 from audit.diff.classify import Change, diff_inventories
+from audit.dockerfile.naming import is_dockerfile
 from audit.drift.history import (
     CAUSE_BASE_IMAGE,
     CAUSE_OUTSIDE,
@@ -204,7 +205,7 @@ def run_drift(options: DriftOptions) -> DriftReport:
         lock_rel = repo.relpath(lock_path)
         env_rels = [repo.relpath(p) for p in env_paths]
         tracked = _tracked_files(repo)
-        dockerfiles = sorted(p for p in tracked if _is_dockerfile(p))
+        dockerfiles = sorted(p for p in tracked if is_dockerfile(p))
         image_locks = sorted(p for p in tracked if PurePosixPath(p).name == "image-lock.json")
         head = repo.rev_parse("HEAD") if options.history or options.since else ""
         sections: list[Section] = []
@@ -255,11 +256,6 @@ def run_drift(options: DriftOptions) -> DriftReport:
 def _tracked_files(repo: GitRepo) -> list[str]:
     done = repo.git("ls-files", "-z")
     return [p for p in done.stdout.decode("utf-8", errors="replace").split("\0") if p]
-
-
-def _is_dockerfile(path: str) -> bool:
-    name = PurePosixPath(path).name
-    return name == "Dockerfile" or name.startswith("Dockerfile.") or name.endswith(".Dockerfile")
 
 
 def _untracked_image_locks(root: Path) -> set[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_changed_since_and_file_arguments_select_projects(monorepo: Path, run: R
     assert bad.returncode == 2 and "unknown revision" in bad.stderr
     # what pre-commit passes: file names relative to the repository root
     files = subprocess.run(
-        ["repro-audit", "check", "--format", "json", "services/a/environment.yml"],
+        [sys.executable, "-m", "audit", "check", "--format", "json", "services/a/environment.yml"],
         cwd=monorepo,
         capture_output=True,
         text=True,
@@ -171,7 +172,7 @@ def test_lock_check_at_the_root_checks_every_project(monorepo: Path, check_cache
 
     def lock(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["repro-audit", "lock", *args],
+            [sys.executable, "-m", "audit", "lock", *args],
             cwd=monorepo,
             capture_output=True,
             text=True,
