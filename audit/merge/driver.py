@@ -7,6 +7,7 @@ from pathlib import Path
 
 from audit.core.errors import InputError
 from audit.merge.explicit import is_explicit, merge_explicit
+from audit.merge.gitview import forget_sides, learn_sides
 from audit.merge.outcome import MergeResult
 from audit.merge.run import write_merged_lock
 
@@ -25,6 +26,10 @@ def merge_file(base: Path, ours: Path, theirs: Path, path: str) -> MergeResult:
     """Merge `theirs` into `ours` (%A, rewritten in place only on success)."""
     sides = ((base, "base"), (ours, "ours"), (theirs, "theirs"))
     texts = [_read(file, label, path) for file, label in sides]
-    if is_explicit(path, texts):
-        return merge_explicit(texts, ours, path)
-    return write_merged_lock((texts[0], texts[1], texts[2]), ours, path)
+    learn_sides(path, base.read_bytes(), theirs.read_bytes())  # the commits git is merging
+    try:
+        if is_explicit(path, texts):
+            return merge_explicit(texts, ours, path)
+        return write_merged_lock((texts[0], texts[1], texts[2]), ours, path)
+    finally:
+        forget_sides()

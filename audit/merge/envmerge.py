@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.merge.gitview import git, merge_base, show, theirs_commit
+from audit.merge.gitview import base_commit, git, show, theirs_commit
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def merge_environment(lock_path: str, sources: list[str]) -> EnvMerge | None:
     theirs_rev = theirs_commit()
     if path is None or theirs_rev is None:
         return None
-    base_rev = merge_base(theirs_rev)
+    base_rev = base_commit()
     base, ours, theirs = _blob(base_rev, path), _blob("HEAD", path), _blob(theirs_rev, path)
     if ours == theirs or base == theirs:
         return EnvMerge(path, base, ours, theirs, ours)

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from audit.core.errors import InputError
-from audit.merge.gitview import folder_files, merge_base, show, theirs_commit
+from audit.merge.gitview import base_commit, folder_files, show, theirs_commit
 from audit.merge.memo import Texts
 from audit.merge.outcome import MergeResult
 from audit.merge.threeway import check_markers
@@ -83,18 +83,19 @@ def merge_explicit(texts: list[str], ours: Path, path: str) -> MergeResult:
     if theirs is None:
         return _conflict(
             path,
-            f"derived from {lock_path}, whose versions are unknown outside `git merge`",
+            f"derived from {lock_path}, whose versions git does not say (not a merge, rebase "
+            "or cherry-pick of commits on a branch)",
             "run `repro-audit lock` after the merge",
         )
-    lock_texts = lock_versions(lock_path, theirs)
+    lock_texts = lock_versions(lock_path, base_commit(), theirs)
     if lock_texts is None:
         return _conflict(path, f"no {lock_path} beside it on both sides: run `repro-audit lock`")
     return _derive(lock_texts, lock_path, platform, ours, path)
 
 
-def lock_versions(lock_path: str, theirs: str) -> Texts | None:
-    """The lock at the merge base, HEAD and `theirs` (None: missing on a side)."""
-    base, ours, other = (show(rev, lock_path) for rev in (merge_base(theirs), "HEAD", theirs))
+def lock_versions(lock_path: str, base_rev: str | None, theirs: str) -> Texts | None:
+    """The lock at the merge's base, HEAD and `theirs` (None: missing on a side)."""
+    base, ours, other = (show(rev, lock_path) for rev in (base_rev, "HEAD", theirs))
     if ours is None or other is None:
         return None
     return (

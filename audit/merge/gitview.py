@@ -6,12 +6,18 @@ path order (`conda-win-64.lock`, `conda-osx-arm64.lock`, `conda-lock.yml`,
 still hold ours; `MERGE_HEAD` does not exist yet, but git exports `GITHEAD_<sha>` for
 the commit being merged. So the other versions of a file come from git objects: HEAD,
 that commit, and their merge base.
+
+`git rebase`, `cherry-pick` and `revert` run the same drivers but export no
+`GITHEAD_<sha>` (and write `REBASE_HEAD` / `CHERRY_PICK_HEAD` only after a conflict):
+there the commits are found by the blobs git handed the driver, the newest commit of any
+ref that wrote theirs at the path, and its parent (or the commit that wrote the base).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from audit.core.git import run_git
@@ -21,12 +27,98 @@ def git(*args: str, data: bytes | None = None) -> subprocess.CompletedProcess[by
     return run_git(list(args), data=data)
 
 
-def theirs_commit() -> str | None:
-    """The commit being merged: git exports `GITHEAD_<sha>=<name>` to merge drivers."""
+@dataclass(frozen=True)
+class Sides:
+    """The commits of the three-way merge git is running: base (None: the file is new on
+    both sides, or unknown) and theirs; ours is HEAD."""
+
+    base: str | None
+    theirs: str
+
+
+#: What `learn_sides` found for this driver run (one file per process; reset per file).
+_SIDES: dict[str, Sides | None] = {}
+
+
+def learn_sides(path: str, base_data: bytes, theirs_data: bytes) -> Sides | None:
+    """Find the commits of the merge of `path` git is running, and remember them."""
+    found = _merge_sides() or _sides_by_blobs(path, base_data, theirs_data)
+    _SIDES["current"] = found
+    return found
+
+
+def forget_sides() -> None:
+    _SIDES.pop("current", None)
+
+
+def _merge_sides() -> Sides | None:
+    """`git merge`: git exports `GITHEAD_<sha>=<name>` for the commit being merged."""
     shas = sorted(k[len("GITHEAD_") :] for k in os.environ if k.startswith("GITHEAD_"))
     head = head_commit()
     candidates = [s for s in shas if s != head]
-    return candidates[0] if len(candidates) == 1 else None
+    if len(candidates) != 1:
+        return None
+    return Sides(merge_base(candidates[0]), candidates[0])
+
+
+def _sides_by_blobs(path: str, base_data: bytes, theirs_data: bytes) -> Sides | None:
+    """rebase, cherry-pick, revert: the commits that wrote the versions git passed.
+
+    Only when git runs the driver (it sets GIT_EXEC_PATH): `merge-lock` run by hand on
+    three files is a merge of those files alone.
+    """
+    if "GIT_EXEC_PATH" not in os.environ or not path:
+        return None
+    theirs_blob = blob_id(theirs_data)
+    base_blob = blob_id(base_data) if base_data else None
+    writers = _writers(path, {b for b in (theirs_blob, base_blob) if b})
+    theirs = writers.get(theirs_blob)
+    if theirs is None:
+        return None
+    if base_blob is None:
+        return Sides(None, theirs)
+    parent = git("rev-parse", "-q", "--verify", f"{theirs}^").stdout.decode().strip() or None
+    if parent is not None and blob_ids(parent, [path]).get(path) == base_blob:
+        return Sides(parent, theirs)  # cherry-pick, rebase: the picked commit's parent
+    return Sides(writers.get(base_blob), theirs)
+
+
+def blob_id(data: bytes) -> str:
+    return git("hash-object", "--stdin", data=data).stdout.decode().strip()
+
+
+def _writers(path: str, blobs: set[str]) -> dict[str, str]:
+    """blob id → the newest commit of any ref whose change wrote it at `path`."""
+    log = ["log", "--all", "--no-renames", "--raw", "--no-abbrev", "--format=%x01%H"]
+    proc = git(*log, "--", path)
+    out: dict[str, str] = {}
+    commit = ""
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        if line.startswith("\x01"):
+            commit = line[1:]
+        elif line.startswith(":") and commit:
+            fields = line.partition("\t")[0].split()
+            if len(fields) >= 4 and fields[3] in blobs:
+                out.setdefault(fields[3], commit)
+    return out
+
+
+def theirs_commit() -> str | None:
+    """The commit being merged (None: git does not say, or not run by git)."""
+    if "current" not in _SIDES:
+        found = _merge_sides()
+        return found.theirs if found else None
+    sides = _SIDES["current"]
+    return sides.theirs if sides else None
+
+
+def base_commit() -> str | None:
+    """The merge's base commit (None: no base, or unknown)."""
+    if "current" not in _SIDES:
+        found = _merge_sides()
+        return found.base if found else None
+    sides = _SIDES["current"]
+    return sides.base if sides else None
 
 
 def head_commit() -> str:

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from audit.merge.gitview import (
+    base_commit,
     blob_ids,
     git_path,
     head_commit,
     merge_attributes,
-    merge_base,
     theirs_commit,
 )
 from audit.merge.outcome import MergeResult, Outcome
@@ -55,7 +55,7 @@ def _key(lock_path: str, theirs: str, texts: Texts) -> str:
 def drivers_to_come(paths: list[str], theirs: str, consumer: str) -> list[str]:
     """The paths git will hand to the same driver as `consumer` (not `consumer` itself):
     three different versions, and the same `merge` attribute."""
-    base = merge_base(theirs)
+    base = base_commit()
     ids = [blob_ids(rev, paths) for rev in (base, "HEAD", theirs)]
     attributes = merge_attributes([consumer, *paths])
     ours_driver = attributes.get(consumer)
