@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from audit.core.errors import InputError
 
@@ -101,6 +102,20 @@ def as_match_spec(solver_text: str) -> object:
     from rattler import MatchSpec
 
     return MatchSpec(solver_text, strict=False)
+
+
+def record_match_spec(written: str, where: str | None = None) -> tuple[Any, str | None]:
+    """The MatchSpec a locked record must meet for the line `written`, without its channel
+    (rattler ignores channels on lock records), and the channel as written.
+
+    `check` (a spec unmet by the lock) and `merge-lock` (a merged lock unmet by the merged
+    environment file) judge records this one way.
+    """
+    parsed = parse_conda_spec(written, where)
+    text = parsed.solver.split("::", 1)[1] if "::" in parsed.solver else parsed.solver
+    if parsed.channel and "::" not in parsed.solver:
+        text = re.sub(r"\[?channel=\"[^\"]*\",?\]?", "", text)
+    return as_match_spec(text), parsed.channel
 
 
 def _hint(text: str) -> str | None:

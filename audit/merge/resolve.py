@@ -58,6 +58,40 @@ def unsatisfied(document: dict[str, Any]) -> list[str]:
     return problems
 
 
+def unmet_specs(document: dict[str, Any], env_data: bytes, env_path: str) -> list[str]:
+    """`platform: name version`, for each conda spec of the merged environment file the
+    merged packages do not meet: one side moved a package the other side's edit of the
+    environment file constrains (main pins `numpy 2.0.*`, a branch bumped numpy to 2.1),
+    which no per-package merge sees and the content hash does not catch."""
+    from audit.core.errors import InputError
+    from audit.envfile.condaspec import record_match_spec
+    from audit.envfile.lines import read_envfiles
+
+    platforms = list(document["metadata"].get("platforms") or [])
+    with tempfile.TemporaryDirectory(prefix="repro-audit-merge-") as tmp:
+        env_file = Path(tmp) / "environment.yml"
+        env_file.write_bytes(env_data)
+        try:
+            env = read_envfiles([env_file], [env_path], platforms)
+            by_platform = _records(document, Path(tmp), "merged.yml")
+        except InputError:
+            return []  # said elsewhere: the environment or the lock does not read
+    problems: list[str] = []
+    for platform in platforms:
+        by_name = {r.name.normalized: r for r in by_platform.get(platform, [])}
+        for spec in env.conda.get(platform, []):
+            try:
+                match, _ = record_match_spec(spec.value, spec.where)
+            except InputError:
+                continue
+            name = match.name.normalized if match.name is not None else spec.value
+            record = by_name.get(name)
+            if record is None or not match.matches(record):
+                have = f"{name} {record.version}" if record is not None else f"no {name}"
+                problems.append(f"{platform}: {have} against '{spec.value}'")
+    return problems
+
+
 def preferences(
     merged: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any], conflicts: Iterable[Key]
 ) -> dict[str, list]:

@@ -92,6 +92,11 @@ def _why_resolve(merged: Merged, env: EnvMerge | None) -> list[str]:
         from audit.merge.resolve import unsatisfied
 
         reasons = [f"merged packages disagree: {p}" for p in unsatisfied(merged.document)[:5]]
+    if not reasons and env is not None and env.merged is not None:
+        from audit.merge.resolve import unmet_specs
+
+        unmet = unmet_specs(merged.document, env.merged, env.path)
+        reasons = [f"the merged {env.path} asks otherwise: {p}" for p in unmet[:5]]
     return reasons
 
 

@@ -280,3 +280,22 @@ def test_a_driver_cancelled_while_it_re_solves_leaves_nothing(repo: Path, tmp_pa
     assert (
         not memo.exists() or [p.name for p in memo.iterdir() if not p.name.endswith(".json")] == []
     )
+
+
+def test_a_bump_the_other_sides_environment_edit_forbids_is_re_solved(
+    repo: Path, tmp_path: Path
+) -> None:
+    """numpy-20 pinned `numpy 2.0.*` (numpy unchanged: 2.0.0 already), bump-numpy moved
+    numpy to 2.1.0 without touching environment.yml. Per package, theirs' numpy wins, and
+    the content hash is ours': only the merged environment file's specs tell it is wrong."""
+    tmp = tmp_path / "tmp"
+    git(repo, "checkout", "-q", "numpy-20")
+    ok, out = merge(repo, "bump-numpy", tmp)
+    assert ok, out
+    assert "merged and re-solved" in out
+    assert "the merged environment.yml asks otherwise: linux-64: numpy 2.1.0" in out
+    for platform in PLATFORMS:
+        assert versions(repo / "conda-lock.yml", platform)["numpy"] == "2.0.0"
+    assert_merged_set(repo, tmp)
+    gate = run(["check", "."], repo)
+    assert gate.returncode == 0, gate.stdout + gate.stderr

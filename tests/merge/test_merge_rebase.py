@@ -79,3 +79,22 @@ def test_merge_lock_by_hand_is_a_merge_of_the_three_files_alone(
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "whose versions git does not say" in done.stderr
+
+
+def test_rebase_of_two_re_locks_onto_an_environment_edit(
+    repo: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    """A branch of two re-lock commits (six, then numpy) rebased onto one that pinned
+    numpy 2.0.* in environment.yml: each pick merges against its own parent, and the
+    second re-solves numpy with the merged environment.yml."""
+    tmp = tmp_path / "tmp"
+    git(repo, "checkout", "-q", "-b", "two-relocks", "bump-six")
+    assert _git(repo, tmp, "cherry-pick", "bump-numpy")[0]
+    ok, out = _git(repo, tmp, "rebase", "numpy-20")
+    assert ok, out
+    assert "merged and re-solved" in out
+    for platform in ("linux-64", "osx-arm64"):
+        got = versions(repo / "conda-lock.yml", platform)
+        assert got["numpy"].startswith("2.0") and got["six"] == "1.17.0", got
+    assert "numpy 2.0.*" in (repo / "environment.yml").read_text()
+    assert_merged_set(repo, tmp)

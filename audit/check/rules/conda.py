@@ -334,7 +334,7 @@ def _pep503(name: str) -> str:
 
 def _spec_rules(project: CondaProject) -> list[Finding]:
     """Every spec met on every platform; nothing locked that no spec reaches."""
-    from rattler import MatchSpec
+    from audit.envfile.condaspec import record_match_spec
 
     env, meta = project.env, project.meta
     assert env is not None and meta is not None
@@ -346,7 +346,7 @@ def _spec_rules(project: CondaProject) -> list[Finding]:
         roots: list[str] = []
         for spec in env.conda.get(platform, []):
             if spec.value not in parsed:
-                parsed[spec.value] = _match_spec(MatchSpec, spec)
+                parsed[spec.value] = record_match_spec(spec.value, spec.where)
             match_spec, channel = parsed[spec.value]
             name = match_spec.name.normalized if match_spec.name is not None else spec.value
             roots.append(name)
@@ -394,20 +394,6 @@ def _spec_rules(project: CondaProject) -> list[Finding]:
             )
         )
     return out
-
-
-def _match_spec(match_spec_type: Any, spec: Located) -> tuple[Any, str | None]:
-    """MatchSpec without its channel (rattler ignores channels on lock records) + the channel.
-
-    Read as `lock` reads it (`audit.envfile.condaspec`: conda's lenient grammar).
-    """
-    from audit.envfile.condaspec import as_match_spec, parse_conda_spec
-
-    parsed = parse_conda_spec(spec.value, spec.where)
-    text = parsed.solver.split("::", 1)[1] if "::" in parsed.solver else parsed.solver
-    if parsed.channel and "::" not in parsed.solver:
-        text = re.sub(r"\[?channel=\"[^\"]*\",?\]?", "", text)
-    return as_match_spec(text), parsed.channel
 
 
 def _channel_of(url: str) -> str:
