@@ -89,7 +89,37 @@ def unmet_specs(document: dict[str, Any], env_data: bytes, env_path: str) -> lis
             if record is None or not match.matches(record):
                 have = f"{name} {record.version}" if record is not None else f"no {name}"
                 problems.append(f"{platform}: {have} against '{spec.value}'")
+        problems += _unmet_pip(document, platform, env.pip.get(platform, []))
     return problems
+
+
+def _unmet_pip(document: dict[str, Any], platform: str, specs: list[Any]) -> list[str]:
+    """pip requirements of the merged environment file the merged wheels do not meet."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from audit.envfile.lines import pip_name
+    from audit.envfile.pip import pep503
+
+    wheels = {
+        pep503(str(p.get("name", ""))): str(p.get("version", ""))
+        for p in document.get("package") or []
+        if p.get("manager") == "pip" and p.get("platform") == platform
+    }
+    out: list[str] = []
+    for spec in specs:
+        if "://" in spec.value:
+            continue  # a URL or VCS requirement only has to be present: not a version
+        try:
+            req = Requirement(spec.value)
+        except InvalidRequirement:
+            continue
+        name = pep503(pip_name(spec.value))
+        version = wheels.get(name)
+        if version is None:
+            out.append(f"{platform}: no pip {name} against '{spec.value}'")
+        elif req.specifier and not req.specifier.contains(version, prereleases=True):
+            out.append(f"{platform}: pip {name} {version} against '{spec.value}'")
+    return out
 
 
 def preferences(
