@@ -84,13 +84,13 @@ def load_policy(root: Path, folder: str = ".") -> Policy | None:
         name = base if folder in ("", ".") else f"{folder}/{base}"
         if not path.is_file():
             continue
-        from audit.core.text import decode_text
+        from audit.core.text import cannot_read, decode_text
 
         try:
             text = decode_text(path.read_bytes(), name)
             data = tomllib.loads(text)
         except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", where=name) from None
+            raise InputError(cannot_read(path, exc), where=name) from None
         except tomllib.TOMLDecodeError as exc:
             match = re.search(r"line (\d+)", str(exc))
             where = f"{name}:{match.group(1)}" if match else name

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.dockerfile.naming import is_dockerfile
-from audit.lockfile.projects import LOCK_NAME, Project, find_projects, join, parent
+from audit.lockfile.projects import LOCK_NAME, Project, find_projects, join, parent, present
 
 POLICY_NAMES = ("repro-audit.toml", "pyproject.toml")
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
@@ -57,7 +57,7 @@ def make_units(root: Path, paths: tuple[str, ...], top: Path | None) -> list[Uni
             kind = "compose"
         else:
             continue
-        if not (root / path).is_file():
+        if not present(root / path):
             continue  # deleted in the working tree, still in git's index
         owner = owner_of(path, units)
         unit = units.setdefault(owner, Unit(owner))

@@ -7,6 +7,7 @@ larger than any real one at once, before a parser spends seconds and memory on i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from audit.core.errors import InputError
@@ -75,6 +76,16 @@ def decode_text(data: bytes, where: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{NOT_TEXT}: invalid byte at offset {exc.start}", where=where) from None
+
+
+def cannot_read(path: Path, exc: OSError) -> str:
+    """Why `path` could not be read, as a finding says it: a dangling symlink by its target
+    (`ls` shows a name; the error alone says "no such file" of a file that is listed)."""
+    if path.is_symlink() and not path.exists():
+        return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def check_size(path: Path, where: str, limit: int) -> None:

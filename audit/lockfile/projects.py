@@ -48,6 +48,12 @@ def parent(path: str) -> str:
     return posixpath.dirname(path) or "."
 
 
+def present(path: Path) -> bool:
+    """A file to check: a regular file, or a symlink to nothing (reading it is the finding,
+    not silence); a folder or a FIFO of that name is not one (a FIFO would hang a read)."""
+    return path.is_file() or (path.is_symlink() and not path.exists())
+
+
 def find_projects(root: Path, paths: tuple[str, ...]) -> list[Project]:
     """The projects among `paths` (files relative to `root`), sorted by folder."""
     envs: dict[str, str] = {}
@@ -55,9 +61,9 @@ def find_projects(root: Path, paths: tuple[str, ...]) -> list[Project]:
     configured: dict[str, tuple[str, ...]] = {}
     for path in paths:
         name = posixpath.basename(path)
-        if name in ENV_NAMES and parent(path) not in envs and (root / path).is_file():
+        if name in ENV_NAMES and parent(path) not in envs and present(root / path):
             envs[parent(path)] = path
-        elif name == LOCK_NAME and (root / path).is_file():
+        elif name == LOCK_NAME and present(root / path):
             locks.add(parent(path))
         elif name in CONFIG_NAMES and parent(path) not in configured:
             files = configured_env_files(root / parent(path))

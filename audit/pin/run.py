@@ -106,13 +106,12 @@ class _Source:
 
 
 def _read(path: Path) -> str:
+    from audit.core.text import cannot_read, decode_text
+
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", where=str(path)) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", where=str(path)) from None
-    from audit.core.text import decode_text
+        raise InputError(cannot_read(path, exc), where=str(path)) from None
 
     return decode_text(data, str(path))
 

@@ -155,12 +155,12 @@ def _read_lock(
     name = project.lock_name
     if not lock_path.exists():
         return False
-    from audit.core.text import decode_text
+    from audit.core.text import cannot_read, decode_text
 
     try:
         text = decode_text(lock_path.read_bytes(), name)
     except OSError as exc:
-        findings.append(finding("RA002", name, 0, f"cannot read: {exc.strerror}"))
+        findings.append(finding("RA002", name, 0, cannot_read(lock_path, exc)))
         return False
     except InputError as exc:
         findings.append(finding("RA002", name, 0, exc.message))
@@ -218,13 +218,13 @@ def _env_files(lock_dir: Path, env_path: Path | None, meta: LockMetadata | None)
 def _read_text(path: Path, name: str, rule_id: str, findings: list[Finding]) -> str | None:
     """The environment file's text, or None with a finding saying why it cannot be read
     (one over the size limit is refused before it is read: no memory spent on junk)."""
-    from audit.core.text import MAX_ENV_BYTES, check_size, decode_text
+    from audit.core.text import MAX_ENV_BYTES, cannot_read, check_size, decode_text
 
     try:
         check_size(path, name, MAX_ENV_BYTES)
         return decode_text(path.read_bytes(), name)
     except OSError as exc:
-        findings.append(finding(rule_id, name, 0, f"cannot read: {exc.strerror}"))
+        findings.append(finding(rule_id, name, 0, cannot_read(path, exc)))
     except InputError as exc:
         findings.append(error_finding(rule_id, exc, name))
     return None
@@ -469,7 +469,7 @@ def _pip_rules(
 
 def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Finding]:
     """conda-<platform>.lock beside the lock: present for each platform, same hash and URLs."""
-    from audit.core.text import decode_text
+    from audit.core.text import cannot_read, decode_text
     from audit.lockfile.condalock import explicit_path
 
     meta, scanned, lock_path = project.meta, project.scanned, project.lock_path
@@ -506,7 +506,7 @@ def _explicit_rules(project: CondaProject, texts: dict[str, str]) -> list[Findin
         try:
             text = decode_text(path.read_bytes(), name)
         except OSError as exc:
-            out.append(finding("RA008", name, 0, f"cannot read: {exc.strerror}"))
+            out.append(finding("RA008", name, 0, cannot_read(path, exc)))
             continue
         except InputError as exc:
             out.append(finding("RA008", name, 0, exc.message))

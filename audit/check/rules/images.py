@@ -31,6 +31,7 @@ def check_images(
     """
     if not dockerfiles and not compose_files:
         return []
+    from audit.core.text import cannot_read
     from audit.pin.run import PinOptions, RefReport, check, load_sources
 
     broken = broken if broken is not None else set()
@@ -44,7 +45,7 @@ def check_images(
             sources.extend(load_sources(options, lenient=True))
         except OSError as exc:
             broken.add(name)
-            findings.append(finding("RA038", name, 0, f"cannot read: {exc.strerror}"))
+            findings.append(finding("RA038", name, 0, cannot_read(path, exc)))
         except InputError as exc:
             broken.add(name)
             findings.append(error_finding("RA038", exc, name, str(path)))
