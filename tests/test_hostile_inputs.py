@@ -241,3 +241,21 @@ def test_a_killed_builds_leftovers_in_the_cache_are_swept_by_age(tmp_path: Path)
     removed = sweep_stale_cache(tmp_path)
     assert sorted(removed) == sorted([stale_stage, stale_tar, stale_tree])
     assert fresh_stage.exists() and finished_tar.exists() and finished_tree.exists()
+
+
+def test_a_lock_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A million junk entries (100 MB) cost check 78 s and 1.4 GB: a lock over the limit is
+    one finding, found from its size alone (the file here is sparse: nothing is read)."""
+    from audit.core.text import MAX_LOCK_BYTES
+
+    (tmp_path / "environment.yml").write_text(ENV)
+    with (tmp_path / "conda-lock.yml").open("w") as handle:
+        handle.write("version: 1\nmetadata:\n  platforms: [linux-64]\npackage:\n")
+        handle.truncate(MAX_LOCK_BYTES + 1)
+    code, out, err, rss = measured(["check", "--format", "json"], tmp_path)
+    assert code == 1 and rss < LIMIT_KB, err
+    (finding,) = [f for f in json.loads(out)["findings"] if f["rule_id"] == "RA002"]
+    assert finding["file"] == "conda-lock.yml"
+    assert "over the 64.0 MB limit for this file (is it really a conda-lock.yml?)" in (
+        finding["message"]
+    )

@@ -155,9 +155,10 @@ def _read_lock(
     name = project.lock_name
     if not lock_path.exists():
         return False
-    from audit.core.text import cannot_read, decode_text
+    from audit.core.text import MAX_LOCK_BYTES, cannot_read, check_size, decode_text
 
     try:
+        check_size(lock_path, name, MAX_LOCK_BYTES, "a conda-lock.yml")
         text = decode_text(lock_path.read_bytes(), name)
     except OSError as exc:
         findings.append(finding("RA002", name, 0, cannot_read(lock_path, exc)))
