@@ -19,6 +19,7 @@ from audit.check.run import (
     Finding,
     Unchecked,
     error_finding,
+    finding_order,
     instruction_spans,
     rebase,
     repository_base,
@@ -56,7 +57,7 @@ def run_check(options: CheckOptions) -> CheckResult:
         result.online_checked += part.online_checked
         result.online_unreachable += part.online_unreachable
     result.unchecked = sorted(set(result.unchecked))
-    result.findings = sorted(set(result.findings))
+    result.findings = sorted(set(result.findings), key=finding_order)  # no dataclass __lt__
     result.files = sorted(set(result.files))
     result.projects = [u.dir for u in units]
     rebase(result, repository_base(root, options.repo_root or top))
