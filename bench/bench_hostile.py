@@ -36,6 +36,16 @@ TARGET_RSS_MB = 200.0
 ENV = "channels: [conda-forge]\ndependencies:\n  - six\nplatforms: [linux-64]\n"
 
 
+
+def _junk_lock(size: int) -> str:
+    """A conda-lock.yml of `size` bytes of entries no solver wrote (cost 78 s, 1.4 GB once)."""
+    head = "version: 1\nmetadata:\n  platforms: [linux-64]\npackage:\n"
+    entry = (
+        "- name: junk\n  version: 1.0\n  manager: conda\n  platform: linux-64\n"
+        "  url: https://x/linux-64/junk-1.0-0.conda\n  hash: {md5: 0}\n"
+    )
+    return head + entry * (size // len(entry))
+
 def bomb_env() -> str:
     return "\n".join(["x:", *bomb_lines(indent="  "), "dependencies:", "  - six", ""])
 
@@ -120,6 +130,12 @@ def cases() -> list[Case]:
             "big-env",
             "a 60 MB environment.yml: check",
             {"environment.yml": ENV + "# " + "x" * (60 << 20) + "\n"},
+            ["check"],
+        ),
+        Case(
+            "big-lock",
+            "a 100 MB conda-lock.yml of 830,000 junk entries: check",
+            {"environment.yml": ENV, "conda-lock.yml": _junk_lock(100 << 20)},
             ["check"],
         ),
         Case(
