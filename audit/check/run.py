@@ -494,7 +494,7 @@ def instruction_spans(name: str, text: str) -> list[tuple[int, int]] | None:
     """A Dockerfile's instructions as (first line, last line), for suppression comments."""
     from audit.dockerfile.naming import is_dockerfile
 
-    if not is_dockerfile(name.rsplit("/", 1)[-1]):
+    if not is_dockerfile(name):
         return None
     from audit.dockerfile.parser import instructions
 

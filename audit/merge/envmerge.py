@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from audit.merge.gitview import base_commit, git, show, theirs_commit
+from audit.merge.gitview import current_sides, git, show
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,10 @@ def _blob(rev: str | None, path: str) -> bytes:
 def merge_environment(lock_path: str, sources: list[str]) -> EnvMerge | None:
     """The merged environment file, or None when git does not say what is being merged."""
     path = environment_path(lock_path, sources)
-    theirs_rev = theirs_commit()
-    if path is None or theirs_rev is None:
+    sides = current_sides()
+    if path is None or sides is None:
         return None
-    base_rev = base_commit()
-    base, ours, theirs = _blob(base_rev, path), _blob("HEAD", path), _blob(theirs_rev, path)
+    base, ours, theirs = _blob(sides.base, path), _blob("HEAD", path), _blob(sides.theirs, path)
     if ours == theirs or base == theirs:
         return EnvMerge(path, base, ours, theirs, ours)
     if base == ours:

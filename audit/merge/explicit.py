@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from audit.core.errors import InputError
-from audit.merge.gitview import base_commit, folder_files, show, theirs_commit
+from audit.merge.gitview import current_sides, folder_files, show
 from audit.merge.memo import Texts
 from audit.merge.outcome import MergeResult
 from audit.merge.threeway import check_markers
@@ -78,16 +78,16 @@ def merge_explicit(texts: list[str], ours: Path, path: str) -> MergeResult:
         check_explicit(text, f"{path} ({label})")
     if platform is None:
         return _conflict(path, "no `# platform:` line and not named conda-<platform>.lock")
-    theirs = theirs_commit()
+    sides = current_sides()
     lock_path = lock_beside(path, texts[1])
-    if theirs is None:
+    if sides is None:
         return _conflict(
             path,
             f"derived from {lock_path}, whose versions git does not say (not a merge, rebase "
             "or cherry-pick of commits on a branch)",
             "run `repro-audit lock` after the merge",
         )
-    lock_texts = lock_versions(lock_path, base_commit(), theirs)
+    lock_texts = lock_versions(lock_path, sides.base, sides.theirs)
     if lock_texts is None:
         return _conflict(path, f"no {lock_path} beside it on both sides: run `repro-audit lock`")
     return _derive(lock_texts, lock_path, platform, ours, path)

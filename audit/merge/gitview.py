@@ -103,22 +103,9 @@ def _writers(path: str, blobs: set[str]) -> dict[str, str]:
     return out
 
 
-def theirs_commit() -> str | None:
-    """The commit being merged (None: git does not say, or not run by git)."""
-    if "current" not in _SIDES:
-        found = _merge_sides()
-        return found.theirs if found else None
-    sides = _SIDES["current"]
-    return sides.theirs if sides else None
-
-
-def base_commit() -> str | None:
-    """The merge's base commit (None: no base, or unknown)."""
-    if "current" not in _SIDES:
-        found = _merge_sides()
-        return found.base if found else None
-    sides = _SIDES["current"]
-    return sides.base if sides else None
+def current_sides() -> Sides | None:
+    """What `learn_sides` found for this file, else what `git merge` says (None: nothing)."""
+    return _SIDES["current"] if "current" in _SIDES else _merge_sides()
 
 
 def head_commit() -> str:

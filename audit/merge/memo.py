@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from audit.merge.gitview import (
-    base_commit,
+    Sides,
     blob_ids,
+    current_sides,
     git_path,
     head_commit,
     merge_attributes,
-    theirs_commit,
 )
 from audit.merge.outcome import MergeResult, Outcome
 
@@ -52,11 +52,10 @@ def _key(lock_path: str, theirs: str, texts: Texts) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-def drivers_to_come(paths: list[str], theirs: str, consumer: str) -> list[str]:
+def drivers_to_come(paths: list[str], sides: Sides, consumer: str) -> list[str]:
     """The paths git will hand to the same driver as `consumer` (not `consumer` itself):
     three different versions, and the same `merge` attribute."""
-    base = base_commit()
-    ids = [blob_ids(rev, paths) for rev in (base, "HEAD", theirs)]
+    ids = [blob_ids(rev, paths) for rev in (sides.base, "HEAD", sides.theirs)]
     attributes = merge_attributes([consumer, *paths])
     ours_driver = attributes.get(consumer)
     out = []
@@ -129,14 +128,14 @@ def shared_merge(
 ) -> Outcome:
     """The merge of `texts` (base, ours, theirs of `lock_path`) for driver `consumer`:
     the stored one if an earlier driver of this `git merge` re-solved, else `compute()`."""
-    theirs = theirs_commit()
-    folder = git_path(FOLDER) if theirs is not None else None
-    if theirs is None or folder is None:
-        return compute()  # not run by git merge: nothing to share
+    sides = current_sides()
+    folder = git_path(FOLDER) if sides is not None else None
+    if sides is None or folder is None:
+        return compute()  # not run by git (merge, rebase, cherry-pick): nothing to share
     if folder.is_dir():
         _prune(folder)
         _drop_if_empty(folder)
-    entry = folder / f"{_key(lock_path, theirs, texts)}.json"
+    entry = folder / f"{_key(lock_path, sides.theirs, texts)}.json"
     if entry.exists():
         stored = _take(entry, consumer)
         if stored is not None:
@@ -145,7 +144,7 @@ def shared_merge(
     if outcome.result.status == "resolved" and outcome.document is not None:
         platforms = outcome.document["metadata"].get("platforms") or []
         candidates = [lock_path, *explicit_paths(lock_path, platforms)]
-        waiting = drivers_to_come(candidates, theirs, consumer)
+        waiting = drivers_to_come(candidates, sides, consumer)
         if waiting:
             _keep(entry, outcome, waiting)
     _drop_if_empty(folder)

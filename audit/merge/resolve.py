@@ -33,32 +33,43 @@ def _records(document: dict[str, Any], work: Path, name: str) -> dict[str, list]
         raise InputError(f"rattler cannot read the {what} lock: {reason}") from None
 
 
-def unsatisfied(document: dict[str, Any]) -> list[str]:
+Records = dict[str, list]
+
+
+def merged_records(document: dict[str, Any]) -> Records | None:
+    """Rattler records per platform of a merged lock (None: rattler cannot read it; it is
+    merged as text then, with nothing to check). Read once for both checks below."""
+    from audit.core.errors import InputError
+
+    with tempfile.TemporaryDirectory(prefix="repro-audit-merge-") as tmp:
+        try:
+            return _records(document, Path(tmp), "merged.yml")
+        except InputError:
+            return None
+
+
+def unsatisfied(document: dict[str, Any], records: Records | None = None) -> list[str]:
     """`platform: package needs dep` for each conda dependency the merged set does not meet."""
     from rattler import MatchSpec
 
-    from audit.core.errors import InputError
-
+    by_platform = records if records is not None else merged_records(document)
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="repro-audit-merge-") as tmp:
-        try:
-            by_platform = _records(document, Path(tmp), "merged.yml")
-        except InputError:
-            return []  # a lock rattler cannot read is merged as text; nothing to check here
-        for platform, records in by_platform.items():
-            by_name = {r.name.normalized: r for r in records}
-            for record in records:
-                for dep in record.depends:
-                    name = dep.split()[0].split("[")[0]
-                    if name.startswith("__"):
-                        continue
-                    other = by_name.get(name)
-                    if other is None or not MatchSpec(dep).matches(other):
-                        problems.append(f"{platform}: {record.name.normalized} needs {dep}")
+    for platform, platform_records in (by_platform or {}).items():
+        by_name = {r.name.normalized: r for r in platform_records}
+        for record in platform_records:
+            for dep in record.depends:
+                name = dep.split()[0].split("[")[0]
+                if name.startswith("__"):
+                    continue
+                other = by_name.get(name)
+                if other is None or not MatchSpec(dep).matches(other):
+                    problems.append(f"{platform}: {record.name.normalized} needs {dep}")
     return problems
 
 
-def unmet_specs(document: dict[str, Any], env_data: bytes, env_path: str) -> list[str]:
+def unmet_specs(
+    document: dict[str, Any], env_data: bytes, env_path: str, records: Records | None = None
+) -> list[str]:
     """`platform: name version`, for each conda spec of the merged environment file the
     merged packages do not meet: one side moved a package the other side's edit of the
     environment file constrains (main pins `numpy 2.0.*`, a branch bumped numpy to 2.1),
@@ -68,14 +79,16 @@ def unmet_specs(document: dict[str, Any], env_data: bytes, env_path: str) -> lis
     from audit.envfile.lines import read_envfiles
 
     platforms = list(document["metadata"].get("platforms") or [])
+    by_platform = records if records is not None else merged_records(document)
     with tempfile.TemporaryDirectory(prefix="repro-audit-merge-") as tmp:
         env_file = Path(tmp) / "environment.yml"
         env_file.write_bytes(env_data)
         try:
             env = read_envfiles([env_file], [env_path], platforms)
-            by_platform = _records(document, Path(tmp), "merged.yml")
         except InputError:
-            return []  # said elsewhere: the environment or the lock does not read
+            return []  # said elsewhere: the environment file does not read
+    if by_platform is None:
+        return []
     problems: list[str] = []
     for platform in platforms:
         by_name = {r.name.normalized: r for r in by_platform.get(platform, [])}

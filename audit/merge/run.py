@@ -88,16 +88,20 @@ def _why_resolve(merged: Merged, env: EnvMerge | None) -> list[str]:
         reasons.append(f"both sides edited {env.path}")
     elif merged.meta_conflicts and env is None:
         reasons.append(f"both sides changed metadata: {', '.join(merged.meta_conflicts)}")
-    if not reasons:
-        from audit.merge.resolve import unsatisfied
+    if reasons:
+        return reasons
+    from audit.merge.resolve import merged_records, unmet_specs, unsatisfied
 
-        reasons = [f"merged packages disagree: {p}" for p in unsatisfied(merged.document)[:5]]
-    if not reasons and env is not None and env.merged is not None:
-        from audit.merge.resolve import unmet_specs
-
-        unmet = unmet_specs(merged.document, env.merged, env.path)
-        reasons = [f"the merged {env.path} asks otherwise: {p}" for p in unmet[:5]]
-    return reasons
+    records = merged_records(merged.document)
+    if records is None:
+        return []  # rattler cannot read the merged lock: merged as text, nothing to check
+    unmet = [f"merged packages disagree: {p}" for p in unsatisfied(merged.document, records)]
+    if not unmet and env is not None and env.merged is not None:
+        unmet = [
+            f"the merged {env.path} asks otherwise: {p}"
+            for p in unmet_specs(merged.document, env.merged, env.path, records)
+        ]
+    return unmet[:5]
 
 
 def _choose_metadata(merged: Merged, env: EnvMerge | None, docs: list[dict]) -> dict:

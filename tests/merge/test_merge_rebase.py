@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from merge_helpers import driver_env
 from test_merge_explicit import assert_merged_set, origin, repo  # noqa: F401 (fixtures)
 from tm_helpers import git, versions
@@ -19,22 +20,22 @@ def _git(root: Path, tmp: Path, *args: str) -> tuple[bool, str]:
     return proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_rebase_onto_a_branch_that_re_locked(repo: Path, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize(
+    ("branch", "command", "platform"),
+    [
+        ("bump-numpy", ["rebase", "bump-six"], "linux-64"),
+        ("bump-six", ["cherry-pick", "bump-numpy"], "osx-arm64"),
+    ],
+    ids=["rebase", "cherry-pick"],
+)
+def test_a_re_lock_onto_a_branch_that_re_locked(
+    repo: Path, tmp_path: Path, branch: str, command: list[str], platform: str  # noqa: F811
+) -> None:
     tmp = tmp_path / "tmp"
-    git(repo, "checkout", "-q", "bump-numpy")
-    ok, out = _git(repo, tmp, "rebase", "bump-six")
+    git(repo, "checkout", "-q", branch)
+    ok, out = _git(repo, tmp, *command)
     assert ok, out
-    got = versions(repo / "conda-lock.yml", "linux-64")
-    assert got["six"] == "1.17.0" and got["numpy"] == "2.1.0", got
-    assert_merged_set(repo, tmp)
-
-
-def test_cherry_pick_of_a_re_lock(repo: Path, tmp_path: Path) -> None:  # noqa: F811
-    tmp = tmp_path / "tmp"
-    git(repo, "checkout", "-q", "bump-six")
-    ok, out = _git(repo, tmp, "cherry-pick", "bump-numpy")
-    assert ok, out
-    got = versions(repo / "conda-lock.yml", "osx-arm64")
+    got = versions(repo / "conda-lock.yml", platform)
     assert got["six"] == "1.17.0" and got["numpy"] == "2.1.0", got
     assert_merged_set(repo, tmp)
 
